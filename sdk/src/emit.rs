@@ -1,0 +1,122 @@
+//! [`Emitter`]: how a source hands records and their acknowledgements to the host.
+
+use tokio::sync::{mpsc, watch};
+
+use crate::error::{Error, Result};
+
+/// What a source emitted: a record with its acknowledgement, or an item it could not
+/// read (reported, never committed).
+#[derive(Debug)]
+pub enum Emitted<R, A> {
+    /// A record and the token that commits it.
+    Record(R, A),
+    /// An item that could not be turned into a record; it stays uncommitted.
+    Skipped(Error),
+}
+
+/// The sending half a [`Source`](crate::Source) writes to.
+///
+/// Sending waits while the host is behind (the channel is bounded), so a source never
+/// holds more than a few batches in memory. Once the host stops the run (closed
+/// output, a signal, a failed commit) every send fails and the source should return.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let (out, mut received) = connector_sdk::Emitter::<String, u64>::channel(16);
+/// out.emit("first".to_owned(), 1).await.unwrap();
+/// drop(out);
+/// let item = received.recv().await.unwrap();
+/// assert!(matches!(item, connector_sdk::Emitted::Record(r, 1) if r == "first"));
+/// assert!(received.recv().await.is_none());
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct Emitter<R, A> {
+    tx: mpsc::Sender<Emitted<R, A>>,
+    stop: watch::Receiver<bool>,
+}
+
+/// The receiving half of [`Emitter::channel`], for tests that drive a source without
+/// the host.
+#[derive(Debug)]
+pub struct Received<R, A> {
+    rx: mpsc::Receiver<Emitted<R, A>>,
+    stop: Option<watch::Sender<bool>>,
+}
+
+impl<R, A> Received<R, A> {
+    /// The next item, or `None` once the source has finished.
+    pub async fn recv(&mut self) -> Option<Emitted<R, A>> {
+        self.rx.recv().await
+    }
+
+    /// Tells the source to stop: its next send fails.
+    pub fn stop(&mut self) {
+        if let Some(stop) = &self.stop {
+            let _ = stop.send(true);
+        }
+        self.rx.close();
+    }
+
+    pub(crate) fn try_recv(&mut self) -> Result<Emitted<R, A>, mpsc::error::TryRecvError> {
+        self.rx.try_recv()
+    }
+}
+
+fn stopped() -> Error {
+    Error::internal("the host stopped the run")
+}
+
+impl<R, A> Emitter<R, A> {
+    /// A new emitter whose channel holds up to `capacity` items.
+    pub fn channel(capacity: usize) -> (Self, Received<R, A>) {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let (tx, rx) = mpsc::channel(capacity.max(1));
+        (
+            Self { tx, stop: stop_rx },
+            Received {
+                rx,
+                stop: Some(stop_tx),
+            },
+        )
+    }
+
+    pub(crate) fn with_stop(
+        capacity: usize,
+        stop: watch::Receiver<bool>,
+    ) -> (Self, Received<R, A>) {
+        let (tx, rx) = mpsc::channel(capacity.max(1));
+        (Self { tx, stop }, Received { rx, stop: None })
+    }
+
+    /// Hands one record and its acknowledgement to the host.
+    ///
+    /// # Errors
+    /// When the host has stopped the run; the record will not be delivered.
+    pub async fn emit(&self, record: R, ack: A) -> Result<()> {
+        self.send(Emitted::Record(record, ack)).await
+    }
+
+    /// Reports an item that could not be read (say, a message whose MIME cannot be
+    /// parsed). The host logs it, and the run ends with exit status 1 after everything
+    /// else was delivered and committed.
+    ///
+    /// # Errors
+    /// When the host has stopped the run.
+    pub async fn skip(&self, error: Error) -> Result<()> {
+        self.send(Emitted::Skipped(error)).await
+    }
+
+    /// Whether the host has stopped the run; long fetches should check it.
+    pub fn is_stopped(&self) -> bool {
+        *self.stop.borrow() || self.tx.is_closed()
+    }
+
+    async fn send(&self, item: Emitted<R, A>) -> Result<()> {
+        if *self.stop.borrow() {
+            return Err(stopped());
+        }
+        self.tx.send(item).await.map_err(|_| stopped())
+    }
+}

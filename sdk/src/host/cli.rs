@@ -1,0 +1,112 @@
+//! The command line of the host protocol.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+
+use crate::connector::Info;
+
+/// How log lines on stderr are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum LogFormat {
+    /// One human-readable line per event.
+    #[default]
+    Text,
+    /// One JSON object per event.
+    Json,
+}
+
+#[derive(Debug, Parser)]
+pub(crate) struct Cli {
+    /// Log filter: a level (`error`, `warn`, `info`, `debug`, `trace`) or `RUST_LOG`
+    /// directives; defaults to `RUST_LOG`, then `info`.
+    #[arg(long, global = true, value_name = "FILTER")]
+    pub(crate) log_level: Option<String>,
+    /// Log line format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub(crate) log_format: LogFormat,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Print the manifest (JSON Schema 2020-12 of every setting, request and record).
+    Spec,
+    /// Verify a connection step by step and print the report.
+    Check {
+        /// Connection settings file (JSON), or `-` for stdin.
+        #[arg(long, value_name = "FILE")]
+        connection: String,
+    },
+    /// List the objects (such as folders) an activity can work on.
+    Discover {
+        /// The activity to discover objects for.
+        activity: String,
+        /// Connection settings file (JSON), or `-` for stdin.
+        #[arg(long, value_name = "FILE")]
+        connection: String,
+        /// Activity settings file (JSON), or `-` for stdin; defaults to `{}`.
+        #[arg(long, value_name = "FILE")]
+        config: Option<String>,
+    },
+    /// Run an activity: a target reads requests and prints its response, a source
+    /// prints records as JSON Lines.
+    Run {
+        /// The activity to run.
+        activity: String,
+        /// Connection settings file (JSON), or `-` for stdin.
+        #[arg(long, value_name = "FILE")]
+        connection: String,
+        /// Activity settings file (JSON), or `-` for stdin; defaults to `{}`.
+        #[arg(long, value_name = "FILE")]
+        config: Option<String>,
+        /// Requests for a target: one JSON request or an array; `-` (the default) for stdin.
+        #[arg(long, value_name = "FILE")]
+        input: Option<String>,
+        /// Sources: commit delivered records in batches of at most this many.
+        #[arg(long, value_name = "N", default_value_t = 500)]
+        commit_every: usize,
+    },
+}
+
+/// Parses the arguments; on help or version prints it and exits 0, on a usage error
+/// prints it and the JSON error line and exits 2.
+pub(crate) fn parse<I, T>(info: &Info, args: I) -> Result<Cli, ExitCode>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let command = Cli::command()
+        .name(info.name)
+        .bin_name(info.name)
+        .version(info.version)
+        .about(info.description);
+    match command
+        .try_get_matches_from(args)
+        .and_then(|m| Cli::from_arg_matches(&m))
+    {
+        Ok(cli) => Ok(cli),
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+                let _ = e.print();
+                return Err(ExitCode::SUCCESS);
+            }
+            let usage = e.render().to_string();
+            let mut stderr = std::io::stderr().lock();
+            let _ = write!(stderr, "{usage}");
+            let first = usage
+                .lines()
+                .next()
+                .unwrap_or("invalid usage")
+                .trim_start_matches("error: ")
+                .to_owned();
+            let body = crate::Error::config("", format!("usage: {first}")).body();
+            let _ = writeln!(stderr, "{}", serde_json::json!({ "error": body }));
+            Err(ExitCode::from(2))
+        }
+    }
+}

@@ -1,0 +1,257 @@
+//! Small JSON and JSON Schema helpers: canonical output and reading a schema at a path.
+
+use serde_json::{Map, Value};
+
+/// `value` with every object's keys in sorted order, so output is deterministic even
+/// when another crate in the build turns on `serde_json/preserve_order`.
+pub(crate) fn canonical(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            let mut out = Map::new();
+            for k in keys {
+                out.insert(k.clone(), canonical(&map[k]));
+            }
+            Value::Object(out)
+        }
+        Value::Array(items) => Value::Array(items.iter().map(canonical).collect()),
+        other => other.clone(),
+    }
+}
+
+/// The value at a JSON pointer (`""` is the whole document).
+pub(crate) fn pointer<'a>(value: &'a Value, pointer: &str) -> Option<&'a Value> {
+    value.pointer(pointer)
+}
+
+/// Follows `$ref` to `#/$defs/…` within `root`.
+fn resolve<'a>(root: &'a Value, mut schema: &'a Value) -> &'a Value {
+    for _ in 0..32 {
+        match schema.get("$ref").and_then(Value::as_str) {
+            Some(r) => match r.strip_prefix('#').and_then(|p| root.pointer(p)) {
+                Some(target) => schema = target,
+                None => return schema,
+            },
+            None => return schema,
+        }
+    }
+    schema
+}
+
+fn branches(schema: &Value) -> impl Iterator<Item = &Value> {
+    ["anyOf", "oneOf", "allOf"]
+        .into_iter()
+        .filter_map(|k| schema.get(k).and_then(Value::as_array))
+        .flatten()
+}
+
+/// The sub-schema that describes the value at `pointer`.
+pub(crate) fn schema_at<'a>(root: &'a Value, pointer: &str) -> Option<&'a Value> {
+    let segments: Vec<String> = if pointer.is_empty() {
+        Vec::new()
+    } else {
+        pointer
+            .trim_start_matches('/')
+            .split('/')
+            .map(|s| s.replace("~1", "/").replace("~0", "~"))
+            .collect()
+    };
+    walk(root, root, &segments)
+}
+
+fn walk<'a>(root: &'a Value, schema: &'a Value, segments: &[String]) -> Option<&'a Value> {
+    let schema = resolve(root, schema);
+    let Some((first, rest)) = segments.split_first() else {
+        return Some(schema);
+    };
+    if let Some(p) = schema.get("properties").and_then(|p| p.get(first)) {
+        if let Some(found) = walk(root, p, rest) {
+            return Some(found);
+        }
+    }
+    if first.parse::<usize>().is_ok() {
+        if let Some(items) = schema.get("items").filter(|i| i.is_object()) {
+            if let Some(found) = walk(root, items, rest) {
+                return Some(found);
+            }
+        }
+    }
+    if let Some(extra) = schema.get("additionalProperties").filter(|a| a.is_object()) {
+        if let Some(found) = walk(root, extra, rest) {
+            return Some(found);
+        }
+    }
+    branches(schema).find_map(|b| walk(root, b, segments))
+}
+
+/// Whether the schema is marked secret (`"x-secret": true`), directly or in a branch.
+pub(crate) fn is_secret(root: &Value, schema: &Value) -> bool {
+    let schema = resolve(root, schema);
+    schema.get("x-secret") == Some(&Value::Bool(true))
+        || branches(schema).any(|b| is_secret(root, b))
+}
+
+/// The property names an object schema allows, sorted.
+pub(crate) fn property_names(root: &Value, schema: &Value) -> Vec<String> {
+    let schema = resolve(root, schema);
+    let mut names: Vec<String> = schema
+        .get("properties")
+        .and_then(Value::as_object)
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default();
+    for b in branches(schema) {
+        for n in property_names(root, b) {
+            if !names.contains(&n) {
+                names.push(n);
+            }
+        }
+    }
+    names.sort();
+    names
+}
+
+/// What a schema expects, in words: `an integer from 1 to 65535`, `one of "tls", "none"`.
+pub(crate) fn describe(root: &Value, schema: &Value) -> String {
+    let schema = resolve(root, schema);
+    if schema.get("x-secret") == Some(&Value::Bool(true)) {
+        return r#"a secret: a string, {"env": "NAME"} or {"file": "PATH"}"#.to_owned();
+    }
+    if let Some(c) = schema.get("const") {
+        return c.to_string();
+    }
+    if let Some(values) = schema.get("enum").and_then(Value::as_array) {
+        return one_of(values.iter().map(Value::to_string).collect());
+    }
+    let alts: Vec<&Value> = schema
+        .get("anyOf")
+        .or_else(|| schema.get("oneOf"))
+        .and_then(Value::as_array)
+        .map(|a| a.iter().collect())
+        .unwrap_or_default();
+    if !alts.is_empty() {
+        let consts: Option<Vec<String>> = alts
+            .iter()
+            .map(|a| resolve(root, a).get("const").map(Value::to_string))
+            .collect();
+        if let Some(consts) = consts {
+            return one_of(consts);
+        }
+        let mut parts: Vec<String> = Vec::new();
+        for a in alts {
+            let d = describe(root, a);
+            if !parts.contains(&d) {
+                parts.push(d);
+            }
+        }
+        return parts.join(" or ");
+    }
+    match schema.get("type") {
+        Some(Value::String(t)) => describe_type(root, schema, t),
+        Some(Value::Array(types)) => types
+            .iter()
+            .filter_map(Value::as_str)
+            .map(|t| describe_type(root, schema, t))
+            .collect::<Vec<_>>()
+            .join(" or "),
+        _ => "any JSON value".to_owned(),
+    }
+}
+
+fn one_of(mut items: Vec<String>) -> String {
+    if items.len() == 1 {
+        return items.remove(0);
+    }
+    format!("one of {}", items.join(", "))
+}
+
+fn describe_type(root: &Value, schema: &Value, t: &str) -> String {
+    let min = schema.get("minimum").or_else(|| schema.get("exclusiveMinimum"));
+    let max = schema.get("maximum").or_else(|| schema.get("exclusiveMaximum"));
+    match t {
+        "integer" | "number" => {
+            let noun = if t == "integer" { "an integer" } else { "a number" };
+            match (min, max) {
+                (Some(a), Some(b)) => format!("{noun} from {a} to {b}"),
+                (Some(a), None) => format!("{noun} of at least {a}"),
+                (None, Some(b)) => format!("{noun} of at most {b}"),
+                (None, None) => noun.to_owned(),
+            }
+        }
+        "string" => match schema.get("format").and_then(Value::as_str) {
+            Some(f) => format!("a string ({f})"),
+            None => "a string".to_owned(),
+        },
+        "boolean" => "true or false".to_owned(),
+        "null" => "null".to_owned(),
+        "array" => match schema.get("items").filter(|i| i.is_object()) {
+            Some(items) => format!("an array of {}", plural(&describe(root, items))),
+            None => "an array".to_owned(),
+        },
+        "object" => "an object".to_owned(),
+        other => other.to_owned(),
+    }
+}
+
+fn plural(desc: &str) -> String {
+    for (one, many) in [
+        ("a string", "strings"),
+        ("an integer", "integers"),
+        ("a number", "numbers"),
+        ("an object", "objects"),
+        ("an array", "arrays"),
+    ] {
+        if let Some(rest) = desc.strip_prefix(one) {
+            return format!("{many}{rest}");
+        }
+    }
+    desc.to_owned()
+}
+
+/// A short rendering of a value for an error message.
+pub(crate) fn brief(value: &Value) -> String {
+    let mut s = value.to_string();
+    if s.chars().count() > 60 {
+        s = s.chars().take(57).collect::<String>() + "...";
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn canonical_sorts_nested_keys() {
+        let v = json!({"b": {"z": 1, "a": 2}, "a": [{"y": 1, "x": 2}]});
+        assert_eq!(
+            serde_json::to_string(&canonical(&v)).expect("json"),
+            r#"{"a":[{"x":2,"y":1}],"b":{"a":2,"z":1}}"#
+        );
+    }
+
+    #[test]
+    fn describes_common_shapes() {
+        let root = json!({"$defs": {"P": {"type": "integer", "minimum": 1, "maximum": 65535}}});
+        assert_eq!(describe(&root, &json!({"$ref": "#/$defs/P"})), "an integer from 1 to 65535");
+        assert_eq!(describe(&root, &json!({"type": ["string", "null"]})), "a string or null");
+        assert_eq!(
+            describe(&root, &json!({"type": "array", "items": {"type": "string"}})),
+            "an array of strings"
+        );
+        assert_eq!(describe(&root, &json!({"enum": ["a", "b"]})), r#"one of "a", "b""#);
+    }
+
+    #[test]
+    fn schema_at_goes_through_refs_options_and_items() {
+        let root = json!({
+            "properties": {"imap": {"anyOf": [{"$ref": "#/$defs/I"}, {"type": "null"}]},
+                           "to": {"type": "array", "items": {"type": "string"}}},
+            "$defs": {"I": {"properties": {"port": {"type": "integer"}}}}
+        });
+        assert_eq!(schema_at(&root, "/imap/port"), Some(&json!({"type": "integer"})));
+        assert_eq!(schema_at(&root, "/to/3"), Some(&json!({"type": "string"})));
+        assert_eq!(schema_at(&root, "/nope"), None);
+    }
+}

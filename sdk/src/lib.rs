@@ -1,0 +1,159 @@
+//! Build connectors whose settings, requests, responses and records are Rust types.
+//!
+//! `connector-sdk` is for developers writing a connector (a program that moves data
+//! between a platform and a remote system, like an email server) and for the platform
+//! that runs connectors. A connector declares:
+//!
+//! - its **connection settings**, a type whose JSON Schema is derived with `schemars`
+//!   ([`settings`] adds every derive in one attribute and requires doc comments, which
+//!   become the schema's descriptions);
+//! - its **activities**: [`Target`]s take typed requests and return a typed response;
+//!   [`Source`]s emit typed records with an acknowledgement each, and commit only what
+//!   the host has delivered (at-least-once, never "marked read" before delivery);
+//! - a [`Connection`] with a step-by-step [`check`](Connection::check) (the *Test*
+//!   button).
+//!
+//! From those types the SDK derives the [`Manifest`] (`spec`), and [`host::main`] turns
+//! the connector into a command-line program with the host protocol (`spec`, `check`,
+//! `discover`, `run`), exit codes `0`/`1`/`2` and a last JSON error line on stderr.
+//! Secrets are a type, [`Secret`], that never prints; every failure is one [`Error`]
+//! with a kind and a retry class.
+//!
+//! # Example
+//!
+//! A target that greets whoever the request names:
+//!
+//! ```
+//! use connector_sdk::{CheckReport, Connection, Connector, Result, Target};
+//!
+//! #[connector_sdk::settings]
+//! /// How to greet.
+//! pub struct GreeterSettings {
+//!     /// The greeting word.
+//!     #[serde(default = "hello")]
+//!     pub word: String,
+//! }
+//! fn hello() -> String { "Hello".into() }
+//!
+//! /// An open greeter.
+//! #[derive(Debug)]
+//! pub struct Greeter { word: String }
+//!
+//! #[connector_sdk::async_trait]
+//! impl Connection for Greeter {
+//!     async fn check(&self) -> CheckReport {
+//!         let mut report = CheckReport::new();
+//!         let _ = report.step("greeter.ready", async { Ok(()) }).await;
+//!         report
+//!     }
+//! }
+//!
+//! #[connector_sdk::settings]
+//! /// Who to greet.
+//! pub struct Greet {
+//!     /// A name.
+//!     pub name: String,
+//! }
+//!
+//! #[connector_sdk::settings]
+//! /// The greetings, one per request.
+//! pub struct Greetings {
+//!     /// One line per request.
+//!     pub lines: Vec<String>,
+//! }
+//!
+//! #[connector_sdk::settings]
+//! /// Nothing to set.
+//! pub struct NoConfig {}
+//!
+//! /// The greet activity.
+//! #[derive(Debug)]
+//! pub struct GreetActivity;
+//!
+//! /// Greets everyone named in the requests.
+//! #[connector_sdk::activity(name = "greet")]
+//! impl Target for GreetActivity {
+//!     type Connection = Greeter;
+//!     type Config = NoConfig;
+//!     type Request = Greet;
+//!     type Response = Greetings;
+//!
+//!     async fn call(&self, conn: &Greeter, _: &NoConfig, requests: Vec<Greet>) -> Result<Greetings> {
+//!         let lines = requests.iter().map(|r| format!("{}, {}!", conn.word, r.name)).collect();
+//!         Ok(Greetings { lines })
+//!     }
+//! }
+//!
+//! /// The greeter connector.
+//! #[derive(Debug)]
+//! pub struct GreeterConnector;
+//!
+//! /// Greets people.
+//! #[connector_sdk::connector(name = "greeter", activities(GreetActivity))]
+//! impl Connector for GreeterConnector {
+//!     type Settings = GreeterSettings;
+//!     type Connection = Greeter;
+//!
+//!     async fn connect(&self, settings: GreeterSettings) -> Result<Greeter> {
+//!         Ok(Greeter { word: settings.word })
+//!     }
+//! }
+//!
+//! let manifest = connector_sdk::Manifest::of(&GreeterConnector).to_value();
+//! assert_eq!(manifest["activities"][0]["role"], "target");
+//! assert_eq!(manifest["connection"]["properties"]["word"]["default"], "Hello");
+//!
+//! // `fn main() -> ExitCode { connector_sdk::host::main(GreeterConnector) }` makes it a
+//! // program; here we run it in-process:
+//! # let dir = std::env::temp_dir().join(format!("greeter-doc-{}", std::process::id()));
+//! # std::fs::create_dir_all(&dir).unwrap();
+//! # let (conn, input) = (dir.join("conn.json"), dir.join("in.json"));
+//! # std::fs::write(&conn, "{}").unwrap();
+//! # std::fs::write(&input, r#"[{"name": "Ada"}]"#).unwrap();
+//! let status = connector_sdk::host::main_with_args(
+//!     GreeterConnector,
+//!     ["greeter", "run", "greet", "--connection", conn.to_str().unwrap(), "--input", input.to_str().unwrap()],
+//! );
+//! assert_eq!(status, std::process::ExitCode::SUCCESS); // prints {"lines": ["Hello, Ada!"]}
+//! ```
+//!
+//! # Minimum supported Rust version
+//!
+//! Rust 1.88.
+
+// Lets the macros' absolute paths (`::connector_sdk::…`) work inside this crate too.
+#[allow(unused_extern_crates)]
+extern crate self as connector_sdk;
+
+mod check;
+mod connector;
+mod emit;
+mod error;
+pub mod host;
+mod json;
+mod manifest;
+mod secret;
+mod settings;
+
+pub use check::{CheckReport, CheckStep, StepDetail, StepStatus};
+pub use connector::{
+    Activities, ActivityInfo, Connection, Connector, Info, Object, Register, Role, Source, Target,
+};
+pub use emit::{Emitted, Emitter, Received};
+pub use error::{BoxError, Error, ErrorBody, ErrorKind, Result};
+pub use manifest::{ActivityManifest, Manifest};
+pub use secret::{REDACTED, Secret};
+pub use settings::{Output, Settings, from_str, from_value, schema_of};
+
+/// Re-exported so connectors need not depend on `async-trait` themselves.
+pub use async_trait::async_trait;
+
+pub use connector_sdk_macros::{activity, connector, settings};
+
+/// Paths the macros expand to; not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use async_trait;
+    pub use schemars;
+    pub use serde;
+}

@@ -1,0 +1,109 @@
+//! The manifest (`spec`): everything a platform needs to know about a connector,
+//! derived from its types.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::connector::{Connector, Role};
+use crate::settings::schema_of;
+
+/// What `<bin> spec` prints: name, version, description, the connection settings
+/// schema and each activity with its schemas. Schemas are JSON Schema 2020-12; keys
+/// are sorted so the output is byte-for-byte deterministic.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Manifest {
+    /// The connector's machine name.
+    pub name: String,
+    /// The connector's version.
+    pub version: String,
+    /// What the connector is for.
+    pub description: String,
+    /// Schema of the connection settings.
+    pub connection: Value,
+    /// The activities, in declaration order.
+    pub activities: Vec<ActivityManifest>,
+}
+
+/// One activity in the [`Manifest`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ActivityManifest {
+    /// Machine name, unique in the connector.
+    pub name: String,
+    /// `source` or `target`.
+    pub role: Role,
+    /// What the activity does.
+    pub description: String,
+    /// Schema of the activity settings.
+    pub config: Value,
+    /// Schema of one request (targets).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request: Option<Value>,
+    /// Schema of the response (targets).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response: Option<Value>,
+    /// Schema of one record (sources).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record: Option<Value>,
+    /// Whether `discover` works for this activity.
+    pub discovery: bool,
+}
+
+impl Manifest {
+    /// The manifest of `connector`.
+    pub fn of<C: Connector>(connector: &C) -> Self {
+        let info = connector.info();
+        Self {
+            name: info.name.to_owned(),
+            version: info.version.to_owned(),
+            description: info.description.to_owned(),
+            connection: schema_of::<C::Settings>(),
+            activities: connector
+                .activities()
+                .list
+                .iter()
+                .map(|a| a.manifest())
+                .collect(),
+        }
+    }
+
+    /// The manifest as canonical JSON (sorted keys), as `spec` prints it.
+    pub fn to_value(&self) -> Value {
+        let value = serde_json::to_value(self).unwrap_or(Value::Null);
+        crate::json::canonical(&value)
+    }
+
+    /// The activity named `name`.
+    pub fn activity(&self, name: &str) -> Option<&ActivityManifest> {
+        self.activities.iter().find(|a| a.name == name)
+    }
+}
+
+impl ActivityManifest {
+    pub(crate) fn new(info: crate::ActivityInfo, role: Role, config: Value) -> Self {
+        Self {
+            name: info.name.to_owned(),
+            role,
+            description: info.description.to_owned(),
+            config,
+            request: None,
+            response: None,
+            record: None,
+            discovery: info.discovery,
+        }
+    }
+
+    pub(crate) fn with_target<Req, Resp>(mut self) -> Self
+    where
+        Req: schemars::JsonSchema,
+        Resp: schemars::JsonSchema,
+    {
+        self.request = Some(schema_of::<Req>());
+        self.response = Some(schema_of::<Resp>());
+        self
+    }
+
+    pub(crate) fn with_record<R: schemars::JsonSchema>(mut self) -> Self {
+        self.record = Some(schema_of::<R>());
+        self
+    }
+}

@@ -1,0 +1,259 @@
+//! Settings, requests, responses and records as typed data, and the errors that point
+//! at the JSON path of a bad value.
+
+use std::fmt::Debug;
+
+use schemars::{JsonSchema, Schema, generate::SchemaSettings};
+use serde::{Serialize, de::DeserializeOwned};
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+
+/// A type read from JSON that the host can describe in the manifest: connection
+/// settings, activity settings and target requests.
+///
+/// Implemented for every type with the right derives; `#[connector_sdk::settings]`
+/// adds them all (and `deny_unknown_fields`) with one attribute.
+pub trait Settings: DeserializeOwned + JsonSchema + Debug + Send + Sync + 'static {}
+
+impl<T> Settings for T where T: DeserializeOwned + JsonSchema + Debug + Send + Sync + 'static {}
+
+/// A type written as JSON that the host can describe in the manifest: target responses
+/// and source records.
+pub trait Output: Serialize + JsonSchema + Send + 'static {}
+
+impl<T> Output for T where T: Serialize + JsonSchema + Send + 'static {}
+
+/// The JSON Schema (2020-12) of `T`, as the manifest shows it.
+///
+/// ```
+/// #[connector_sdk::settings]
+/// /// Where to connect.
+/// struct Endpoint {
+///     /// Host name or address.
+///     host: String,
+///     /// TCP port.
+///     #[serde(default = "default_port")]
+///     port: u16,
+/// }
+/// fn default_port() -> u16 { 993 }
+///
+/// let schema = connector_sdk::schema_of::<Endpoint>();
+/// assert_eq!(schema["$schema"], "https://json-schema.org/draft/2020-12/schema");
+/// assert_eq!(schema["properties"]["port"]["default"], 993);
+/// assert_eq!(schema["properties"]["host"]["description"], "Host name or address.");
+/// assert_eq!(schema["additionalProperties"], false);
+/// ```
+pub fn schema_of<T: JsonSchema + ?Sized>() -> Value {
+    let generator = SchemaSettings::draft2020_12().into_generator();
+    let schema: Schema = generator.into_root_schema_for::<T>();
+    crate::json::canonical(schema.as_value())
+}
+
+/// Reads a `T` from JSON, naming the JSON path and the expected form on failure.
+///
+/// The error is a config error whose path is a JSON pointer into `value`; its message
+/// describes what the schema expects there. Values of secret fields are never quoted.
+///
+/// ```
+/// #[connector_sdk::settings]
+/// /// Where to connect.
+/// struct Imap {
+///     /// Host name or address.
+///     host: String,
+///     /// TCP port.
+///     port: u16,
+/// }
+/// #[connector_sdk::settings]
+/// /// Connection settings.
+/// struct Conn {
+///     /// The IMAP server.
+///     imap: Imap,
+/// }
+///
+/// let value = serde_json::json!({"imap": {"host": "h", "port": 70000}});
+/// let err = connector_sdk::from_value::<Conn>(&value).unwrap_err();
+/// assert_eq!(err.path(), Some("/imap/port"));
+/// assert_eq!(err.message(), "expected an integer from 0 to 65535, got 70000");
+///
+/// let value = serde_json::json!({"imap": {"host": "h", "port": 1, "tls": true}});
+/// let err = connector_sdk::from_value::<Conn>(&value).unwrap_err();
+/// assert_eq!(err.path(), Some("/imap/tls"));
+/// assert_eq!(err.message(), "unknown field, expected one of: host, port");
+/// ```
+///
+/// # Errors
+/// A config [`Error`] with the path of the first bad value.
+pub fn from_value<T: Settings>(value: &Value) -> Result<T> {
+    match serde_path_to_error::deserialize::<_, T>(value) {
+        Ok(v) => Ok(v),
+        Err(err) => {
+            let pointer = pointer_of(err.path());
+            let inner = err.into_inner().to_string();
+            let schema = schema_of::<T>();
+            Err(explain(&schema, value, &pointer, &inner))
+        }
+    }
+}
+
+/// Parses JSON text into a `T` with the same errors as [`from_value`]; malformed JSON
+/// is a config error at the root naming the line and column.
+///
+/// # Errors
+/// A config [`Error`] for malformed JSON or a value of the wrong form.
+pub fn from_str<T: Settings>(text: &str) -> Result<T> {
+    let value: Value = parse_json(text)?;
+    from_value(&value)
+}
+
+/// Parses JSON text, turning a syntax error into a config error at the root.
+pub(crate) fn parse_json(text: &str) -> Result<Value> {
+    serde_json::from_str(text).map_err(|e| Error::config("", format!("invalid JSON: {e}")))
+}
+
+fn pointer_of(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut out = String::new();
+    for segment in path.iter() {
+        match segment {
+            Segment::Seq { index } => {
+                out.push('/');
+                out.push_str(&index.to_string());
+            }
+            Segment::Map { key } => {
+                out.push('/');
+                out.push_str(&escape_pointer(key));
+            }
+            Segment::Enum { .. } | Segment::Unknown => {}
+        }
+    }
+    out
+}
+
+fn escape_pointer(key: &str) -> String {
+    key.replace('~', "~0").replace('/', "~1")
+}
+
+/// Turns serde's message into one that names the path and the expected form.
+fn explain(schema: &Value, value: &Value, pointer: &str, serde_msg: &str) -> Error {
+    let here = crate::json::schema_at(schema, pointer);
+    if let Some(field) = between(serde_msg, "missing field `", "`") {
+        let path = format!("{pointer}/{}", escape_pointer(field));
+        let expected = crate::json::schema_at(schema, &path)
+            .map(|s| format!(", expected {}", crate::json::describe(schema, s)))
+            .unwrap_or_default();
+        return Error::config(path, format!("missing required field{expected}"));
+    }
+    if let Some(field) = between(serde_msg, "unknown field `", "`") {
+        // serde_path_to_error already names the unknown key in some positions.
+        let leaf = format!("/{}", escape_pointer(field));
+        let parent = pointer.strip_suffix(leaf.as_str()).unwrap_or(pointer);
+        let path = format!("{parent}{leaf}");
+        let known = crate::json::schema_at(schema, parent)
+            .map(|s| crate::json::property_names(schema, s))
+            .filter(|names| !names.is_empty())
+            .map(|names| format!(", expected one of: {}", names.join(", ")))
+            .unwrap_or_default();
+        return Error::config(path, format!("unknown field{known}"));
+    }
+    let structural = ["invalid type", "invalid value", "unknown variant", "invalid length"]
+        .iter()
+        .any(|p| serde_msg.starts_with(p));
+    match here {
+        Some(s) if structural => {
+            let mut msg = format!("expected {}", crate::json::describe(schema, s));
+            if !crate::json::is_secret(schema, s) {
+                if let Some(got) = crate::json::pointer(value, pointer) {
+                    msg.push_str(", got ");
+                    msg.push_str(&crate::json::brief(got));
+                }
+            }
+            Error::config(pointer, msg)
+        }
+        _ => Error::config(pointer, serde_msg.to_owned()),
+    }
+}
+
+fn between<'a>(s: &'a str, start: &str, end: &str) -> Option<&'a str> {
+    let rest = s.strip_prefix(start)?;
+    rest.find(end).map(|i| &rest[..i])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Secret;
+
+    #[crate::settings]
+    /// Test settings.
+    struct T {
+        /// A port.
+        port: u16,
+        /// How to connect.
+        #[serde(default)]
+        security: Security,
+        /// A password.
+        password: Option<Secret>,
+        /// Items.
+        #[serde(default)]
+        items: Vec<Item>,
+    }
+
+    #[crate::settings]
+    /// An item.
+    struct Item {
+        /// Its name.
+        name: String,
+    }
+
+    #[crate::settings]
+    #[derive(Default)]
+    #[serde(rename_all = "snake_case")]
+    /// Transport security.
+    enum Security {
+        /// Implicit TLS.
+        #[default]
+        Tls,
+        /// STARTTLS.
+        Starttls,
+    }
+
+    fn err(v: Value) -> Error {
+        from_value::<T>(&v).expect_err("must fail")
+    }
+
+    #[test]
+    fn wrong_enum_value_lists_choices() {
+        let e = err(serde_json::json!({"port": 1, "security": "ssl"}));
+        assert_eq!(e.path(), Some("/security"));
+        assert_eq!(e.message(), r#"expected one of "tls", "starttls", got "ssl""#);
+    }
+
+    #[test]
+    fn missing_field_points_below_parent() {
+        let e = err(serde_json::json!({"port": 1, "items": [{"name": "a"}, {}]}));
+        assert_eq!(e.path(), Some("/items/1/name"));
+        assert_eq!(e.message(), "missing required field, expected a string");
+    }
+
+    #[test]
+    fn secrets_are_never_quoted() {
+        let e = err(serde_json::json!({"port": 1, "password": 12345678}));
+        assert_eq!(e.path(), Some("/password"));
+        assert!(!e.to_string().contains("12345678"), "{e}");
+    }
+
+    #[test]
+    fn missing_env_secret_names_variable() {
+        let e = err(serde_json::json!({"port": 1, "password": {"env": "NO_SUCH_VAR_X1"}}));
+        assert_eq!(e.path(), Some("/password"));
+        assert!(e.message().contains("NO_SUCH_VAR_X1"), "{e}");
+    }
+
+    #[test]
+    fn malformed_json_is_a_root_config_error() {
+        let e = from_str::<T>("{\"port\": ").expect_err("must fail");
+        assert_eq!(e.path(), Some(""));
+        assert!(e.message().starts_with("invalid JSON"));
+    }
+}
