@@ -19,7 +19,11 @@ impl Ctxt {
     }
 
     /// Records an error at the span of `tokens`.
-    pub(crate) fn error_spanned_by<T: ToTokens, M: std::fmt::Display>(&self, tokens: T, message: M) {
+    pub(crate) fn error_spanned_by<T: ToTokens, M: std::fmt::Display>(
+        &self,
+        tokens: T,
+        message: M,
+    ) {
         self.syn_error(syn::Error::new_spanned(tokens.into_token_stream(), message));
     }
 
@@ -34,8 +38,15 @@ impl Ctxt {
 
     /// The errors as `compile_error!` tokens (empty when there are none).
     pub(crate) fn check(self) -> TokenStream {
-        let errors = self.errors.borrow_mut().take().expect("Ctxt::check called twice");
-        errors.into_iter().map(syn::Error::into_compile_error).collect()
+        let errors = self
+            .errors
+            .borrow_mut()
+            .take()
+            .expect("Ctxt::check called twice");
+        errors
+            .into_iter()
+            .map(syn::Error::into_compile_error)
+            .collect()
     }
 }
 

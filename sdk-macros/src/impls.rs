@@ -101,10 +101,7 @@ fn parse_impl(cx: &Ctxt, input: TokenStream, what: &str, traits: &str) -> Option
     match syn::parse2::<ItemImpl>(input.clone()) {
         Ok(item) if item.trait_.is_some() => Some(item),
         _ => {
-            cx.error_spanned_by(
-                &input,
-                format!("#[{what}] goes on a trait impl: {traits}"),
-            );
+            cx.error_spanned_by(&input, format!("#[{what}] goes on a trait impl: {traits}"));
             None
         }
     }
@@ -125,7 +122,9 @@ fn defines<'a>(item: &'a ItemImpl, name: &str) -> Option<&'a syn::ImplItemFn> {
     })
 }
 
-fn forbid_written(cx: &Ctxt, item: &ItemImpl, names: &[&str], what: &str) {
+/// Reports, then drops, methods the macro writes itself (so rustc does not also
+/// report a duplicate definition).
+fn forbid_written(cx: &Ctxt, item: &mut ItemImpl, names: &[&str], what: &str) {
     for name in names {
         if let Some(f) = defines(item, name) {
             cx.error_spanned_by(
@@ -134,6 +133,8 @@ fn forbid_written(cx: &Ctxt, item: &ItemImpl, names: &[&str], what: &str) {
             );
         }
     }
+    item.items
+        .retain(|i| !matches!(i, ImplItem::Fn(f) if names.iter().any(|n| f.sig.ident == n)));
 }
 
 fn finish(mut item: ItemImpl, extra: Vec<ImplItem>) -> TokenStream {
@@ -149,7 +150,12 @@ fn finish(mut item: ItemImpl, extra: Vec<ImplItem>) -> TokenStream {
 pub(crate) fn expand_activity(args: TokenStream, input: TokenStream) -> TokenStream {
     let cx = Ctxt::new();
     let args = parse_args(&cx, args, "activity", &["name", "description"]);
-    let Some(item) = parse_impl(&cx, input, "activity", "`impl Source for T` or `impl Target for T`") else {
+    let Some(mut item) = parse_impl(
+        &cx,
+        input,
+        "activity",
+        "`impl Source for T` or `impl Target for T`",
+    ) else {
         return cx.check();
     };
     let role = trait_name(&item);
@@ -162,12 +168,15 @@ pub(crate) fn expand_activity(args: TokenStream, input: TokenStream) -> TokenStr
                 path,
                 format!("#[activity] goes on `impl Source for T` or `impl Target for T`, not on an impl of `{role}`"),
             );
-            quote!(target)
+            // Nothing to generate for another trait: keep the impl as written.
+            let errors = cx.check();
+            let item = finish(item, Vec::new());
+            return quote!(#item #errors);
         }
     };
     let name = check_name(&cx, args.name.as_ref(), "activity", "read");
     let description = description(&cx, &item, args.description.as_ref(), "activity");
-    forbid_written(&cx, &item, &["info"], "activity");
+    forbid_written(&cx, &mut item, &["info"], "activity");
     let discovery = defines(&item, "discover").is_some();
 
     let info: ImplItem = syn::parse_quote! {
@@ -181,7 +190,11 @@ pub(crate) fn expand_activity(args: TokenStream, input: TokenStream) -> TokenStr
     };
     let errors = cx.check();
     let role_trait: syn::Ident = syn::Ident::new(
-        if register.to_string() == "source" { "Source" } else { "Target" },
+        if register.to_string() == "source" {
+            "Source"
+        } else {
+            "Target"
+        },
         Span::call_site(),
     );
     let self_ty = &item.self_ty;
@@ -203,8 +216,13 @@ pub(crate) fn expand_activity(args: TokenStream, input: TokenStream) -> TokenStr
 
 pub(crate) fn expand_connector(args: TokenStream, input: TokenStream) -> TokenStream {
     let cx = Ctxt::new();
-    let args = parse_args(&cx, args, "connector", &["name", "version", "description", "activities"]);
-    let Some(item) = parse_impl(&cx, input, "connector", "`impl Connector for T`") else {
+    let args = parse_args(
+        &cx,
+        args,
+        "connector",
+        &["name", "version", "description", "activities"],
+    );
+    let Some(mut item) = parse_impl(&cx, input, "connector", "`impl Connector for T`") else {
         return cx.check();
     };
     if trait_name(&item) != "Connector" {
@@ -213,7 +231,7 @@ pub(crate) fn expand_connector(args: TokenStream, input: TokenStream) -> TokenSt
     }
     let name = check_name(&cx, args.name.as_ref(), "connector", "email");
     let description = description(&cx, &item, args.description.as_ref(), "connector");
-    forbid_written(&cx, &item, &["info", "activities"], "connector");
+    forbid_written(&cx, &mut item, &["info", "activities"], "connector");
     let version = match &args.version {
         Some(v) => v.to_token_stream(),
         None => quote!(::core::env!("CARGO_PKG_VERSION")),
@@ -229,13 +247,17 @@ pub(crate) fn expand_connector(args: TokenStream, input: TokenStream) -> TokenSt
         }
     };
     let mut seen: Vec<String> = Vec::new();
+    let mut duplicated = false;
     for expr in &activities {
         let key = expr.to_token_stream().to_string();
         if seen.contains(&key) {
             cx.error_spanned_by(expr, format!("`{key}` is listed twice in `activities(…)`"));
+            duplicated = true;
         }
         seen.push(key);
     }
+    // After an error in the list, register nothing so rustc adds no errors of its own.
+    let activities = if duplicated { Vec::new() } else { activities };
     let extra: Vec<ImplItem> = vec![
         syn::parse_quote! {
             fn info(&self) -> ::connector_sdk::Info {
@@ -249,7 +271,7 @@ pub(crate) fn expand_connector(args: TokenStream, input: TokenStream) -> TokenSt
         syn::parse_quote! {
             fn activities(&self) -> ::connector_sdk::Activities<Self::Connection> {
                 ::connector_sdk::Activities::new()
-                    #( .add(#activities) )*
+                    #( .with(#activities) )*
             }
         },
     ];

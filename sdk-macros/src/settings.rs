@@ -13,7 +13,7 @@ const DERIVED: [&str; 5] = ["Debug", "Clone", "Serialize", "Deserialize", "JsonS
 pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
     let cx = Ctxt::new();
     let allow_unknown = parse_args(&cx, args);
-    let item: DeriveInput = match syn::parse2(input.clone()) {
+    let mut item: DeriveInput = match syn::parse2(input.clone()) {
         Ok(item) => item,
         Err(_) => {
             cx.error_spanned_by(
@@ -24,6 +24,7 @@ pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
         }
     };
     validate(&cx, &item);
+    strip_derived(&mut item);
     let deny = if allow_unknown || is_untagged(&item) || has_flatten(&item) {
         quote!()
     } else {
@@ -53,9 +54,7 @@ fn parse_args(cx: &Ctxt, args: TokenStream) -> bool {
             allow_unknown = true;
             Ok(())
         } else {
-            Err(meta.error(
-                "unknown argument: #[settings] takes only `allow_unknown_fields`",
-            ))
+            Err(meta.error("unknown argument: #[settings] takes only `allow_unknown_fields`"))
         }
     });
     if let Err(e) = syn::parse::Parser::parse2(parser, args) {
@@ -73,7 +72,8 @@ fn validate(cx: &Ctxt, item: &DeriveInput) {
         );
     }
     for attr in item.attrs.iter().filter(|a| a.path().is_ident("derive")) {
-        let Ok(paths) = attr.parse_args_with(Punctuated::<Path, Token![,]>::parse_terminated) else {
+        let Ok(paths) = attr.parse_args_with(Punctuated::<Path, Token![,]>::parse_terminated)
+        else {
             continue;
         };
         for path in paths {
@@ -141,23 +141,53 @@ fn validate(cx: &Ctxt, item: &DeriveInput) {
     }
 }
 
+/// Removes derives #[settings] adds itself (already reported), so rustc does not also
+/// report conflicting implementations.
+fn strip_derived(item: &mut DeriveInput) {
+    item.attrs.retain_mut(|attr| {
+        if !attr.path().is_ident("derive") {
+            return true;
+        }
+        let Ok(paths) = attr.parse_args_with(Punctuated::<Path, Token![,]>::parse_terminated)
+        else {
+            return true;
+        };
+        let kept: Punctuated<Path, Token![,]> = paths
+            .into_iter()
+            .filter(|p| {
+                p.segments
+                    .last()
+                    .is_none_or(|s| !DERIVED.contains(&s.ident.to_string().as_str()))
+            })
+            .collect();
+        if kept.is_empty() {
+            return false;
+        }
+        *attr = syn::parse_quote!(#[derive(#kept)]);
+        true
+    });
+}
+
 fn serde_flag(attrs: &[syn::Attribute], flag: &str) -> bool {
-    attrs.iter().filter(|a| a.path().is_ident("serde")).any(|a| {
-        let mut found = false;
-        let _ = a.parse_nested_meta(|meta| {
-            if meta.path.is_ident(flag) {
-                found = true;
-            }
-            // Skip values such as `rename = "x"`.
-            if meta.input.peek(Token![=]) {
-                let _: syn::Expr = meta.value()?.parse()?;
-            } else if meta.input.peek(syn::token::Paren) {
-                let _ = meta.parse_nested_meta(|_| Ok(()));
-            }
-            Ok(())
-        });
-        found
-    })
+    attrs
+        .iter()
+        .filter(|a| a.path().is_ident("serde"))
+        .any(|a| {
+            let mut found = false;
+            let _ = a.parse_nested_meta(|meta| {
+                if meta.path.is_ident(flag) {
+                    found = true;
+                }
+                // Skip values such as `rename = "x"`.
+                if meta.input.peek(Token![=]) {
+                    let _: syn::Expr = meta.value()?.parse()?;
+                } else if meta.input.peek(syn::token::Paren) {
+                    let _ = meta.parse_nested_meta(|_| Ok(()));
+                }
+                Ok(())
+            });
+            found
+        })
 }
 
 fn is_untagged(item: &DeriveInput) -> bool {

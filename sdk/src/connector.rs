@@ -183,9 +183,14 @@ pub trait Target: Send + Sync + 'static {
         None
     }
 
-    /// Lists objects for this activity's settings. Define it and `#[activity]` sets
-    /// the discovery flag.
-    async fn discover(&self, conn: &Self::Connection, config: &Self::Config) -> Result<Vec<Object>> {
+    /// Lists objects (such as folders) to choose from while filling in the settings,
+    /// so `config` is given only when `discover` was called with `--config`. Define it
+    /// and `#[activity]` sets the discovery flag.
+    async fn discover(
+        &self,
+        conn: &Self::Connection,
+        config: Option<&Self::Config>,
+    ) -> Result<Vec<Object>> {
         let _ = (conn, config);
         Err(no_discovery(self.info().name))
     }
@@ -230,9 +235,14 @@ pub trait Source: Send + Sync + 'static {
         acks: Vec<Self::Ack>,
     ) -> Result<()>;
 
-    /// Lists objects for this activity's settings. Define it and `#[activity]` sets
-    /// the discovery flag.
-    async fn discover(&self, conn: &Self::Connection, config: &Self::Config) -> Result<Vec<Object>> {
+    /// Lists objects (such as folders) to choose from while filling in the settings,
+    /// so `config` is given only when `discover` was called with `--config`. Define it
+    /// and `#[activity]` sets the discovery flag.
+    async fn discover(
+        &self,
+        conn: &Self::Connection,
+        config: Option<&Self::Config>,
+    ) -> Result<Vec<Object>> {
         let _ = (conn, config);
         Err(no_discovery(self.info().name))
     }
@@ -290,7 +300,7 @@ impl<C: Connection> Activities<C> {
 
     /// Adds a source or target declared with `#[activity]`.
     #[must_use]
-    pub fn add<A: Register<Connection = C>>(self, activity: A) -> Self {
+    pub fn with<A: Register<Connection = C>>(self, activity: A) -> Self {
         activity.register(self)
     }
 
@@ -317,7 +327,7 @@ impl<C: Connection> Activities<C> {
     }
 }
 
-/// Lets [`Activities::add`] take sources and targets alike; `#[activity]` implements
+/// Lets [`Activities::with`] take sources and targets alike; `#[activity]` implements
 /// it by calling [`Activities::source`] or [`Activities::target`].
 pub trait Register {
     /// The connection the activity runs on.

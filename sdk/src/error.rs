@@ -303,7 +303,9 @@ mod tests {
     #[test]
     fn body_carries_the_cause() {
         let io = std::io::Error::other("connection reset");
-        let body = Error::connect("imap.example.com:993").with_source(io).body();
+        let body = Error::connect("imap.example.com:993")
+            .with_source(io)
+            .body();
         assert_eq!(body.message, "imap.example.com:993: connection reset");
         assert!(body.retryable);
     }

@@ -20,6 +20,31 @@ pub(crate) fn canonical(value: &Value) -> Value {
     }
 }
 
+/// Joins the wrapped lines of every `description` (doc comments wrap at 100 columns)
+/// into paragraphs: a single newline becomes a space, a blank line stays.
+pub(crate) fn unwrap_descriptions(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map.iter_mut() {
+                match v {
+                    Value::String(s) if k == "description" => *s = unwrap_paragraphs(s),
+                    other => unwrap_descriptions(other),
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(unwrap_descriptions),
+        _ => {}
+    }
+}
+
+/// `"a\nb\n\nc"` becomes `"a b\n\nc"`.
+pub(crate) fn unwrap_paragraphs(text: &str) -> String {
+    text.split("\n\n")
+        .map(|p| p.lines().map(str::trim).collect::<Vec<_>>().join(" "))
+        .collect::<Vec<_>>()
+        .join("\n\n")
+}
+
 /// The value at a JSON pointer (`""` is the whole document).
 pub(crate) fn pointer<'a>(value: &'a Value, pointer: &str) -> Option<&'a Value> {
     value.pointer(pointer)
@@ -65,22 +90,21 @@ fn walk<'a>(root: &'a Value, schema: &'a Value, segments: &[String]) -> Option<&
     let Some((first, rest)) = segments.split_first() else {
         return Some(schema);
     };
-    if let Some(p) = schema.get("properties").and_then(|p| p.get(first)) {
-        if let Some(found) = walk(root, p, rest) {
-            return Some(found);
-        }
+    if let Some(p) = schema.get("properties").and_then(|p| p.get(first))
+        && let Some(found) = walk(root, p, rest)
+    {
+        return Some(found);
     }
-    if first.parse::<usize>().is_ok() {
-        if let Some(items) = schema.get("items").filter(|i| i.is_object()) {
-            if let Some(found) = walk(root, items, rest) {
-                return Some(found);
-            }
-        }
+    if first.parse::<usize>().is_ok()
+        && let Some(items) = schema.get("items").filter(|i| i.is_object())
+        && let Some(found) = walk(root, items, rest)
+    {
+        return Some(found);
     }
-    if let Some(extra) = schema.get("additionalProperties").filter(|a| a.is_object()) {
-        if let Some(found) = walk(root, extra, rest) {
-            return Some(found);
-        }
+    if let Some(extra) = schema.get("additionalProperties").filter(|a| a.is_object())
+        && let Some(found) = walk(root, extra, rest)
+    {
+        return Some(found);
     }
     branches(schema).find_map(|b| walk(root, b, segments))
 }
@@ -166,11 +190,19 @@ fn one_of(mut items: Vec<String>) -> String {
 }
 
 fn describe_type(root: &Value, schema: &Value, t: &str) -> String {
-    let min = schema.get("minimum").or_else(|| schema.get("exclusiveMinimum"));
-    let max = schema.get("maximum").or_else(|| schema.get("exclusiveMaximum"));
+    let min = schema
+        .get("minimum")
+        .or_else(|| schema.get("exclusiveMinimum"));
+    let max = schema
+        .get("maximum")
+        .or_else(|| schema.get("exclusiveMaximum"));
     match t {
         "integer" | "number" => {
-            let noun = if t == "integer" { "an integer" } else { "a number" };
+            let noun = if t == "integer" {
+                "an integer"
+            } else {
+                "a number"
+            };
             match (min, max) {
                 (Some(a), Some(b)) => format!("{noun} from {a} to {b}"),
                 (Some(a), None) => format!("{noun} of at least {a}"),
@@ -234,13 +266,25 @@ mod tests {
     #[test]
     fn describes_common_shapes() {
         let root = json!({"$defs": {"P": {"type": "integer", "minimum": 1, "maximum": 65535}}});
-        assert_eq!(describe(&root, &json!({"$ref": "#/$defs/P"})), "an integer from 1 to 65535");
-        assert_eq!(describe(&root, &json!({"type": ["string", "null"]})), "a string or null");
         assert_eq!(
-            describe(&root, &json!({"type": "array", "items": {"type": "string"}})),
+            describe(&root, &json!({"$ref": "#/$defs/P"})),
+            "an integer from 1 to 65535"
+        );
+        assert_eq!(
+            describe(&root, &json!({"type": ["string", "null"]})),
+            "a string or null"
+        );
+        assert_eq!(
+            describe(
+                &root,
+                &json!({"type": "array", "items": {"type": "string"}})
+            ),
             "an array of strings"
         );
-        assert_eq!(describe(&root, &json!({"enum": ["a", "b"]})), r#"one of "a", "b""#);
+        assert_eq!(
+            describe(&root, &json!({"enum": ["a", "b"]})),
+            r#"one of "a", "b""#
+        );
     }
 
     #[test]
@@ -250,7 +294,10 @@ mod tests {
                            "to": {"type": "array", "items": {"type": "string"}}},
             "$defs": {"I": {"properties": {"port": {"type": "integer"}}}}
         });
-        assert_eq!(schema_at(&root, "/imap/port"), Some(&json!({"type": "integer"})));
+        assert_eq!(
+            schema_at(&root, "/imap/port"),
+            Some(&json!({"type": "integer"}))
+        );
         assert_eq!(schema_at(&root, "/to/3"), Some(&json!({"type": "string"})));
         assert_eq!(schema_at(&root, "/nope"), None);
     }

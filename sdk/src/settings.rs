@@ -47,7 +47,9 @@ impl<T> Output for T where T: Serialize + JsonSchema + Send + 'static {}
 pub fn schema_of<T: JsonSchema + ?Sized>() -> Value {
     let generator = SchemaSettings::draft2020_12().into_generator();
     let schema: Schema = generator.into_root_schema_for::<T>();
-    crate::json::canonical(schema.as_value())
+    let mut value = crate::json::canonical(schema.as_value());
+    crate::json::unwrap_descriptions(&mut value);
+    value
 }
 
 /// Reads a `T` from JSON, naming the JSON path and the expected form on failure.
@@ -156,17 +158,22 @@ fn explain(schema: &Value, value: &Value, pointer: &str, serde_msg: &str) -> Err
             .unwrap_or_default();
         return Error::config(path, format!("unknown field{known}"));
     }
-    let structural = ["invalid type", "invalid value", "unknown variant", "invalid length"]
-        .iter()
-        .any(|p| serde_msg.starts_with(p));
+    let structural = [
+        "invalid type",
+        "invalid value",
+        "unknown variant",
+        "invalid length",
+    ]
+    .iter()
+    .any(|p| serde_msg.starts_with(p));
     match here {
         Some(s) if structural => {
             let mut msg = format!("expected {}", crate::json::describe(schema, s));
-            if !crate::json::is_secret(schema, s) {
-                if let Some(got) = crate::json::pointer(value, pointer) {
-                    msg.push_str(", got ");
-                    msg.push_str(&crate::json::brief(got));
-                }
+            if !crate::json::is_secret(schema, s)
+                && let Some(got) = crate::json::pointer(value, pointer)
+            {
+                msg.push_str(", got ");
+                msg.push_str(&crate::json::brief(got));
             }
             Error::config(pointer, msg)
         }
@@ -226,7 +233,10 @@ mod tests {
     fn wrong_enum_value_lists_choices() {
         let e = err(serde_json::json!({"port": 1, "security": "ssl"}));
         assert_eq!(e.path(), Some("/security"));
-        assert_eq!(e.message(), r#"expected one of "tls", "starttls", got "ssl""#);
+        assert_eq!(
+            e.message(),
+            r#"expected one of "tls", "starttls", got "ssl""#
+        );
     }
 
     #[test]

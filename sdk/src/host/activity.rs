@@ -26,19 +26,51 @@ pub(crate) trait Erased<C>: Send + Sync {
     fn manifest(&self) -> ActivityManifest;
     /// Validates settings and input before anything connects.
     fn prepare(&self, config: &Value, input: Option<&Value>) -> Result<Box<dyn Prepared<C>>>;
+    /// Validates the optional settings of a discovery, then discovers.
+    fn prepare_discover(&self, config: Option<&Value>) -> Result<Box<dyn Discover<C>>>;
+}
+
+/// A discovery with validated (optional) settings.
+#[async_trait]
+pub(crate) trait Discover<C>: Send {
+    async fn discover(self: Box<Self>, conn: &C) -> Result<Vec<Object>>;
+}
+
+struct Discovery<A, Cfg> {
+    activity: Arc<A>,
+    config: Option<Cfg>,
+}
+
+#[async_trait]
+impl<S: Source> Discover<S::Connection> for Discovery<SourceActivity<S>, S::Config> {
+    async fn discover(self: Box<Self>, conn: &S::Connection) -> Result<Vec<Object>> {
+        self.activity.0.discover(conn, self.config.as_ref()).await
+    }
+}
+
+#[async_trait]
+impl<T: Target> Discover<T::Connection> for Discovery<TargetActivity<T>, T::Config> {
+    async fn discover(self: Box<Self>, conn: &T::Connection) -> Result<Vec<Object>> {
+        self.activity.0.discover(conn, self.config.as_ref()).await
+    }
 }
 
 /// An activity with validated settings (and requests), ready to run.
 #[async_trait]
 pub(crate) trait Prepared<C>: Send {
     async fn run(self: Box<Self>, conn: Arc<C>, io: RunIo) -> Result<()>;
-    async fn discover(self: Box<Self>, conn: &C) -> Result<Vec<Object>>;
 }
 
 pub(crate) struct SourceActivity<S>(pub(crate) Arc<S>);
 pub(crate) struct TargetActivity<T>(pub(crate) Arc<T>);
 
 impl<S: Source> Erased<S::Connection> for SourceActivity<S> {
+    fn prepare_discover(&self, config: Option<&Value>) -> Result<Box<dyn Discover<S::Connection>>> {
+        Ok(Box::new(Discovery {
+            activity: Arc::new(SourceActivity(Arc::clone(&self.0))),
+            config: config.map(from_value::<S::Config>).transpose()?,
+        }))
+    }
     fn info(&self) -> ActivityInfo {
         self.0.info()
     }
@@ -72,12 +104,15 @@ impl<S: Source> Prepared<S::Connection> for PreparedSource<S> {
     async fn run(self: Box<Self>, conn: Arc<S::Connection>, io: RunIo) -> Result<()> {
         super::source::run(self.source, conn, self.config, io).await
     }
-    async fn discover(self: Box<Self>, conn: &S::Connection) -> Result<Vec<Object>> {
-        self.source.discover(conn, &self.config).await
-    }
 }
 
 impl<T: Target> Erased<T::Connection> for TargetActivity<T> {
+    fn prepare_discover(&self, config: Option<&Value>) -> Result<Box<dyn Discover<T::Connection>>> {
+        Ok(Box::new(Discovery {
+            activity: Arc::new(TargetActivity(Arc::clone(&self.0))),
+            config: config.map(from_value::<T::Config>).transpose()?,
+        }))
+    }
     fn info(&self) -> ActivityInfo {
         self.0.info()
     }
@@ -98,7 +133,10 @@ impl<T: Target> Erased<T::Connection> for TargetActivity<T> {
             None => Vec::new(),
             Some(Value::Array(items)) => {
                 if items.is_empty() {
-                    return Err(Error::config("", "expected a request or a non-empty array of requests, got []"));
+                    return Err(Error::config(
+                        "",
+                        "expected a request or a non-empty array of requests, got []",
+                    ));
                 }
                 items
                     .iter()
@@ -141,8 +179,5 @@ impl<T: Target> Prepared<T::Connection> for PreparedTarget<T> {
             Some(err) => Err(err),
             None => Ok(()),
         }
-    }
-    async fn discover(self: Box<Self>, conn: &T::Connection) -> Result<Vec<Object>> {
-        self.target.discover(conn, &self.config).await
     }
 }

@@ -80,7 +80,9 @@ where
                 runtime.shutdown_timeout(Duration::from_secs(2));
                 result
             }
-            Err(e) => Err(Error::internal(format!("cannot start the async runtime: {e}"))),
+            Err(e) => Err(Error::internal(format!(
+                "cannot start the async runtime: {e}"
+            ))),
         },
     };
     match result {
@@ -101,7 +103,11 @@ fn fail(err: &Error) -> ExitCode {
 
 /// The exit status for an error: 2 for config errors, 1 for every other kind.
 pub fn exit_status(err: &Error) -> u8 {
-    if err.kind() == ErrorKind::Config { 2 } else { 1 }
+    if err.kind() == ErrorKind::Config {
+        2
+    } else {
+        1
+    }
 }
 
 fn print_json(value: &Value) -> Result<()> {
@@ -153,7 +159,7 @@ async fn execute<C: Connector>(connector: &C, command: cli::Command) -> Result<(
             let conn = connector.connect(settings).await?;
             let report = conn.check().await;
             let printed = print_json(&crate::json::canonical(
-                &serde_json::to_value(&report).unwrap_or(Value::Null),
+                &serde_json::json!({ "ok": report.ok(), "steps": report.steps }),
             ));
             close(conn).await;
             printed?;
@@ -172,16 +178,21 @@ async fn execute<C: Connector>(connector: &C, command: cli::Command) -> Result<(
                 return Err(crate::connector::no_discovery(activity.info().name));
             }
             if connection == "-" && config.as_deref() == Some("-") {
-                return Err(Error::config("", "only one of --connection and --config can be `-` (stdin)"));
+                return Err(Error::config(
+                    "",
+                    "only one of --connection and --config can be `-` (stdin)",
+                ));
             }
             let config = config_value(config.as_deref())?;
-            let prepared = activity.prepare(&config.unwrap_or_else(empty), None)?;
+            let prepared = activity.prepare_discover(config.as_ref())?;
             let settings = connection_settings::<C>(&connection)?;
             let conn = connector.connect(settings).await?;
             let objects = prepared.discover(&conn).await;
             close(conn).await;
             let objects = objects?;
-            print_json(&crate::json::canonical(&serde_json::json!({ "objects": objects })))
+            print_json(&crate::json::canonical(
+                &serde_json::json!({ "objects": objects }),
+            ))
         }
         cli::Command::Run {
             activity,
@@ -191,19 +202,29 @@ async fn execute<C: Connector>(connector: &C, command: cli::Command) -> Result<(
             commit_every,
         } => {
             let activity = find(&activity)?;
-            let stdin_users = [Some(connection.as_str()), config.as_deref(), input.as_deref()]
-                .iter()
-                .filter(|s| **s == Some("-"))
-                .count();
+            let stdin_users = [
+                Some(connection.as_str()),
+                config.as_deref(),
+                input.as_deref(),
+            ]
+            .iter()
+            .filter(|s| **s == Some("-"))
+            .count();
             if stdin_users > 1 {
-                return Err(Error::config("", "only one of --connection, --config and --input can be `-` (stdin)"));
+                return Err(Error::config(
+                    "",
+                    "only one of --connection, --config and --input can be `-` (stdin)",
+                ));
             }
             let config = config_value(config.as_deref())?.unwrap_or_else(empty);
             let input = match activity.role() {
                 crate::Role::Target => Some(read_json(input.as_deref().unwrap_or("-"), "input")?),
                 crate::Role::Source => {
                     if input.is_some() {
-                        return Err(Error::config("", "--input is for targets; a source reads no input"));
+                        return Err(Error::config(
+                            "",
+                            "--input is for targets; a source reads no input",
+                        ));
                     }
                     None
                 }
@@ -219,7 +240,9 @@ async fn execute<C: Connector>(connector: &C, command: cli::Command) -> Result<(
             let result = prepared.run(Arc::clone(&conn), io).await;
             match Arc::try_unwrap(conn) {
                 Ok(conn) => close(conn).await,
-                Err(_) => tracing::debug!(target: "connector_sdk::host", "connection still shared at exit; dropped without close"),
+                Err(_) => {
+                    tracing::debug!(target: "connector_sdk::host", "connection still shared at exit; dropped without close")
+                }
             }
             result
         }
@@ -256,7 +279,10 @@ fn signals() -> tokio::sync::watch::Receiver<bool> {
 #[cfg(unix)]
 async fn wait_for_signal() -> &'static str {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
         return std::future::pending().await;
     };
     tokio::select! {

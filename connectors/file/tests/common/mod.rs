@@ -1,0 +1,155 @@
+//! Helpers shared by the file connector's end-to-end tests: a temporary root with a
+//! connection file, and runs of the real binary.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_file-connector");
+
+/// A temporary root directory with `conn.json` pointing at `root/`.
+pub struct Fixture {
+    pub dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir(dir.path().join("root")).expect("root");
+        let conn = serde_json::json!({ "root": dir.path().join("root") });
+        std::fs::write(dir.path().join("conn.json"), conn.to_string()).expect("conn");
+        Self { dir }
+    }
+
+    pub fn root(&self) -> PathBuf {
+        self.dir.path().join("root")
+    }
+
+    pub fn conn(&self) -> String {
+        self.path("conn.json")
+    }
+
+    pub fn path(&self, name: &str) -> String {
+        self.dir
+            .path()
+            .join(name)
+            .to_str()
+            .expect("utf-8")
+            .to_owned()
+    }
+
+    /// Writes `value` as `name` beside the connection file and returns its path.
+    pub fn json(&self, name: &str, value: &Value) -> String {
+        std::fs::write(self.dir.path().join(name), value.to_string()).expect("write");
+        self.path(name)
+    }
+
+    /// Writes `n` lines `{"n": i}` (1-based) to `root/name`.
+    pub fn lines(&self, name: &str, n: u64) {
+        let mut text = String::new();
+        for i in 1..=n {
+            text.push_str(&format!("{{\"n\":{i}}}\n"));
+        }
+        std::fs::write(self.root().join(name), text).expect("write");
+    }
+
+    /// The committed `(offset, line)` for `root/name`, if any.
+    pub fn state(&self, name: &str) -> Option<(u64, u64)> {
+        let text = std::fs::read_to_string(self.root().join(format!("{name}.offset"))).ok()?;
+        let mut parts = text
+            .split_whitespace()
+            .map(|p| p.parse::<u64>().expect("number"));
+        Some((parts.next()?, parts.next()?))
+    }
+
+    /// Runs `read` on `root/name` and returns the output.
+    pub fn read(&self, name: &str, extra: Value) -> Output {
+        let mut config = serde_json::json!({ "path": name });
+        if let (Some(c), Some(e)) = (config.as_object_mut(), extra.as_object()) {
+            c.extend(e.clone());
+        }
+        let config = self.json("read.json", &config);
+        run(&[
+            "run",
+            "read",
+            "--connection",
+            &self.conn(),
+            "--config",
+            &config,
+        ])
+    }
+}
+
+/// Runs the binary with `args` and no stdin.
+pub fn run(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run the binary")
+}
+
+/// Runs the binary with `args`, feeding `stdin`.
+pub fn run_with_stdin(args: &[&str], stdin: &str) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
+    child.wait_with_output().expect("wait")
+}
+
+/// The exit code.
+pub fn code(out: &Output) -> i32 {
+    out.status.code().expect("exited normally")
+}
+
+/// The JSON error object on the last line of stderr.
+pub fn last_error(out: &Output) -> Value {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let last = stderr
+        .lines()
+        .last()
+        .unwrap_or_else(|| panic!("no stderr at all"));
+    let value: Value = serde_json::from_str(last).unwrap_or_else(|e| {
+        panic!("last stderr line is not JSON ({e}): {last}\nstderr:\n{stderr}")
+    });
+    value["error"].clone()
+}
+
+/// stdout parsed as one JSON document.
+pub fn stdout_json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+/// stdout parsed as JSON Lines.
+pub fn stdout_lines(out: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+/// Whether `path` exists.
+pub fn exists(path: &Path) -> bool {
+    path.exists()
+}

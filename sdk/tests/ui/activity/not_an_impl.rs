@@ -1,0 +1,5 @@
+/// Reads lines.
+#[connector_sdk::activity(name = "read")]
+pub struct Lines;
+
+fn main() {}

@@ -1,0 +1,29 @@
+use connector_sdk::{CheckReport, Connection, Connector, Result};
+
+#[connector_sdk::settings]
+/// Nothing.
+pub struct Empty {}
+
+#[derive(Debug)]
+pub struct Conn;
+
+#[connector_sdk::async_trait]
+impl Connection for Conn {
+    async fn check(&self) -> CheckReport {
+        CheckReport::new()
+    }
+}
+
+pub struct Mine;
+
+#[connector_sdk::connector(name = "mine", activities())]
+impl Connector for Mine {
+    type Settings = Empty;
+    type Connection = Conn;
+
+    async fn connect(&self, _: Empty) -> Result<Conn> {
+        Ok(Conn)
+    }
+}
+
+fn main() {}

@@ -1,0 +1,5 @@
+#[connector_sdk::settings]
+/// A port.
+pub struct Port(u16);
+
+fn main() {}
