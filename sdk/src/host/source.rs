@@ -326,7 +326,11 @@ mod tests {
         type Ack = u64;
 
         fn info(&self) -> ActivityInfo {
-            ActivityInfo { name: "greedy", description: "", discovery: false }
+            ActivityInfo {
+                name: "greedy",
+                description: "",
+                discovery: false,
+            }
         }
 
         async fn read(&self, conn: &Session, _: &(), out: &Emitter<u64, u64>) -> Result<()> {
@@ -363,9 +367,16 @@ mod tests {
         }
     }
 
-    async fn run_greedy(output: Box<dyn Write + Send>, stop: watch::Receiver<bool>) -> (Result<()>, Vec<u64>) {
+    async fn run_greedy(
+        output: Box<dyn Write + Send>,
+        stop: watch::Receiver<bool>,
+    ) -> (Result<()>, Vec<u64>) {
         let conn = Arc::new(Session::default());
-        let io = RunIo { output, stop, commit_every: 100 };
+        let io = RunIo {
+            output,
+            stop,
+            commit_every: 100,
+        };
         let result = tokio::time::timeout(
             Duration::from_secs(10),
             run(Arc::new(Greedy), Arc::clone(&conn), Arc::new(()), io),
@@ -380,12 +391,23 @@ mod tests {
     async fn closed_output_ends_the_run_and_commits_only_flushed_records() {
         let (_tx, stop) = watch::channel(false);
         // Each record `i\n` is a few bytes: the output takes about 5,000 records.
-        let (result, committed) = run_greedy(Box::new(Closing { written: 0, limit: 25_000 }), stop).await;
+        let (result, committed) = run_greedy(
+            Box::new(Closing {
+                written: 0,
+                limit: 25_000,
+            }),
+            stop,
+        )
+        .await;
         let err = result.expect_err("closed output is an error");
         assert!(err.message().starts_with("output closed"), "{err}");
         // Committed records are a prefix of what was emitted and fit in what was written.
         let written: usize = committed.iter().map(|i| i.to_string().len() + 1).sum();
-        assert!(written <= 25_000, "committed {} records ({written} bytes)", committed.len());
+        assert!(
+            written <= 25_000,
+            "committed {} records ({written} bytes)",
+            committed.len()
+        );
         assert!(committed.iter().enumerate().all(|(i, v)| *v == i as u64));
     }
 
@@ -400,7 +422,10 @@ mod tests {
         let (result, committed) = run_greedy(Box::new(std::io::sink()), stop).await;
         drop(stopper.await);
         let err = result.expect_err("a signal ends the run with an error");
-        assert!(err.message().starts_with("interrupted by a signal"), "{err}");
+        assert!(
+            err.message().starts_with("interrupted by a signal"),
+            "{err}"
+        );
         assert!(!committed.is_empty(), "what was delivered is committed");
     }
 }
