@@ -168,6 +168,18 @@ pub trait Target: Send + Sync + 'static {
     /// Name, description and discovery flag; written by `#[activity]`.
     fn info(&self) -> ActivityInfo;
 
+    /// Checks what serde cannot (a request with no recipient, two options that exclude
+    /// each other). The host calls it for every request, with the activity settings,
+    /// before connecting; an error (usually [`Error::config`] with a path inside the
+    /// request) exits 2 and nothing is called. The default accepts everything.
+    ///
+    /// # Errors
+    /// Why the request is invalid.
+    fn validate(&self, config: &Self::Config, request: &Self::Request) -> Result<()> {
+        let _ = (config, request);
+        Ok(())
+    }
+
     /// Handles a batch of one or more requests.
     async fn call(
         &self,
@@ -216,6 +228,16 @@ pub trait Source: Send + Sync + 'static {
 
     /// Name, description and discovery flag; written by `#[activity]`.
     fn info(&self) -> ActivityInfo;
+
+    /// Checks the activity settings beyond what serde can, before connecting; an error
+    /// exits 2. The default accepts everything.
+    ///
+    /// # Errors
+    /// Why the settings are invalid.
+    fn validate(&self, config: &Self::Config) -> Result<()> {
+        let _ = config;
+        Ok(())
+    }
 
     /// Emits records without side effects. Stop early when [`Emitter::emit`] fails:
     /// the host has stopped the run.

@@ -147,6 +147,10 @@ pub use settings::{Output, Settings, from_str, from_value, schema_of};
 
 /// Re-exported so connectors need not depend on `async-trait` themselves.
 pub use async_trait::async_trait;
+/// The `schemars` the SDK derives schemas with, for hand-written `JsonSchema` impls.
+pub use schemars;
+/// The `serde` the SDK uses, for hand-written `Serialize`/`Deserialize` impls.
+pub use serde;
 
 pub use connector_sdk_macros::{activity, connector, settings};
 

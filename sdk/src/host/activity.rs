@@ -87,6 +87,7 @@ impl<S: Source> Erased<S::Connection> for SourceActivity<S> {
         _input: Option<&Value>,
     ) -> Result<Box<dyn Prepared<S::Connection>>> {
         let config: S::Config = from_value(config)?;
+        self.0.validate(&config)?;
         Ok(Box::new(PreparedSource {
             source: Arc::clone(&self.0),
             config: Arc::new(config),
@@ -146,6 +147,12 @@ impl<T: Target> Erased<T::Connection> for TargetActivity<T> {
             }
             Some(single) => vec![from_value(single)?],
         };
+        let batch = requests.len() > 1 || matches!(input, Some(Value::Array(_)));
+        for (i, request) in requests.iter().enumerate() {
+            self.0
+                .validate(&config, request)
+                .map_err(|e| if batch { e.under(&format!("/{i}")) } else { e })?;
+        }
         Ok(Box::new(PreparedTarget {
             target: Arc::clone(&self.0),
             config,

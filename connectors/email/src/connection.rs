@@ -1,0 +1,274 @@
+//! The connector and its connection: settings checked up front, the IMAP session
+//! opened lazily and shared by reading and committing, and a step-by-step check.
+
+use connector_sdk::{CheckReport, Connection, Connector, Error, Result};
+use tokio::sync::{Mutex, MutexGuard};
+
+use crate::imap::{ImapConfig, Session};
+use crate::net::Net;
+use crate::read::ReadEmail;
+use crate::send::SendEmail;
+use crate::settings::{Auth, EmailSettings, Security};
+use crate::smtp::SmtpConfig;
+
+/// An email connection: SMTP and IMAP settings, and the IMAP session once opened.
+pub struct EmailConnection {
+    smtp: Option<SmtpConfig>,
+    imap: Option<ImapConfig>,
+    session: Mutex<Option<Session>>,
+}
+
+impl std::fmt::Debug for EmailConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmailConnection")
+            .field("smtp", &self.smtp.as_ref().map(|s| &s.server))
+            .field("imap", &self.imap.as_ref().map(|s| &s.server))
+            .finish_non_exhaustive()
+    }
+}
+
+impl EmailConnection {
+    /// Checks the settings and prepares TLS; opens nothing yet.
+    pub fn new(settings: EmailSettings) -> Result<Self> {
+        if settings.smtp.is_none() && settings.imap.is_none() {
+            return Err(Error::config("", "configure `smtp`, `imap` or both"));
+        }
+        if matches!(settings.auth, Auth::Basic { .. }) && !settings.allow_insecure_auth {
+            for (name, server) in [("smtp", &settings.smtp), ("imap", &settings.imap)] {
+                if server
+                    .as_ref()
+                    .is_some_and(|s| s.security == Security::None)
+                {
+                    return Err(Error::config(
+                        format!("/{name}/security"),
+                        "refusing to send a password over an unencrypted connection: use `tls` or `starttls`, or set `allow_insecure_auth: true`",
+                    ));
+                }
+            }
+        }
+        let hello = settings
+            .hello_name
+            .clone()
+            .unwrap_or_else(|| "localhost".into());
+        if hello.is_empty() || hello.contains(|c: char| c.is_whitespace() || c.is_control()) {
+            return Err(Error::config(
+                "/hello_name",
+                "expected a host name without spaces",
+            ));
+        }
+        let net = Net::new(&settings.tls, settings.timeouts.clone())?;
+        Ok(Self {
+            smtp: settings.smtp.clone().map(|server| SmtpConfig {
+                net: net.clone(),
+                server,
+                auth: settings.auth.clone(),
+                hello: hello.clone(),
+            }),
+            imap: settings.imap.clone().map(|server| ImapConfig {
+                net: net.clone(),
+                server,
+                auth: settings.auth.clone(),
+            }),
+            session: Mutex::new(None),
+        })
+    }
+
+    pub(crate) fn smtp(&self) -> Result<&SmtpConfig> {
+        self.smtp.as_ref().ok_or_else(|| {
+            Error::config(
+                "/smtp",
+                "Send Email needs `smtp` in the connection settings",
+            )
+        })
+    }
+
+    pub(crate) fn imap(&self) -> Result<&ImapConfig> {
+        self.imap.as_ref().ok_or_else(|| {
+            Error::config(
+                "/imap",
+                "Read Email needs `imap` in the connection settings",
+            )
+        })
+    }
+
+    /// The IMAP session, opened on first use; held by one user at a time.
+    pub(crate) async fn session(&self) -> Result<MutexGuard<'_, Option<Session>>> {
+        let imap = self.imap()?;
+        let mut guard = self.session.lock().await;
+        if guard.is_none() {
+            *guard = Some(imap.open().await?);
+        }
+        Ok(guard)
+    }
+
+    async fn check_smtp(&self, report: &mut CheckReport, smtp: &SmtpConfig) {
+        let security = smtp.server.security;
+        let Ok(stream) = report
+            .step("smtp.connect", async {
+                smtp.connect().await.map(|s| {
+                    (
+                        s,
+                        format!("{}:{}", smtp.server.host, smtp.server.port.get()),
+                    )
+                })
+            })
+            .await
+        else {
+            return skip(report, "smtp", &["tls", "ehlo", "auth"]);
+        };
+        let secured = if security == Security::None {
+            report.skip("smtp.tls", "security is none: the session is not encrypted");
+            Ok((stream.0, false))
+        } else {
+            let name = if security == Security::Starttls {
+                "smtp.starttls"
+            } else {
+                "smtp.tls"
+            };
+            report
+                .step(name, async {
+                    smtp.secure(stream.0)
+                        .await
+                        .map(|s| (s, "TLS established".to_owned()))
+                })
+                .await
+                .map(|(s, _)| s)
+        };
+        let Ok((stream, greeted)) = secured else {
+            return skip(report, "smtp", &["ehlo", "auth"]);
+        };
+        let Ok((mut conn, _)) = report
+            .step("smtp.ehlo", async {
+                smtp.ehlo(stream, greeted).await.map(|c| {
+                    let info = c.server_info().to_string();
+                    (c, info)
+                })
+            })
+            .await
+        else {
+            return skip(report, "smtp", &["auth"]);
+        };
+        match &smtp.auth {
+            Auth::Basic { username, .. } => {
+                let who = format!("logged in as {username}");
+                let _ = report
+                    .step("smtp.auth", async {
+                        smtp.login(&mut conn).await.map(|()| who)
+                    })
+                    .await;
+            }
+            Auth::None => report.skip("smtp.auth", "no login configured"),
+        }
+        let _ = tokio::time::timeout(smtp.net.timeouts.io(), conn.quit()).await;
+    }
+
+    async fn check_imap(&self, report: &mut CheckReport, imap: &ImapConfig) {
+        let security = imap.server.security;
+        let Ok(stream) = report
+            .step("imap.connect", async {
+                imap.connect().await.map(|s| {
+                    (
+                        s,
+                        format!("{}:{}", imap.server.host, imap.server.port.get()),
+                    )
+                })
+            })
+            .await
+        else {
+            return skip(report, "imap", &["tls", "login", "select"]);
+        };
+        let secured = if security == Security::None {
+            report.skip("imap.tls", "security is none: the session is not encrypted");
+            Ok((stream.0, false))
+        } else {
+            let name = if security == Security::Starttls {
+                "imap.starttls"
+            } else {
+                "imap.tls"
+            };
+            report
+                .step(name, async {
+                    imap.secure(stream.0)
+                        .await
+                        .map(|s| (s, "TLS established".to_owned()))
+                })
+                .await
+                .map(|(s, _)| s)
+        };
+        let Ok((stream, greeted)) = secured else {
+            return skip(report, "imap", &["login", "select"]);
+        };
+        let who = imap.auth.username().unwrap_or_default().to_owned();
+        let Ok((mut session, _)) = report
+            .step("imap.login", async {
+                imap.login(stream, greeted)
+                    .await
+                    .map(|s| (s, format!("logged in as {who}")))
+            })
+            .await
+        else {
+            return skip(report, "imap", &["select"]);
+        };
+        let what = imap.what();
+        let _ = report
+            .step("imap.select", async {
+                let mailbox = session
+                    .examine("INBOX")
+                    .await
+                    .map_err(|e| crate::imap::classify(&what, "EXAMINE INBOX", e))?;
+                Ok(format!(
+                    "INBOX: {} messages, UIDVALIDITY {}",
+                    mailbox.exists,
+                    mailbox.uid_validity.unwrap_or(0)
+                ))
+            })
+            .await;
+        let _ = tokio::time::timeout(imap.net.timeouts.io(), session.logout()).await;
+    }
+}
+
+fn skip(report: &mut CheckReport, proto: &str, steps: &[&str]) {
+    for step in steps {
+        report.skip(
+            format!("{proto}.{step}"),
+            "not tried: an earlier step failed",
+        );
+    }
+}
+
+#[connector_sdk::async_trait]
+impl Connection for EmailConnection {
+    async fn check(&self) -> CheckReport {
+        let mut report = CheckReport::new();
+        if let Some(smtp) = &self.smtp {
+            self.check_smtp(&mut report, smtp).await;
+        }
+        if let Some(imap) = &self.imap {
+            self.check_imap(&mut report, imap).await;
+        }
+        report
+    }
+
+    async fn close(self) -> Result<()> {
+        if let (Some(mut session), Some(imap)) = (self.session.into_inner(), &self.imap) {
+            let _ = tokio::time::timeout(imap.net.timeouts.io(), session.logout()).await;
+        }
+        Ok(())
+    }
+}
+
+/// The email connector.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct EmailConnector;
+
+/// Sends email over SMTP and reads it over IMAP, with TLS, STARTTLS, basic login,
+/// at-least-once reading and per-recipient results.
+#[connector_sdk::connector(name = "email", activities(SendEmail, ReadEmail))]
+impl Connector for EmailConnector {
+    type Settings = EmailSettings;
+    type Connection = EmailConnection;
+
+    async fn connect(&self, settings: EmailSettings) -> Result<EmailConnection> {
+        EmailConnection::new(settings)
+    }
+}

@@ -1,0 +1,61 @@
+//! The Email connector for `connector-sdk`: **Send Email** over SMTP (a target) and
+//! **Read Email** over IMAP (a source), against real mail servers.
+//!
+//! - Send Email builds MIME with lettre (text, HTML or both, attachments, inline
+//!   images, Reply-To, threading headers, priority, custom headers) and sends a batch
+//!   over pooled SMTP sessions, reporting accepted and refused recipients per message;
+//!   transient failures are retried with backoff, permanent ones are not.
+//! - Read Email searches on the server, fetches in batches with `BODY.PEEK[]` (nothing
+//!   is marked read by fetching), parses with mail-parser and emits one record per
+//!   message; the message is marked read, deleted or moved only after its record was
+//!   delivered.
+//! - TLS is rustls; `starttls` is required when chosen; passwords never go over
+//!   plaintext unless allowed; every read and write has a timeout; the SMTP and IMAP
+//!   dialogue is traced at `trace` level (targets `email_connector::smtp` and
+//!   `email_connector::imap`) with credentials redacted.
+//!
+//! The program is `email-connector`, speaking the SDK's host protocol:
+//!
+//! ```text
+//! email-connector check --connection conn.json
+//! email-connector run send --connection conn.json --input message.json
+//! email-connector run read --connection conn.json --config read.json
+//! ```
+//!
+//! Settings in code:
+//!
+//! ```
+//! let settings: email_connector::EmailSettings = connector_sdk::from_value(&serde_json::json!({
+//!     "smtp": {"host": "smtp.example.com", "port": 587, "security": "starttls"},
+//!     "auth": {"type": "basic", "username": "me@example.com", "password": {"env": "PATH"}}
+//! })).unwrap();
+//! assert_eq!(settings.timeouts.io_secs.get(), 60);
+//!
+//! let err = connector_sdk::from_value::<email_connector::EmailSettings>(&serde_json::json!({
+//!     "imap": {"host": "imap.example.com", "port": 0}, "auth": {"type": "none"}
+//! })).unwrap_err();
+//! assert_eq!(err.to_string(), "/imap/port: expected an integer from 1 to 65535, got 0");
+//! ```
+//!
+//! # Minimum supported Rust version
+//!
+//! Rust 1.88.
+
+mod connection;
+mod imap;
+mod net;
+mod read;
+mod send;
+mod settings;
+mod smtp;
+
+pub use connection::{EmailConnection, EmailConnector};
+pub use read::{
+    AddressRecord, AfterRead, AttachmentMode, AttachmentRecord, Date, EmailRecord, Filter,
+    HeaderRecord, ReadConfig, ReadEmail,
+};
+pub use send::{
+    AttachmentRequest, Mailbox, Priority, RejectedRecipient, SendConfig, SendEmail, SendRequest,
+    SendResponse, SendResult, SendStatus,
+};
+pub use settings::{Auth, EmailSettings, Port, Security, Server, Timeouts, TlsSettings};

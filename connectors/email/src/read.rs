@@ -1,0 +1,686 @@
+//! Read Email: a source that emits messages of a folder and commits them (mark seen,
+//! delete or move) only after the host has delivered them.
+
+use std::borrow::Cow;
+use std::num::NonZeroU32;
+
+use base64::Engine as _;
+use connector_sdk::schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use connector_sdk::serde::{Deserialize, Deserializer, Serialize, Serializer, de};
+use connector_sdk::{Emitter, Error, Object, Result, Source};
+use futures_util::TryStreamExt;
+use mail_parser::{MessageParser, MimeHeaders};
+
+use crate::connection::EmailConnection;
+use crate::imap::{classify, flag_name, quote, uid_set};
+
+const TARGET: &str = "email_connector::read";
+
+#[connector_sdk::settings]
+/// Settings of Read Email.
+pub struct ReadConfig {
+    /// The folder to read (see `discover` for the names).
+    #[serde(default = "inbox")]
+    pub folder: String,
+    /// At most this many messages per run, oldest first.
+    #[serde(default = "hundred")]
+    pub max_messages: NonZeroU32,
+    /// Read only messages not marked read (`\Seen`).
+    #[serde(default = "yes")]
+    pub unseen_only: bool,
+    /// Which messages to read, evaluated by the server.
+    #[serde(default)]
+    pub filter: Filter,
+    /// What to do with a message once it was delivered: `mark_seen`, `none`, `delete`
+    /// or `{"move_to": "Folder"}`.
+    #[serde(default)]
+    pub after_read: AfterRead,
+    /// What records carry of attachments: `content` (base64), `metadata` or `none`.
+    #[serde(default)]
+    pub attachments: AttachmentMode,
+    /// Attachments larger than this are listed with their size and marked skipped,
+    /// without their content.
+    #[serde(default = "max_attachment")]
+    pub max_attachment_bytes: u64,
+    /// How many messages one UID FETCH asks for.
+    #[serde(default = "batch")]
+    pub batch_size: NonZeroU32,
+}
+
+fn inbox() -> String {
+    "INBOX".into()
+}
+fn hundred() -> NonZeroU32 {
+    NonZeroU32::new(100).expect("non-zero")
+}
+fn yes() -> bool {
+    true
+}
+fn max_attachment() -> u64 {
+    25 * 1024 * 1024
+}
+fn batch() -> NonZeroU32 {
+    NonZeroU32::new(50).expect("non-zero")
+}
+
+#[connector_sdk::settings]
+#[derive(Default)]
+/// Server-side filters; all given ones must match.
+pub struct Filter {
+    /// The From header contains this text.
+    #[serde(default)]
+    pub from: Option<String>,
+    /// The subject contains this text.
+    #[serde(default)]
+    pub subject: Option<String>,
+    /// Sent on or after this day (`2026-01-31`).
+    #[serde(default)]
+    pub since: Option<Date>,
+    /// Sent before this day (`2026-02-28`).
+    #[serde(default)]
+    pub before: Option<Date>,
+}
+
+#[connector_sdk::settings]
+#[derive(Default, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+/// What happens to a message after it was delivered.
+pub enum AfterRead {
+    /// Mark it read (`\Seen`).
+    #[default]
+    MarkSeen,
+    /// Leave it as it is (a later run reads it again unless `unseen_only` excludes it).
+    None,
+    /// Delete it (flag `\Deleted` and expunge just those messages).
+    Delete,
+    /// Move it to this folder (IMAP MOVE, or copy and delete where MOVE is missing).
+    MoveTo(String),
+}
+
+#[connector_sdk::settings]
+#[derive(Copy, Default, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+/// What records carry of attachments.
+pub enum AttachmentMode {
+    /// Name, type, size and the content in base64.
+    #[default]
+    Content,
+    /// Name, type and size only.
+    Metadata,
+    /// Nothing.
+    None,
+}
+
+/// A day, written `YYYY-MM-DD`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Date {
+    year: u16,
+    month: u8,
+    day: u8,
+}
+
+impl Date {
+    /// The IMAP form (`31-Jan-2026`).
+    fn imap(self) -> String {
+        const MONTHS: [&str; 12] = [
+            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+        ];
+        format!(
+            "{}-{}-{}",
+            self.day,
+            MONTHS[usize::from(self.month - 1)],
+            self.year
+        )
+    }
+}
+
+impl std::str::FromStr for Date {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        let bad = || format!("`{s}` is not a day like \"2026-01-31\"");
+        let mut parts = s.split('-');
+        let (Some(y), Some(m), Some(d), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(bad());
+        };
+        let (year, month, day): (u16, u8, u8) = (
+            y.parse().map_err(|_| bad())?,
+            m.parse().map_err(|_| bad())?,
+            d.parse().map_err(|_| bad())?,
+        );
+        if y.len() != 4 || !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+            return Err(bad());
+        }
+        Ok(Self { year, month, day })
+    }
+}
+
+impl<'de> Deserialize<'de> for Date {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse()
+            .map_err(|e: String| de::Error::invalid_value(de::Unexpected::Str(&s), &e.as_str()))
+    }
+}
+
+impl Serialize for Date {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&format!(
+            "{:04}-{:02}-{:02}",
+            self.year, self.month, self.day
+        ))
+    }
+}
+
+impl JsonSchema for Date {
+    fn schema_name() -> Cow<'static, str> {
+        "Date".into()
+    }
+    fn inline_schema() -> bool {
+        true
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({"type": "string", "format": "date", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"})
+    }
+}
+
+#[connector_sdk::settings]
+/// One message.
+pub struct EmailRecord {
+    /// The message's IMAP UID in the folder.
+    pub uid: u32,
+    /// The folder's UIDVALIDITY: with `uid`, identifies the message for de-duplication.
+    pub uid_validity: u32,
+    /// The folder the message was read from.
+    pub folder: String,
+    /// The Message-ID header, with angle brackets.
+    pub message_id: Option<String>,
+    /// The Date header in UTC, RFC 3339 (`2026-11-22T10:00:00Z`).
+    pub date: Option<String>,
+    /// Senders.
+    pub from: Vec<AddressRecord>,
+    /// Recipients.
+    pub to: Vec<AddressRecord>,
+    /// Copy recipients.
+    pub cc: Vec<AddressRecord>,
+    /// Reply-To addresses.
+    pub reply_to: Vec<AddressRecord>,
+    /// The decoded subject.
+    pub subject: Option<String>,
+    /// The plain-text body, decoded to UTF-8.
+    pub text: Option<String>,
+    /// The HTML body, decoded to UTF-8.
+    pub html: Option<String>,
+    /// Every header, in order, with its raw (unfolded) value.
+    pub headers: Vec<HeaderRecord>,
+    /// The In-Reply-To Message-ID.
+    pub in_reply_to: Option<String>,
+    /// The References Message-IDs.
+    pub references: Vec<String>,
+    /// IMAP flags when read (`\Seen` is never set by reading).
+    pub flags: Vec<String>,
+    /// The message size in bytes.
+    pub size: u64,
+    /// Attachments and inline parts (images referenced from the HTML).
+    pub attachments: Vec<AttachmentRecord>,
+}
+
+#[connector_sdk::settings]
+/// A sender or recipient.
+pub struct AddressRecord {
+    /// The display name, decoded.
+    pub name: Option<String>,
+    /// The address.
+    pub address: Option<String>,
+}
+
+#[connector_sdk::settings]
+/// A header.
+pub struct HeaderRecord {
+    /// Its name as written.
+    pub name: String,
+    /// Its raw value, unfolded and trimmed.
+    pub value: String,
+}
+
+#[connector_sdk::settings]
+/// An attachment or inline part.
+pub struct AttachmentRecord {
+    /// The file name, decoded (RFC 2231 and 2047).
+    pub filename: Option<String>,
+    /// The MIME type (`image/png`).
+    pub content_type: String,
+    /// The decoded size in bytes.
+    pub size: u64,
+    /// The Content-ID, without angle brackets.
+    pub content_id: Option<String>,
+    /// Whether the part is shown inline rather than attached.
+    pub inline: bool,
+    /// The content, base64-encoded (with `attachments: content`, below the size limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_base64: Option<String>,
+    /// Why the content was left out (`larger than max_attachment_bytes`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
+}
+
+/// The server-side search for the settings.
+pub(crate) fn search_query(config: &ReadConfig) -> Result<String> {
+    let mut terms: Vec<String> = Vec::new();
+    let mut utf8 = false;
+    if config.unseen_only {
+        terms.push("UNSEEN".into());
+    }
+    for (key, value, path) in [
+        ("FROM", &config.filter.from, "/filter/from"),
+        ("SUBJECT", &config.filter.subject, "/filter/subject"),
+    ] {
+        if let Some(v) = value {
+            let q =
+                quote(v).ok_or_else(|| Error::config(path, "line breaks are not allowed here"))?;
+            utf8 |= !v.is_ascii();
+            terms.push(format!("{key} {q}"));
+        }
+    }
+    if let Some(d) = config.filter.since {
+        terms.push(format!("SINCE {}", d.imap()));
+    }
+    if let Some(d) = config.filter.before {
+        terms.push(format!("BEFORE {}", d.imap()));
+    }
+    if terms.is_empty() {
+        terms.push("ALL".into());
+    }
+    let charset = if utf8 { "CHARSET UTF-8 " } else { "" };
+    Ok(format!("{charset}{}", terms.join(" ")))
+}
+
+/// Turns one fetched message into a record; `None` when it cannot be parsed.
+pub(crate) fn record(
+    config: &ReadConfig,
+    uid: u32,
+    uid_validity: u32,
+    flags: Vec<String>,
+    raw: &[u8],
+) -> Option<EmailRecord> {
+    let message = MessageParser::default().parse(raw)?;
+    if message.headers().is_empty() {
+        return None;
+    }
+    let addresses = |a: Option<&mail_parser::Address<'_>>| -> Vec<AddressRecord> {
+        a.map(|a| {
+            a.iter()
+                .map(|addr| AddressRecord {
+                    name: addr.name().map(str::to_owned),
+                    address: addr.address().map(str::to_owned),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+    };
+    let bracket = |id: &str| format!("<{id}>");
+    let ids = |v: &mail_parser::HeaderValue<'_>| -> Vec<String> {
+        match v {
+            mail_parser::HeaderValue::Text(t) => vec![bracket(t)],
+            mail_parser::HeaderValue::TextList(list) => list.iter().map(|t| bracket(t)).collect(),
+            _ => Vec::new(),
+        }
+    };
+    let text = message
+        .text_body
+        .iter()
+        .filter_map(|id| message.part(*id))
+        .find(|p| matches!(p.body, mail_parser::PartType::Text(_)))
+        .and_then(|p| p.text_contents())
+        .map(str::to_owned);
+    let html = message
+        .html_body
+        .iter()
+        .filter_map(|id| message.part(*id))
+        .find(|p| matches!(p.body, mail_parser::PartType::Html(_)))
+        .and_then(|p| p.text_contents())
+        .map(str::to_owned);
+    let headers = message
+        .headers_raw()
+        .map(|(name, value)| HeaderRecord {
+            name: name.to_owned(),
+            value: unfold(value),
+        })
+        .collect();
+    let attachments = if config.attachments == AttachmentMode::None {
+        Vec::new()
+    } else {
+        message
+            .attachments()
+            .map(|part| {
+                let contents = part.contents();
+                let size = contents.len() as u64;
+                let content_type = part
+                    .content_type()
+                    .map(|ct| match ct.subtype() {
+                        Some(sub) => format!("{}/{}", ct.ctype(), sub),
+                        None => ct.ctype().to_owned(),
+                    })
+                    .unwrap_or_else(|| "application/octet-stream".into())
+                    .to_ascii_lowercase();
+                let inline = part.content_disposition().is_some_and(|d| d.is_inline());
+                let (content_base64, skipped) = match config.attachments {
+                    AttachmentMode::Content if size > config.max_attachment_bytes => (
+                        None,
+                        Some(format!(
+                            "larger than max_attachment_bytes ({size} > {})",
+                            config.max_attachment_bytes
+                        )),
+                    ),
+                    AttachmentMode::Content => (
+                        Some(base64::engine::general_purpose::STANDARD.encode(contents)),
+                        None,
+                    ),
+                    _ => (None, None),
+                };
+                AttachmentRecord {
+                    filename: part.attachment_name().map(str::to_owned),
+                    content_type,
+                    size,
+                    content_id: part
+                        .content_id()
+                        .map(|c| c.trim_matches(['<', '>']).to_owned()),
+                    inline,
+                    content_base64,
+                    skipped,
+                }
+            })
+            .collect()
+    };
+    Some(EmailRecord {
+        uid,
+        uid_validity,
+        folder: config.folder.clone(),
+        message_id: message.message_id().map(bracket),
+        date: message.date().map(|d| utc(d.to_timestamp())),
+        from: addresses(message.from()),
+        to: addresses(message.to()),
+        cc: addresses(message.cc()),
+        reply_to: addresses(message.reply_to()),
+        subject: message.subject().map(str::to_owned),
+        text,
+        html,
+        headers,
+        in_reply_to: ids(message.in_reply_to()).into_iter().next(),
+        references: ids(message.references()),
+        flags,
+        size: raw.len() as u64,
+        attachments,
+    })
+}
+
+/// Unfolds a raw header value: each line break with the whitespace after it becomes
+/// one space (RFC 5322 section 2.2.3).
+fn unfold(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let mut chars = value.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\r' || c == '\n' {
+            while chars
+                .peek()
+                .is_some_and(|c| matches!(c, '\r' | '\n' | ' ' | '\t'))
+            {
+                chars.next();
+            }
+            out.push(' ');
+        } else {
+            out.push(c);
+        }
+    }
+    out.trim().to_owned()
+}
+
+/// Seconds since the epoch as `YYYY-MM-DDTHH:MM:SSZ`.
+fn utc(ts: i64) -> String {
+    mail_parser::DateTime::from_timestamp(ts)
+        .to_rfc3339()
+        .replace("+00:00", "Z")
+}
+
+/// The `read` source.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ReadEmail;
+
+/// Reads messages from an IMAP folder (unread ones by default) without marking them,
+/// emits one record per message, and marks them read, deletes or moves them only after
+/// the records were delivered. `discover` lists the folders.
+#[connector_sdk::activity(name = "read")]
+impl Source for ReadEmail {
+    type Connection = EmailConnection;
+    type Config = ReadConfig;
+    type Record = EmailRecord;
+    type Ack = u32;
+
+    fn validate(&self, config: &ReadConfig) -> Result<()> {
+        search_query(config)?;
+        if let AfterRead::MoveTo(folder) = &config.after_read {
+            if folder.is_empty() || quote(folder).is_none() {
+                return Err(Error::config(
+                    "/after_read/move_to",
+                    "expected a folder name without line breaks",
+                ));
+            }
+            if *folder == config.folder {
+                return Err(Error::config(
+                    "/after_read/move_to",
+                    "moving messages to the folder they are read from would read them again",
+                ));
+            }
+        }
+        if let (Some(since), Some(before)) = (config.filter.since, config.filter.before) {
+            if (since.year, since.month, since.day) >= (before.year, before.month, before.day) {
+                return Err(Error::config("/filter/before", "must be after `since`"));
+            }
+        }
+        Ok(())
+    }
+
+    async fn read(
+        &self,
+        conn: &EmailConnection,
+        config: &ReadConfig,
+        out: &Emitter<EmailRecord, u32>,
+    ) -> Result<()> {
+        let imap = conn.imap()?;
+        let what = imap.what();
+        let (uid_validity, uids) = {
+            let mut guard = conn.session().await?;
+            let session = guard
+                .as_mut()
+                .ok_or_else(|| Error::internal("no IMAP session"))?;
+            if let AfterRead::MoveTo(target) = &config.after_read {
+                let exists = crate::imap::list(session, &what)
+                    .await?
+                    .iter()
+                    .any(|(n, _)| n == target);
+                if !exists {
+                    return Err(Error::config(
+                        "/after_read/move_to",
+                        format!("there is no folder `{target}` to move messages to"),
+                    ));
+                }
+            }
+            let mailbox = session.select(&config.folder).await.map_err(|e| {
+                match classify(&what, "SELECT", e) {
+                    err if err.kind() == connector_sdk::ErrorKind::Rejected => Error::config(
+                        "/folder",
+                        format!("cannot open folder `{}`: {}", config.folder, err.message()),
+                    ),
+                    err => err,
+                }
+            })?;
+            let uid_validity = mailbox.uid_validity.unwrap_or(0);
+            let query = search_query(config)?;
+            let found = session
+                .uid_search(&query)
+                .await
+                .map_err(|e| classify(&what, "UID SEARCH", e))?;
+            let mut uids: Vec<u32> = found.into_iter().collect();
+            uids.sort_unstable();
+            uids.truncate(config.max_messages.get() as usize);
+            tracing::info!(target: TARGET, folder = %config.folder, uid_validity, found = uids.len(), %query, "searched");
+            (uid_validity, uids)
+        };
+        for chunk in uids.chunks(config.batch_size.get() as usize) {
+            if out.is_stopped() {
+                break;
+            }
+            // Hold the session only while fetching, so commits can run in between.
+            let fetched = {
+                let mut guard = conn.session().await?;
+                let session = guard
+                    .as_mut()
+                    .ok_or_else(|| Error::internal("no IMAP session"))?;
+                let stream = session
+                    .uid_fetch(uid_set(chunk), "(UID FLAGS RFC822.SIZE BODY.PEEK[])")
+                    .await
+                    .map_err(|e| classify(&what, "UID FETCH", e))?;
+                let fetched: Vec<async_imap::types::Fetch> = stream
+                    .try_collect()
+                    .await
+                    .map_err(|e| classify(&what, "UID FETCH", e))?;
+                fetched
+            };
+            for fetch in fetched {
+                let Some(uid) = fetch.uid else { continue };
+                let flags: Vec<String> = fetch.flags().map(|f| flag_name(&f)).collect();
+                let raw = fetch.body().unwrap_or_default();
+                match record(config, uid, uid_validity, flags, raw) {
+                    Some(rec) => out.emit(rec, uid).await?,
+                    None => {
+                        out.skip(Error::protocol(format!(
+                            "message uid {uid} ({} bytes) in {} cannot be parsed as MIME; left untouched",
+                            raw.len(),
+                            config.folder
+                        )))
+                        .await?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn commit(
+        &self,
+        conn: &EmailConnection,
+        config: &ReadConfig,
+        mut acks: Vec<u32>,
+    ) -> Result<()> {
+        if config.after_read == AfterRead::None || acks.is_empty() {
+            return Ok(());
+        }
+        acks.sort_unstable();
+        let set = uid_set(&acks);
+        let what = conn.imap()?.what();
+        let mut guard = conn.session().await?;
+        let session = guard
+            .as_mut()
+            .ok_or_else(|| Error::internal("no IMAP session"))?;
+        match &config.after_read {
+            AfterRead::None => {}
+            AfterRead::MarkSeen => {
+                drain(
+                    session.uid_store(&set, "+FLAGS.SILENT (\\Seen)").await,
+                    &what,
+                    "UID STORE",
+                )
+                .await?;
+            }
+            AfterRead::Delete => {
+                drain(
+                    session.uid_store(&set, "+FLAGS.SILENT (\\Deleted)").await,
+                    &what,
+                    "UID STORE",
+                )
+                .await?;
+                let expunged: Vec<_> = session
+                    .uid_expunge(&set)
+                    .await
+                    .map_err(|e| classify(&what, "UID EXPUNGE", e))?
+                    .try_collect()
+                    .await
+                    .map_err(|e| classify(&what, "UID EXPUNGE", e))?;
+                tracing::debug!(target: TARGET, expunged = expunged.len(), "deleted");
+            }
+            AfterRead::MoveTo(folder) => {
+                let caps = session
+                    .capabilities()
+                    .await
+                    .map_err(|e| classify(&what, "CAPABILITY", e))?;
+                if caps.has_str("MOVE") {
+                    session
+                        .uid_mv(&set, folder)
+                        .await
+                        .map_err(|e| classify(&what, "UID MOVE", e))?;
+                } else {
+                    session
+                        .uid_copy(&set, folder)
+                        .await
+                        .map_err(|e| classify(&what, "UID COPY", e))?;
+                    drain(
+                        session.uid_store(&set, "+FLAGS.SILENT (\\Deleted)").await,
+                        &what,
+                        "UID STORE",
+                    )
+                    .await?;
+                    let _: Vec<_> = session
+                        .uid_expunge(&set)
+                        .await
+                        .map_err(|e| classify(&what, "UID EXPUNGE", e))?
+                        .try_collect()
+                        .await
+                        .map_err(|e| classify(&what, "UID EXPUNGE", e))?;
+                }
+            }
+        }
+        tracing::debug!(target: TARGET, count = acks.len(), uids = %set, "committed");
+        Ok(())
+    }
+
+    async fn discover(
+        &self,
+        conn: &EmailConnection,
+        _config: Option<&ReadConfig>,
+    ) -> Result<Vec<Object>> {
+        let what = conn.imap()?.what();
+        let mut guard = conn.session().await?;
+        let session = guard
+            .as_mut()
+            .ok_or_else(|| Error::internal("no IMAP session"))?;
+        let folders = crate::imap::list(session, &what).await?;
+        Ok(folders
+            .into_iter()
+            .map(|(name, attributes)| Object {
+                name,
+                description: None,
+                attributes,
+            })
+            .collect())
+    }
+}
+
+async fn drain<S, T>(
+    stream: std::result::Result<S, async_imap::error::Error>,
+    what: &str,
+    doing: &str,
+) -> Result<()>
+where
+    S: futures_util::Stream<Item = std::result::Result<T, async_imap::error::Error>>,
+{
+    let stream = stream.map_err(|e| classify(what, doing, e))?;
+    futures_util::pin_mut!(stream);
+    while stream
+        .try_next()
+        .await
+        .map_err(|e| classify(what, doing, e))?
+        .is_some()
+    {}
+    Ok(())
+}
