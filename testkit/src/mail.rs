@@ -27,6 +27,9 @@ use serde_json::{Value, json};
 
 /// The mail domain every test user lives in.
 pub const DOMAIN: &str = "example.test";
+/// An address Postfix always answers with a temporary failure (`451 4.3.0`) at RCPT,
+/// for testing retries.
+pub const BUSY: &str = "busy@example.test";
 /// How many users exist; [`MailServers::new_user`] hands out each once.
 pub const USERS: usize = 200;
 /// The uid and gid that own the Maildirs.
@@ -208,7 +211,7 @@ impl MailServers {
                 json!({"host": "localhost", "port": p.imaps, "security": "tls"}),
             ),
             Transport::Plain => (
-                json!({"host": "127.0.0.1", "port": p.smtp_plain, "security": "none"}),
+                json!({"host": "127.0.0.1", "port": p.smtp_plain, "security": "none", "auth": {"type": "none"}}),
                 json!({"host": "127.0.0.1", "port": p.imap, "security": "none"}),
             ),
         };
@@ -648,6 +651,7 @@ smtpd_sasl_type = dovecot
 smtpd_sasl_path = {d}/run/dovecot/auth-postfix
 smtpd_sasl_auth_enable = no
 smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination
+smtpd_recipient_restrictions = check_recipient_access texthash:{d}/postfix/etc/access
 smtpd_error_sleep_time = 0
 smtpd_soft_error_limit = 1000
 smtpd_hard_error_limit = 1000
@@ -705,6 +709,10 @@ postlog   unix-dgram n  -       n       -       1       postlogd
             plain = p.smtp_plain,
         );
         self.write("postfix/etc/main.cf", &main)?;
+        self.write(
+            "postfix/etc/access",
+            &format!("{BUSY} 451 4.3.0 Mailbox busy, try again later\n"),
+        )?;
         self.write("postfix/etc/master.cf", &master)
     }
 

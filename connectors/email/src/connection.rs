@@ -33,12 +33,11 @@ impl EmailConnection {
         if settings.smtp.is_none() && settings.imap.is_none() {
             return Err(Error::config("", "configure `smtp`, `imap` or both"));
         }
-        if matches!(settings.auth, Auth::Basic { .. }) && !settings.allow_insecure_auth {
+        if !settings.allow_insecure_auth {
             for (name, server) in [("smtp", &settings.smtp), ("imap", &settings.imap)] {
-                if server
-                    .as_ref()
-                    .is_some_and(|s| s.security == Security::None)
-                {
+                let Some(server) = server else { continue };
+                let auth = server.auth.as_ref().unwrap_or(&settings.auth);
+                if matches!(auth, Auth::Basic { .. }) && server.security == Security::None {
                     return Err(Error::config(
                         format!("/{name}/security"),
                         "refusing to send a password over an unencrypted connection: use `tls` or `starttls`, or set `allow_insecure_auth: true`",
@@ -60,14 +59,14 @@ impl EmailConnection {
         Ok(Self {
             smtp: settings.smtp.clone().map(|server| SmtpConfig {
                 net: net.clone(),
+                auth: server.auth.clone().unwrap_or_else(|| settings.auth.clone()),
                 server,
-                auth: settings.auth.clone(),
                 hello: hello.clone(),
             }),
             imap: settings.imap.clone().map(|server| ImapConfig {
                 net: net.clone(),
+                auth: server.auth.clone().unwrap_or_else(|| settings.auth.clone()),
                 server,
-                auth: settings.auth.clone(),
             }),
             session: Mutex::new(None),
         })
@@ -103,6 +102,11 @@ impl EmailConnection {
 
     async fn check_smtp(&self, report: &mut CheckReport, smtp: &SmtpConfig) {
         let security = smtp.server.security;
+        let tls = if security == Security::Starttls {
+            "starttls"
+        } else {
+            "tls"
+        };
         let Ok(stream) = report
             .step("smtp.connect", async {
                 smtp.connect().await.map(|s| {
@@ -114,17 +118,13 @@ impl EmailConnection {
             })
             .await
         else {
-            return skip(report, "smtp", &["tls", "ehlo", "auth"]);
+            return skip(report, "smtp", &[tls, "ehlo", "auth"]);
         };
         let secured = if security == Security::None {
             report.skip("smtp.tls", "security is none: the session is not encrypted");
             Ok((stream.0, false))
         } else {
-            let name = if security == Security::Starttls {
-                "smtp.starttls"
-            } else {
-                "smtp.tls"
-            };
+            let name = format!("smtp.{tls}");
             report
                 .step(name, async {
                     smtp.secure(stream.0)
@@ -164,6 +164,11 @@ impl EmailConnection {
 
     async fn check_imap(&self, report: &mut CheckReport, imap: &ImapConfig) {
         let security = imap.server.security;
+        let tls = if security == Security::Starttls {
+            "starttls"
+        } else {
+            "tls"
+        };
         let Ok(stream) = report
             .step("imap.connect", async {
                 imap.connect().await.map(|s| {
@@ -175,17 +180,13 @@ impl EmailConnection {
             })
             .await
         else {
-            return skip(report, "imap", &["tls", "login", "select"]);
+            return skip(report, "imap", &[tls, "login", "select"]);
         };
         let secured = if security == Security::None {
             report.skip("imap.tls", "security is none: the session is not encrypted");
             Ok((stream.0, false))
         } else {
-            let name = if security == Security::Starttls {
-                "imap.starttls"
-            } else {
-                "imap.tls"
-            };
+            let name = format!("imap.{tls}");
             report
                 .step(name, async {
                     imap.secure(stream.0)

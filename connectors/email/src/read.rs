@@ -208,9 +208,9 @@ pub struct EmailRecord {
     pub reply_to: Vec<AddressRecord>,
     /// The decoded subject.
     pub subject: Option<String>,
-    /// The plain-text body, decoded to UTF-8.
+    /// The plain-text body, decoded to UTF-8, with `\n` line endings.
     pub text: Option<String>,
-    /// The HTML body, decoded to UTF-8.
+    /// The HTML body, decoded to UTF-8, with `\n` line endings.
     pub html: Option<String>,
     /// Every header, in order, with its raw (unfolded) value.
     pub headers: Vec<HeaderRecord>,
@@ -333,14 +333,14 @@ pub(crate) fn record(
         .filter_map(|id| message.part(*id))
         .find(|p| matches!(p.body, mail_parser::PartType::Text(_)))
         .and_then(|p| p.text_contents())
-        .map(str::to_owned);
+        .map(normalize_body);
     let html = message
         .html_body
         .iter()
         .filter_map(|id| message.part(*id))
         .find(|p| matches!(p.body, mail_parser::PartType::Html(_)))
         .and_then(|p| p.text_contents())
-        .map(str::to_owned);
+        .map(normalize_body);
     let headers = message
         .headers_raw()
         .map(|(name, value)| HeaderRecord {
@@ -413,6 +413,14 @@ pub(crate) fn record(
         size: raw.len() as u64,
         attachments,
     })
+}
+
+/// A body as records carry it: MIME's CRLF line endings become `\n`, and the line
+/// breaks transports add at the end are dropped.
+fn normalize_body(text: &str) -> String {
+    text.replace("\r\n", "\n")
+        .trim_end_matches(['\n', '\r'])
+        .to_owned()
 }
 
 /// Unfolds a raw header value: each line break with the whitespace after it becomes

@@ -12,9 +12,11 @@ use connector_sdk::schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use connector_sdk::serde::{Deserialize, Deserializer, Serialize, Serializer, de};
 use connector_sdk::{Error, ErrorBody, ErrorKind, Result, Target};
 use lettre::message::header::{
-    ContentDisposition, ContentId, ContentType, HeaderName, HeaderValue,
+    ContentDisposition, ContentId, ContentTransferEncoding, ContentType, HeaderName, HeaderValue,
 };
-use lettre::message::{Attachment, Mailbox as LettreMailbox, MultiPart, SinglePart};
+use lettre::message::{
+    Attachment, Body as MimeBody, Mailbox as LettreMailbox, MultiPart, SinglePart,
+};
 
 use crate::connection::EmailConnection;
 use crate::smtp::{Session, SmtpConfig};
@@ -515,6 +517,10 @@ pub(crate) fn build(config: &SendConfig, req: &SendRequest) -> Result<Built> {
     let mut attached = Vec::new();
     for (i, a) in req.attachments.iter().enumerate() {
         let (content, name) = attachment_content(i, a)?;
+        // Base64 always: a text attachment in 7bit or quoted-printable would have its
+        // line endings rewritten in transit, and attachments must arrive byte for byte.
+        let content = MimeBody::new_with_encoding(content, ContentTransferEncoding::Base64)
+            .map_err(|_| Error::internal("base64 encoding failed"))?;
         let content_type = match &a.content_type {
             Some(ct) => ContentType::parse(ct)
                 .map_err(|_| Error::config(format!("/attachments/{i}/content_type"), "invalid"))?,

@@ -49,6 +49,10 @@ pub struct Server {
     /// Transport security.
     #[serde(default)]
     pub security: Security,
+    /// How to log in to this server, when it differs from the top-level `auth` (an
+    /// SMTP relay that takes no login beside an IMAP server that needs one).
+    #[serde(default)]
+    pub auth: Option<Auth>,
 }
 
 #[connector_sdk::settings]

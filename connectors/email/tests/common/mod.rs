@@ -1,0 +1,199 @@
+//! Helpers for the email connector's tests: one Postfix + Dovecot per test binary, a
+//! fresh mailbox per test, and runs of the real `email-connector` binary.
+
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+pub use connector_testkit::mail::{MailServers, StoredMessage, Transport, User};
+use serde_json::{Value, json};
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_email-connector");
+
+/// The shared servers; a test that cannot start them fails with the reason.
+pub fn servers() -> &'static MailServers {
+    MailServers::shared()
+        .unwrap_or_else(|e| panic!("the mail servers must start for this test: {e}"))
+}
+
+/// A mailbox of its own, a second one to send from, and a temporary directory.
+pub struct Fixture {
+    pub user: User,
+    pub peer: User,
+    pub dir: tempfile::TempDir,
+    pub transport: Transport,
+}
+
+impl Fixture {
+    pub fn new() -> Self {
+        Self::with(Transport::Starttls)
+    }
+
+    pub fn with(transport: Transport) -> Self {
+        let s = servers();
+        Self {
+            user: s.new_user(),
+            peer: s.new_user(),
+            dir: tempfile::tempdir().expect("temp dir"),
+            transport,
+        }
+    }
+
+    /// The connection settings for this fixture's mailbox.
+    pub fn settings(&self) -> Value {
+        servers().connection(&self.user, self.transport)
+    }
+
+    /// Writes JSON to a file in the fixture's directory and returns its path.
+    pub fn file(&self, name: &str, value: &Value) -> String {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, serde_json::to_vec_pretty(value).expect("json")).expect("write");
+        path.to_str().expect("utf-8").to_owned()
+    }
+
+    /// The connection file.
+    pub fn conn(&self) -> String {
+        self.file("conn.json", &self.settings())
+    }
+
+    /// Runs `send` with `input` (one request or an array) and `config`.
+    pub fn send(&self, config: Value, input: Value) -> Output {
+        let (conn, config, input) = (
+            self.conn(),
+            self.file("send.json", &config),
+            self.file("input.json", &input),
+        );
+        run(&[
+            "run",
+            "send",
+            "--connection",
+            &conn,
+            "--config",
+            &config,
+            "--input",
+            &input,
+        ])
+    }
+
+    /// Runs `read` with `config`.
+    pub fn read(&self, config: Value) -> Output {
+        let (conn, config) = (self.conn(), self.file("read.json", &config));
+        run(&["run", "read", "--connection", &conn, "--config", &config])
+    }
+
+    /// Sends one message from the peer to this fixture's user and waits for it.
+    pub fn deliver_via_smtp(&self, mut request: Value) -> Value {
+        let before = servers().messages(&self.user, "INBOX").expect("list").len();
+        if request.get("from").is_none() {
+            request["from"] = json!(self.peer.address);
+        }
+        if request.get("to").is_none() {
+            request["to"] = json!([self.user.address]);
+        }
+        let out = self.send(json!({}), request);
+        assert_eq!(code(&out), 0, "send failed: {}", stderr(&out));
+        servers()
+            .wait_for(&self.user, "INBOX", before + 1, Duration::from_secs(15))
+            .expect("delivered");
+        stdout_json(&out)
+    }
+
+    /// Stores a raw message in this fixture's INBOX directly.
+    pub fn plant(&self, raw: &str) {
+        servers()
+            .deliver(&self.user, "INBOX", raw.as_bytes())
+            .expect("doveadm save");
+    }
+
+    /// The messages in `folder`.
+    pub fn stored(&self, folder: &str) -> Vec<StoredMessage> {
+        servers().messages(&self.user, folder).expect("list")
+    }
+}
+
+/// A simple message for planting, with a Message-ID and subject.
+pub fn raw_message(id: &str, subject: &str, from: &str) -> String {
+    format!(
+        "From: {from}\r\nTo: someone@example.test\r\nSubject: {subject}\r\nMessage-ID: <{id}>\r\nDate: Mon, 02 Mar 2026 10:00:00 +0000\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nBody of {id}\r\n"
+    )
+}
+
+pub fn run(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run the binary")
+}
+
+pub fn run_with_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args).stdin(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run the binary")
+}
+
+pub fn run_with_stdin(args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write");
+    child.wait_with_output().expect("wait")
+}
+
+pub fn code(out: &Output) -> i32 {
+    out.status.code().expect("exited normally")
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+pub fn last_error(out: &Output) -> Value {
+    let text = stderr(out);
+    let last = text.lines().last().unwrap_or_else(|| panic!("no stderr"));
+    let v: Value = serde_json::from_str(last)
+        .unwrap_or_else(|e| panic!("last stderr line is not JSON ({e}): {last}\n{text}"));
+    v["error"].clone()
+}
+
+pub fn stdout_json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            stderr(out)
+        )
+    })
+}
+
+pub fn records(out: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+/// The check step named `name`.
+pub fn step<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no step {name} in {report}"))
+}
