@@ -177,8 +177,47 @@ fn explain(schema: &Value, value: &Value, pointer: &str, serde_msg: &str) -> Err
             }
             Error::config(pointer, msg)
         }
-        _ => Error::config(pointer, serde_msg.to_owned()),
+        _ => {
+            // Serde buffers internally tagged enums, so the path stops at the enum. A
+            // custom message usually quotes the bad value (an env var name, a file
+            // path, an address): follow the one child it names.
+            let mut pointer = pointer.to_owned();
+            let is_secret = |p: &str| {
+                crate::json::schema_at(schema, p).is_some_and(|s| crate::json::is_secret(schema, s))
+            };
+            while !is_secret(&pointer)
+                && let Some((key, leaf)) =
+                    crate::json::pointer(value, &pointer).and_then(|v| child_named_in(v, serde_msg))
+            {
+                pointer = format!("{pointer}/{}", escape_pointer(&key));
+                if leaf {
+                    break;
+                }
+            }
+            Error::config(pointer, serde_msg.to_owned())
+        }
     }
+}
+
+/// The one key of `value` whose value `message` quotes, if exactly one, and whether
+/// that value is a leaf (a string, or a one-key reference like `{"env": "NAME"}`).
+fn child_named_in(value: &Value, message: &str) -> Option<(String, bool)> {
+    let names = |s: &str| s.len() >= 2 && message.contains(s);
+    let Value::Object(map) = value else {
+        return None;
+    };
+    let mut hits = map.iter().filter_map(|(k, v)| match v {
+        Value::String(s) if names(s) => Some((k.clone(), true)),
+        Value::Object(m) if m.len() == 1 && m.values().all(|i| i.as_str().is_some_and(names)) => {
+            Some((k.clone(), true))
+        }
+        Value::Object(m) if m.values().any(|i| i.as_str().is_some_and(names)) => {
+            Some((k.clone(), false))
+        }
+        _ => None,
+    });
+    let first = hits.next()?;
+    hits.next().is_none().then_some(first)
 }
 
 fn between<'a>(s: &'a str, start: &str, end: &str) -> Option<&'a str> {

@@ -285,10 +285,7 @@ impl Stream {
             read_deadline: None,
             write_deadline: None,
             prefix: Vec::new(),
-            dialogue: Dialogue {
-                proto,
-                redacting: false,
-            },
+            dialogue: Dialogue::new(proto),
         }
     }
 
@@ -427,11 +424,21 @@ struct Dialogue {
     proto: Proto,
     /// Inside an AUTH exchange: client lines are credentials.
     redacting: bool,
+    /// Client bytes not yet ending in CRLF.
+    pending: Vec<u8>,
 }
 
 const SHOWN: usize = 200;
 
 impl Dialogue {
+    fn new(proto: Proto) -> Self {
+        Self {
+            proto,
+            redacting: false,
+            pending: Vec::new(),
+        }
+    }
+
     fn enabled(&self) -> bool {
         match self.proto {
             Proto::Smtp => {
@@ -450,25 +457,40 @@ impl Dialogue {
         }
     }
 
-    /// What the client sent.
+    /// What the client sent. Writes are reassembled into lines first: a command may
+    /// arrive in pieces (async-imap writes the tag and the command separately).
     fn client(&mut self, data: &[u8]) {
-        let text = String::from_utf8_lossy(data);
-        let mut lines = text.split("\r\n").filter(|l| !l.is_empty());
-        let Some(first) = lines.next() else { return };
-        let shown = self.redact(first);
-        if self.enabled() {
-            let more = lines.count();
-            let tail = if more > 0 {
-                format!(" (+{more} lines, {} bytes)", data.len())
-            } else {
-                String::new()
-            };
-            self.emit("C:", &format!("{}{tail}", clip(&shown)));
+        if !self.enabled() {
+            return;
         }
+        self.pending.extend_from_slice(data);
+        let mut lines = Vec::new();
+        while let Some(end) = self.pending.windows(2).position(|w| w == b"\r\n") {
+            let line: Vec<u8> = self.pending.drain(..end + 2).collect();
+            lines.push(String::from_utf8_lossy(&line[..end]).into_owned());
+        }
+        if self.pending.len() > 65_536 {
+            self.pending.clear();
+        }
+        let Some(first) = lines.first() else { return };
+        let shown = self.redact(first);
+        for line in &lines[1..] {
+            self.redact(line);
+        }
+        let more = lines.len() - 1;
+        let tail = if more > 0 {
+            format!(" (+{more} lines)")
+        } else {
+            String::new()
+        };
+        self.emit("C:", &format!("{}{tail}", clip(&shown)));
     }
 
     /// What the server sent.
     fn server(&mut self, data: &[u8]) {
+        if !self.enabled() && !self.redacting {
+            return;
+        }
         let text = String::from_utf8_lossy(data);
         let last = text
             .trim_end_matches("\r\n")
@@ -538,10 +560,7 @@ mod tests {
 
     #[test]
     fn credentials_are_redacted_in_both_protocols() {
-        let mut smtp = Dialogue {
-            proto: Proto::Smtp,
-            redacting: false,
-        };
+        let mut smtp = Dialogue::new(Proto::Smtp);
         assert_eq!(
             smtp.redact("AUTH PLAIN AGFsaWNlAHNlY3JldA=="),
             "AUTH PLAIN ***"
@@ -552,10 +571,7 @@ mod tests {
         assert!(!smtp.redacting);
         assert_eq!(smtp.redact("MAIL FROM:<a@b>"), "MAIL FROM:<a@b>");
 
-        let mut imap = Dialogue {
-            proto: Proto::Imap,
-            redacting: false,
-        };
+        let mut imap = Dialogue::new(Proto::Imap);
         assert_eq!(
             imap.redact("a1 LOGIN \"alice\" \"hunter2\""),
             "a1 LOGIN \"alice\" ***"

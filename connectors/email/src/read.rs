@@ -73,10 +73,11 @@ pub struct Filter {
     /// The subject contains this text.
     #[serde(default)]
     pub subject: Option<String>,
-    /// Sent on or after this day (`2026-01-31`).
+    /// Sent on or after this day (`2026-01-31`), by the Date header: the same date the
+    /// record's `date` shows.
     #[serde(default)]
     pub since: Option<Date>,
-    /// Sent before this day (`2026-02-28`).
+    /// Sent before this day (`2026-02-28`), by the Date header.
     #[serde(default)]
     pub before: Option<Date>,
 }
@@ -284,10 +285,10 @@ pub(crate) fn search_query(config: &ReadConfig) -> Result<String> {
         }
     }
     if let Some(d) = config.filter.since {
-        terms.push(format!("SINCE {}", d.imap()));
+        terms.push(format!("SENTSINCE {}", d.imap()));
     }
     if let Some(d) = config.filter.before {
-        terms.push(format!("BEFORE {}", d.imap()));
+        terms.push(format!("SENTBEFORE {}", d.imap()));
     }
     if terms.is_empty() {
         terms.push("ALL".into());
@@ -481,10 +482,10 @@ impl Source for ReadEmail {
                 ));
             }
         }
-        if let (Some(since), Some(before)) = (config.filter.since, config.filter.before) {
-            if (since.year, since.month, since.day) >= (before.year, before.month, before.day) {
-                return Err(Error::config("/filter/before", "must be after `since`"));
-            }
+        if let (Some(since), Some(before)) = (config.filter.since, config.filter.before)
+            && (since.year, since.month, since.day) >= (before.year, before.month, before.day)
+        {
+            return Err(Error::config("/filter/before", "must be after `since`"));
         }
         Ok(())
     }

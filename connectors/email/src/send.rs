@@ -428,13 +428,13 @@ pub(crate) fn validate(config: &SendConfig, req: &SendRequest) -> Result<()> {
         if let Some(f) = &a.filename {
             no_line_breaks(&at("/filename"), f)?;
         }
-        if let Some(ct) = &a.content_type {
-            if ContentType::parse(ct).is_err() {
-                return Err(Error::config(
-                    at("/content_type"),
-                    format!("`{ct}` is not a MIME type like \"application/pdf\""),
-                ));
-            }
+        if let Some(ct) = &a.content_type
+            && ContentType::parse(ct).is_err()
+        {
+            return Err(Error::config(
+                at("/content_type"),
+                format!("`{ct}` is not a MIME type like \"application/pdf\""),
+            ));
         }
         match &a.content_id {
             Some(cid) if cid.contains(['\r', '\n', '<', '>', ' ']) || cid.is_empty() => {

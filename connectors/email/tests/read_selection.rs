@@ -1,0 +1,149 @@
+//! Which messages Read Email returns: unseen only, each filter, max_messages, oldest
+//! first.
+
+mod common;
+
+use common::{Fixture, code, raw_message, records};
+use serde_json::json;
+
+fn subjects(out: &std::process::Output) -> Vec<String> {
+    records(out)
+        .iter()
+        .map(|r| r["subject"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[test]
+fn unseen_only_skips_read_messages_and_can_be_turned_off() {
+    let fx = Fixture::new();
+    fx.plant(&raw_message("a@x", "first", "alice@example.test"));
+    fx.plant(&raw_message("b@x", "second", "bob@example.test"));
+    // Mark the first one read on the server.
+    let out = common::servers()
+        .doveadm(&[
+            "flags",
+            "add",
+            "-u",
+            &fx.user.address,
+            "\\Seen",
+            "mailbox",
+            "INBOX",
+            "uid",
+            "1",
+        ])
+        .output()
+        .expect("doveadm");
+    assert!(out.status.success());
+    assert_eq!(
+        subjects(&fx.read(json!({"after_read": "none"}))),
+        ["second"]
+    );
+    assert_eq!(
+        subjects(&fx.read(json!({"after_read": "none", "unseen_only": false}))),
+        ["first", "second"]
+    );
+}
+
+#[test]
+fn each_filter_is_applied_by_the_server() {
+    let fx = Fixture::new();
+    let dated = |id: &str, subject: &str, from: &str, date: &str| {
+        raw_message(id, subject, from).replace("Mon, 02 Mar 2026 10:00:00 +0000", date)
+    };
+    fx.plant(&dated(
+        "1@x",
+        "Invoice 1001",
+        "billing@shop.test",
+        "Thu, 01 Jan 2026 09:00:00 +0000",
+    ));
+    fx.plant(&dated(
+        "2@x",
+        "Newsletter",
+        "news@shop.test",
+        "Sun, 15 Feb 2026 09:00:00 +0000",
+    ));
+    fx.plant(&dated(
+        "3@x",
+        "Invoice 1002",
+        "billing@shop.test",
+        "Sun, 15 Mar 2026 09:00:00 +0000",
+    ));
+    fx.plant(&dated(
+        "4@x",
+        "Grüße aus Köln",
+        "friend@home.test",
+        "Wed, 01 Apr 2026 09:00:00 +0000",
+    ));
+    let read = |filter: serde_json::Value| {
+        subjects(&fx.read(json!({"after_read": "none", "filter": filter})))
+    };
+    assert_eq!(
+        read(json!({"from": "billing@shop.test"})),
+        ["Invoice 1001", "Invoice 1002"]
+    );
+    assert_eq!(
+        read(json!({"subject": "invoice"})),
+        ["Invoice 1001", "Invoice 1002"],
+        "case-insensitive substring"
+    );
+    assert_eq!(
+        read(json!({"subject": "Grüße"})),
+        ["Grüße aus Köln"],
+        "non-ASCII search terms"
+    );
+    assert_eq!(
+        read(json!({"since": "2026-02-01"})),
+        ["Newsletter", "Invoice 1002", "Grüße aus Köln"]
+    );
+    assert_eq!(
+        read(json!({"before": "2026-03-01"})),
+        ["Invoice 1001", "Newsletter"]
+    );
+    assert_eq!(
+        read(json!({"since": "2026-02-01", "before": "2026-04-01", "from": "shop.test"})),
+        ["Newsletter", "Invoice 1002"]
+    );
+}
+
+#[test]
+fn max_messages_takes_the_oldest_first_and_the_rest_come_next_run() {
+    let fx = Fixture::new();
+    for i in 1..=5 {
+        fx.plant(&raw_message(
+            &format!("{i}@x"),
+            &format!("message {i}"),
+            "a@example.test",
+        ));
+    }
+    let out = fx.read(json!({"max_messages": 2, "batch_size": 1}));
+    assert_eq!(code(&out), 0, "{}", common::stderr(&out));
+    assert_eq!(subjects(&out), ["message 1", "message 2"]);
+    assert_eq!(
+        subjects(&fx.read(json!({"max_messages": 2}))),
+        ["message 3", "message 4"]
+    );
+    assert_eq!(subjects(&fx.read(json!({}))), ["message 5"]);
+    assert!(records(&fx.read(json!({}))).is_empty());
+}
+
+#[test]
+fn a_folder_other_than_inbox_and_a_missing_folder() {
+    let fx = Fixture::new();
+    let s = common::servers();
+    s.create_folder(&fx.user, "Orders/2026").expect("create");
+    s.deliver(
+        &fx.user,
+        "Orders/2026",
+        raw_message("o@x", "order", "shop@example.test").as_bytes(),
+    )
+    .expect("save");
+    let out = fx.read(json!({"folder": "Orders/2026"}));
+    let recs = records(&out);
+    assert_eq!(recs.len(), 1);
+    assert_eq!(recs[0]["folder"], "Orders/2026");
+
+    let out = fx.read(json!({"folder": "Nope"}));
+    assert_eq!(code(&out), 2);
+    let err = common::last_error(&out);
+    assert_eq!(err["path"], "/folder");
+}
