@@ -22,9 +22,28 @@ pub(crate) fn canonical(value: &Value) -> Value {
 
 /// Joins the wrapped lines of every `description` (doc comments wrap at 100 columns)
 /// into paragraphs: a single newline becomes a space, a blank line stays.
+///
+/// Also describes the properties serde adds for enum variants, which have no doc
+/// comment of their own: a variant's tag (`"type": {"const": "basic"}`) and the single
+/// key of a newtype variant (`{"move_to": …}`) take the variant's description.
 pub(crate) fn unwrap_descriptions(value: &mut Value) {
     match value {
         Value::Object(map) => {
+            let owner = map.get("description").and_then(Value::as_str).map(unwrap_paragraphs);
+            if let (Some(owner), Some(Value::Object(props))) = (owner, map.get_mut("properties")) {
+                let lone = props.len() == 1;
+                for prop in props.values_mut() {
+                    if let Value::Object(p) = prop
+                        && !p.contains_key("description")
+                    {
+                        if let Some(c) = p.get("const") {
+                            p.insert("description".into(), Value::String(format!("`{c}`: {owner}")));
+                        } else if lone {
+                            p.insert("description".into(), Value::String(owner.clone()));
+                        }
+                    }
+                }
+            }
             for (k, v) in map.iter_mut() {
                 match v {
                     Value::String(s) if k == "description" => *s = unwrap_paragraphs(s),

@@ -220,14 +220,14 @@ impl JsonSchema for Secret {
                 {
                     "type": "object",
                     "description": "The name of an environment variable holding the secret.",
-                    "properties": {"env": {"type": "string", "minLength": 1}},
+                    "properties": {"env": {"type": "string", "minLength": 1, "description": "The environment variable's name."}},
                     "required": ["env"],
                     "additionalProperties": false
                 },
                 {
                     "type": "object",
                     "description": "The path of a file holding the secret (one trailing newline is dropped).",
-                    "properties": {"file": {"type": "string", "minLength": 1}},
+                    "properties": {"file": {"type": "string", "minLength": 1, "description": "The file's path."}},
                     "required": ["file"],
                     "additionalProperties": false
                 }
