@@ -29,7 +29,10 @@ pub(crate) fn canonical(value: &Value) -> Value {
 pub(crate) fn unwrap_descriptions(value: &mut Value) {
     match value {
         Value::Object(map) => {
-            let owner = map.get("description").and_then(Value::as_str).map(unwrap_paragraphs);
+            let owner = map
+                .get("description")
+                .and_then(Value::as_str)
+                .map(unwrap_paragraphs);
             if let (Some(owner), Some(Value::Object(props))) = (owner, map.get_mut("properties")) {
                 let lone = props.len() == 1;
                 for prop in props.values_mut() {
@@ -37,7 +40,10 @@ pub(crate) fn unwrap_descriptions(value: &mut Value) {
                         && !p.contains_key("description")
                     {
                         if let Some(c) = p.get("const") {
-                            p.insert("description".into(), Value::String(format!("`{c}`: {owner}")));
+                            p.insert(
+                                "description".into(),
+                                Value::String(format!("`{c}`: {owner}")),
+                            );
                         } else if lone {
                             p.insert("description".into(), Value::String(owner.clone()));
                         }
