@@ -77,6 +77,17 @@ pub trait Connector: Send + Sync + 'static {
     /// The activities, in manifest order.
     fn activities(&self) -> Activities<Self::Connection>;
 
+    /// Checks the settings beyond what serde can (two fields that exclude each other),
+    /// without connecting. The host runs it before `connect` and for `validate`; an
+    /// error exits 2. The default accepts everything.
+    ///
+    /// # Errors
+    /// Why the settings are invalid, usually [`Error::config`] with a path.
+    fn validate(&self, settings: &Self::Settings) -> Result<()> {
+        let _ = settings;
+        Ok(())
+    }
+
     /// Opens a connection from validated settings. Connectors that talk to several
     /// services may connect lazily so that [`Connection::check`] can report each step.
     async fn connect(&self, settings: Self::Settings) -> Result<Self::Connection>;

@@ -1,10 +1,15 @@
 //! Test support for connectors built on `connector-sdk`.
 //!
+//! - [`conformance`]: the checks every connector must pass, run against its real
+//!   binary; `conformance_tests!` turns them into one named test each.
 //! - [`mail`]: real Postfix and Dovecot on loopback, for connectors that speak SMTP
 //!   and IMAP (started by the test itself; no mail account needed).
+//! - [`workspace`]: build another package's binary from a test.
 //!
 //! # Minimum supported Rust version
 //!
 //! Rust 1.88.
 
+pub mod conformance;
 pub mod mail;
+pub mod workspace;

@@ -269,6 +269,11 @@ impl Connector for EmailConnector {
     type Settings = EmailSettings;
     type Connection = EmailConnection;
 
+    fn validate(&self, settings: &EmailSettings) -> Result<()> {
+        // Everything `new` checks, without keeping what it builds (nothing connects).
+        EmailConnection::new(settings.clone()).map(drop)
+    }
+
     async fn connect(&self, settings: EmailSettings) -> Result<EmailConnection> {
         EmailConnection::new(settings)
     }

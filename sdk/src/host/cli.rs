@@ -35,6 +35,20 @@ pub(crate) struct Cli {
 pub(crate) enum Command {
     /// Print the manifest (JSON Schema 2020-12 of every setting, request and record).
     Spec,
+    /// Validate settings (and an activity's config and input) without connecting.
+    Validate {
+        /// Connection settings file (JSON), or `-` for stdin.
+        #[arg(long, value_name = "FILE")]
+        connection: String,
+        /// An activity whose settings to validate too.
+        activity: Option<String>,
+        /// Activity settings file (JSON), or `-` for stdin; defaults to `{}`.
+        #[arg(long, value_name = "FILE")]
+        config: Option<String>,
+        /// Requests for a target: one JSON request or an array.
+        #[arg(long, value_name = "FILE")]
+        input: Option<String>,
+    },
     /// Verify a connection step by step and print the report.
     Check {
         /// Connection settings file (JSON), or `-` for stdin.

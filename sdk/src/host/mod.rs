@@ -134,9 +134,14 @@ fn read_json(source: &str, what: &str) -> Result<Value> {
     parse_json(&text).map_err(|e| Error::config("", format!("{what} `{source}`: {}", e.message())))
 }
 
-fn connection_settings<C: Connector>(source: &str) -> Result<C::Settings> {
+fn connection_settings<C: Connector>(connector: &C, source: &str) -> Result<C::Settings> {
     let value = read_json(source, "connection")?;
-    from_value(&value)
+    let settings: C::Settings = from_value(&value)?;
+    connector.validate(&settings)?;
+    // Through `Debug`, so a secret kept outside `Secret` shows up here (the conformance
+    // suite's canary check looks for it) rather than somewhere worse.
+    tracing::debug!(target: "connector_sdk::host", ?settings, "connection settings");
+    Ok(settings)
 }
 
 async fn execute<C: Connector>(connector: &C, command: cli::Command) -> Result<()> {
@@ -154,8 +159,40 @@ async fn execute<C: Connector>(connector: &C, command: cli::Command) -> Result<(
     };
     match command {
         cli::Command::Spec => unreachable!("handled before the runtime starts"),
+        cli::Command::Validate {
+            connection,
+            activity,
+            config,
+            input,
+        } => {
+            let stdin_users = [
+                Some(connection.as_str()),
+                config.as_deref(),
+                input.as_deref(),
+            ]
+            .iter()
+            .filter(|s| **s == Some("-"))
+            .count();
+            if stdin_users > 1 {
+                return Err(Error::config(
+                    "",
+                    "only one of --connection, --config and --input can be `-` (stdin)",
+                ));
+            }
+            connection_settings(connector, &connection)?;
+            if let Some(activity) = activity {
+                let activity = find(&activity)?;
+                let config = config_value(config.as_deref())?.unwrap_or_else(empty);
+                let input = input
+                    .as_deref()
+                    .map(|i| read_json(i, "input"))
+                    .transpose()?;
+                activity.prepare(&config, input.as_ref())?;
+            }
+            print_json(&serde_json::json!({ "valid": true }))
+        }
         cli::Command::Check { connection } => {
-            let settings = connection_settings::<C>(&connection)?;
+            let settings = connection_settings(connector, &connection)?;
             let conn = connector.connect(settings).await?;
             let report = conn.check().await;
             let printed = print_json(&crate::json::canonical(
@@ -185,7 +222,7 @@ async fn execute<C: Connector>(connector: &C, command: cli::Command) -> Result<(
             }
             let config = config_value(config.as_deref())?;
             let prepared = activity.prepare_discover(config.as_ref())?;
-            let settings = connection_settings::<C>(&connection)?;
+            let settings = connection_settings(connector, &connection)?;
             let conn = connector.connect(settings).await?;
             let objects = prepared.discover(&conn).await;
             close(conn).await;
@@ -230,7 +267,7 @@ async fn execute<C: Connector>(connector: &C, command: cli::Command) -> Result<(
                 }
             };
             let prepared = activity.prepare(&config, input.as_ref())?;
-            let settings = connection_settings::<C>(&connection)?;
+            let settings = connection_settings(connector, &connection)?;
             let conn = Arc::new(connector.connect(settings).await?);
             let io = activity::RunIo {
                 output: Box::new(std::io::stdout()),
