@@ -27,13 +27,21 @@ pub(crate) fn canonical(value: &Value) -> Value {
 /// comment of their own: a variant's tag (`"type": {"const": "basic"}`) and the single
 /// key of a newtype variant (`{"move_to": …}`) take the variant's description.
 pub(crate) fn unwrap_descriptions(value: &mut Value) {
+    polish(value, false);
+}
+
+/// `variant`: `value` is a branch of a `oneOf`/`anyOf`, that is an enum variant.
+fn polish(value: &mut Value, variant: bool) {
     match value {
         Value::Object(map) => {
             let owner = map
                 .get("description")
                 .and_then(Value::as_str)
                 .map(unwrap_paragraphs);
-            if let (Some(owner), Some(Value::Object(props))) = (owner, map.get_mut("properties")) {
+            if variant
+                && let (Some(owner), Some(Value::Object(props))) =
+                    (owner, map.get_mut("properties"))
+            {
                 let lone = props.len() == 1;
                 for prop in props.values_mut() {
                     if let Value::Object(p) = prop
@@ -53,11 +61,14 @@ pub(crate) fn unwrap_descriptions(value: &mut Value) {
             for (k, v) in map.iter_mut() {
                 match v {
                     Value::String(s) if k == "description" => *s = unwrap_paragraphs(s),
-                    other => unwrap_descriptions(other),
+                    Value::Array(items) if k == "oneOf" || k == "anyOf" => {
+                        items.iter_mut().for_each(|i| polish(i, true));
+                    }
+                    other => polish(other, false),
                 }
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(unwrap_descriptions),
+        Value::Array(items) => items.iter_mut().for_each(|i| polish(i, false)),
         _ => {}
     }
 }

@@ -8,7 +8,8 @@
 //! use serde_json::json;
 //!
 //! fn suite() -> Suite {
-//!     Suite::new(env!("CARGO_BIN_EXE_file-connector"), "file")
+//!     // In the connector's own tests: env!("CARGO_BIN_EXE_<your binary>").
+//!     Suite::new("target/debug/file-connector", "file")
 //!         .snapshots(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/snapshots"))
 //!         .connection(json!({"root": "/tmp"}))
 //!         .invalid_connection(json!({"root": 5}), "/root")
