@@ -140,7 +140,7 @@ impl EmailConnection {
         let Ok((mut conn, _)) = report
             .step("smtp.ehlo", async {
                 smtp.ehlo(stream, greeted).await.map(|c| {
-                    let info = c.server_info().to_string();
+                    let info = ehlo_detail(c.server_info());
                     (c, info)
                 })
             })
@@ -226,6 +226,33 @@ impl EmailConnection {
             .await;
         let _ = tokio::time::timeout(imap.net.timeouts.io(), session.logout()).await;
     }
+}
+
+/// The server's name and the extensions this connector uses, in a fixed order
+/// (lettre's own `Display` follows a hash set's order).
+fn ehlo_detail(info: &lettre::transport::smtp::extension::ServerInfo) -> String {
+    use lettre::transport::smtp::authentication::Mechanism;
+    use lettre::transport::smtp::extension::Extension;
+    let mut offered: Vec<&str> = Vec::new();
+    for (ext, name) in [
+        (Extension::EightBitMime, "8BITMIME"),
+        (Extension::SmtpUtfEight, "SMTPUTF8"),
+        (Extension::StartTls, "STARTTLS"),
+    ] {
+        if info.supports_feature(ext) {
+            offered.push(name);
+        }
+    }
+    for (m, name) in [
+        (Mechanism::Plain, "AUTH PLAIN"),
+        (Mechanism::Login, "AUTH LOGIN"),
+        (Mechanism::Xoauth2, "AUTH XOAUTH2"),
+    ] {
+        if info.supports_auth_mechanism(m) {
+            offered.push(name);
+        }
+    }
+    format!("{} offers {}", info.name(), offered.join(", "))
 }
 
 fn skip(report: &mut CheckReport, proto: &str, steps: &[&str]) {
