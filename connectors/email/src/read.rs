@@ -42,9 +42,13 @@ pub struct ReadConfig {
     /// without their content.
     #[serde(default = "max_attachment")]
     pub max_attachment_bytes: u64,
-    /// How many messages one UID FETCH asks for.
+    /// At most this many messages per UID FETCH.
     #[serde(default = "batch")]
     pub batch_size: NonZeroU32,
+    /// At most this many bytes of messages per UID FETCH (a larger message is fetched
+    /// alone). With one batch being parsed while the next is fetched, this bounds memory.
+    #[serde(default = "batch_bytes")]
+    pub batch_bytes: u64,
 }
 
 fn inbox() -> String {
@@ -60,7 +64,10 @@ fn max_attachment() -> u64 {
     25 * 1024 * 1024
 }
 fn batch() -> NonZeroU32 {
-    NonZeroU32::new(50).expect("non-zero")
+    NonZeroU32::new(200).expect("non-zero")
+}
+fn batch_bytes() -> u64 {
+    16 * 1024 * 1024
 }
 
 #[connector_sdk::settings]
@@ -536,42 +543,26 @@ impl Source for ReadEmail {
             tracing::info!(target: TARGET, folder = %config.folder, uid_validity, found = uids.len(), %query, "searched");
             (uid_validity, uids)
         };
-        for chunk in uids.chunks(config.batch_size.get() as usize) {
+        let sizes = fetch_sizes(conn, &what, &uids).await?;
+        let batches = plan_batches(&uids, &sizes, config.batch_size.get() as usize, config.batch_bytes);
+        // The next batch is fetched while the previous one is parsed on another thread.
+        let shared = std::sync::Arc::new(config.clone());
+        let mut parsing: Option<tokio::task::JoinHandle<Vec<Parsed>>> = None;
+        for batch in batches {
             if out.is_stopped() {
                 break;
             }
-            // Hold the session only while fetching, so commits can run in between.
-            let fetched = {
-                let mut guard = conn.session().await?;
-                let session = guard
-                    .as_mut()
-                    .ok_or_else(|| Error::internal("no IMAP session"))?;
-                let stream = session
-                    .uid_fetch(uid_set(chunk), "(UID FLAGS RFC822.SIZE BODY.PEEK[])")
-                    .await
-                    .map_err(|e| classify(&what, "UID FETCH", e))?;
-                let fetched: Vec<async_imap::types::Fetch> = stream
-                    .try_collect()
-                    .await
-                    .map_err(|e| classify(&what, "UID FETCH", e))?;
-                fetched
-            };
-            for fetch in fetched {
-                let Some(uid) = fetch.uid else { continue };
-                let flags: Vec<String> = fetch.flags().map(|f| flag_name(&f)).collect();
-                let raw = fetch.body().unwrap_or_default();
-                match record(config, uid, uid_validity, flags, raw) {
-                    Some(rec) => out.emit(rec, uid).await?,
-                    None => {
-                        out.skip(Error::protocol(format!(
-                            "message uid {uid} ({} bytes) in {} cannot be parsed as MIME; left untouched",
-                            raw.len(),
-                            config.folder
-                        )))
-                        .await?;
-                    }
-                }
+            let fetched = fetch_batch(conn, &what, &batch).await?;
+            if let Some(previous) = parsing.take() {
+                emit_parsed(out, &config.folder, previous).await?;
             }
+            let config = std::sync::Arc::clone(&shared);
+            parsing = Some(tokio::task::spawn_blocking(move || {
+                fetched.iter().filter_map(|f| parse_fetch(&config, uid_validity, f)).collect()
+            }));
+        }
+        if let Some(last) = parsing {
+            emit_parsed(out, &config.folder, last).await?;
         }
         Ok(())
     }
@@ -672,6 +663,125 @@ impl Source for ReadEmail {
                 attributes,
             })
             .collect())
+    }
+}
+
+/// A fetched message, parsed or not.
+enum Parsed {
+    Record(Box<EmailRecord>, u32),
+    Unreadable { uid: u32, size: usize },
+}
+
+fn parse_fetch(config: &ReadConfig, uid_validity: u32, fetch: &async_imap::types::Fetch) -> Option<Parsed> {
+    let uid = fetch.uid?;
+    let flags: Vec<String> = fetch.flags().map(|f| flag_name(&f)).collect();
+    let raw = fetch.body().unwrap_or_default();
+    Some(match record(config, uid, uid_validity, flags, raw) {
+        Some(rec) => Parsed::Record(Box::new(rec), uid),
+        None => Parsed::Unreadable { uid, size: raw.len() },
+    })
+}
+
+async fn emit_parsed(
+    out: &Emitter<EmailRecord, u32>,
+    folder: &str,
+    parsing: tokio::task::JoinHandle<Vec<Parsed>>,
+) -> Result<()> {
+    let parsed = parsing.await.map_err(|e| Error::internal(format!("parsing messages failed: {e}")))?;
+    for p in parsed {
+        match p {
+            Parsed::Record(rec, uid) => out.emit(*rec, uid).await?,
+            Parsed::Unreadable { uid, size } => {
+                out.skip(Error::protocol(format!(
+                    "message uid {uid} ({size} bytes) in {folder} cannot be parsed as MIME; left untouched"
+                )))
+                .await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The size of each message, asked for before fetching any, so batches can be planned
+/// by bytes.
+async fn fetch_sizes(conn: &EmailConnection, what: &str, uids: &[u32]) -> Result<std::collections::HashMap<u32, u64>> {
+    let mut sizes = std::collections::HashMap::with_capacity(uids.len());
+    for chunk in uids.chunks(5000) {
+        let mut guard = conn.session().await?;
+        let session = guard.as_mut().ok_or_else(|| Error::internal("no IMAP session"))?;
+        let fetched: Vec<async_imap::types::Fetch> = session
+            .uid_fetch(uid_set(chunk), "(UID RFC822.SIZE)")
+            .await
+            .map_err(|e| classify(what, "UID FETCH", e))?
+            .try_collect()
+            .await
+            .map_err(|e| classify(what, "UID FETCH", e))?;
+        for f in fetched {
+            if let (Some(uid), Some(size)) = (f.uid, f.size) {
+                sizes.insert(uid, u64::from(size));
+            }
+        }
+    }
+    Ok(sizes)
+}
+
+/// Groups UIDs into batches of at most `count` messages and `bytes` bytes; a message
+/// larger than `bytes` forms a batch of its own.
+pub(crate) fn plan_batches(uids: &[u32], sizes: &std::collections::HashMap<u32, u64>, count: usize, bytes: u64) -> Vec<Vec<u32>> {
+    let mut batches = Vec::new();
+    let (mut current, mut total) = (Vec::new(), 0_u64);
+    for &uid in uids {
+        let size = sizes.get(&uid).copied().unwrap_or(0);
+        if !current.is_empty() && (current.len() >= count || total + size > bytes) {
+            batches.push(std::mem::take(&mut current));
+            total = 0;
+        }
+        current.push(uid);
+        total += size;
+    }
+    if !current.is_empty() {
+        batches.push(current);
+    }
+    batches
+}
+
+async fn fetch_batch(conn: &EmailConnection, what: &str, batch: &[u32]) -> Result<Vec<async_imap::types::Fetch>> {
+    // Hold the session only while fetching, so commits can run in between.
+    let mut guard = conn.session().await?;
+    let session = guard.as_mut().ok_or_else(|| Error::internal("no IMAP session"))?;
+    session
+        .uid_fetch(uid_set(batch), "(UID FLAGS RFC822.SIZE BODY.PEEK[])")
+        .await
+        .map_err(|e| classify(what, "UID FETCH", e))?
+        .try_collect()
+        .await
+        .map_err(|e| classify(what, "UID FETCH", e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_are_bounded_by_count_and_bytes() {
+        let uids: Vec<u32> = (1..=7).collect();
+        let sizes: std::collections::HashMap<u32, u64> =
+            [(1, 10), (2, 10), (3, 100), (4, 10), (5, 10), (6, 10), (7, 10)].into_iter().collect();
+        assert_eq!(plan_batches(&uids, &sizes, 3, 50), vec![vec![1, 2], vec![3], vec![4, 5, 6], vec![7]]);
+        assert_eq!(plan_batches(&uids, &sizes, 100, 1000), vec![uids.clone()]);
+        assert!(plan_batches(&[], &sizes, 3, 50).is_empty());
+    }
+
+    #[test]
+    fn search_query_combines_terms() {
+        let mut config: ReadConfig = connector_sdk::from_value(&serde_json::json!({
+            "filter": {"from": "a@b", "subject": "Grüße", "since": "2026-01-31"}
+        }))
+        .expect("valid");
+        assert_eq!(search_query(&config).expect("query"), "CHARSET UTF-8 UNSEEN FROM \"a@b\" SUBJECT \"Grüße\" SENTSINCE 31-Jan-2026");
+        config.unseen_only = false;
+        config.filter = Filter::default();
+        assert_eq!(search_query(&config).expect("query"), "ALL");
     }
 }
 
