@@ -266,7 +266,9 @@ impl MailServers {
             .unwrap_or(0);
         let mut n = 0;
         for (i, m) in messages.into_iter().enumerate() {
-            let name = maildir.join("new").join(format!("{stamp}.M{i}P{}.testkit", std::process::id()));
+            let name = maildir
+                .join("new")
+                .join(format!("{stamp}.M{i}P{}.testkit", std::process::id()));
             std::fs::write(&name, m.as_ref())?;
             chown(&name, VMAIL, VMAIL)?;
             n += 1;

@@ -29,42 +29,93 @@ const READ: usize = 5000;
 const BIG_READ: usize = 20_000;
 
 fn main() {
-    let runs: usize = std::env::var("BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(3);
-    let servers = MailServers::start().unwrap_or_else(|e| panic!("the mail servers must start: {e}"));
+    let runs: usize = std::env::var("BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
+    let servers =
+        MailServers::start().unwrap_or_else(|e| panic!("the mail servers must start: {e}"));
     let work = tempfile::tempdir().expect("dir");
     let w = work.path();
 
     // ---- send
     let sink = servers.new_user();
     let sender = servers.new_user();
-    let batch: Vec<Value> = (0..SEND).map(|i| message_request(i, &sender, &sink)).collect();
+    let batch: Vec<Value> = (0..SEND)
+        .map(|i| message_request(i, &sender, &sink))
+        .collect();
     write(w, "batch.json", &json!(batch));
     let tls = servers.connection(&sender, Transport::Tls);
     write(w, "tls.json", &tls);
     let mut plain = servers.connection(&sender, Transport::Plain);
     plain["imap"] = Value::Null;
     write(w, "plain.json", &plain);
-    write(w, "send.json", &json!({"concurrency": CONCURRENCY, "max_retries": 0}));
+    write(
+        w,
+        "send.json",
+        &json!({"concurrency": CONCURRENCY, "max_retries": 0}),
+    );
     write_python(w);
 
     let (mut ours_tls, mut smtplib, mut ours_plain, mut source) = (vec![], vec![], vec![], vec![]);
     for _ in 0..runs {
-        ours_tls.push(time_ok(Command::new(BIN).args(["--log-level", "warn", "run", "send", "--connection"]).arg(w.join("tls.json")).arg("--config").arg(w.join("send.json")).arg("--input").arg(w.join("batch.json"))));
-        smtplib.push(time_ok(Command::new("python3").arg(w.join("bench.py")).args(["smtplib", "127.0.0.1", &servers.ports.smtps.to_string(), &sender.address, &sender.password, &sink.address, &SEND.to_string()])));
-        ours_plain.push(time_ok(Command::new(BIN).args(["--log-level", "warn", "run", "send", "--connection"]).arg(w.join("plain.json")).arg("--config").arg(w.join("send.json")).arg("--input").arg(w.join("batch.json"))));
+        ours_tls.push(time_ok(
+            Command::new(BIN)
+                .args(["--log-level", "warn", "run", "send", "--connection"])
+                .arg(w.join("tls.json"))
+                .arg("--config")
+                .arg(w.join("send.json"))
+                .arg("--input")
+                .arg(w.join("batch.json")),
+        ));
+        smtplib.push(time_ok(
+            Command::new("python3").arg(w.join("bench.py")).args([
+                "smtplib",
+                "127.0.0.1",
+                &servers.ports.smtps.to_string(),
+                &sender.address,
+                &sender.password,
+                &sink.address,
+                &SEND.to_string(),
+            ]),
+        ));
+        ours_plain.push(time_ok(
+            Command::new(BIN)
+                .args(["--log-level", "warn", "run", "send", "--connection"])
+                .arg(w.join("plain.json"))
+                .arg("--config")
+                .arg(w.join("send.json"))
+                .arg("--input")
+                .arg(w.join("batch.json")),
+        ));
         source.push(time_ok(Command::new("/usr/sbin/smtp-source").args([
-            "-d", "-s", &CONCURRENCY.to_string(), "-m", &SEND.to_string(), "-l", "1000",
-            "-f", &sender.address, "-t", &sink.address,
+            "-d",
+            "-s",
+            &CONCURRENCY.to_string(),
+            "-m",
+            &SEND.to_string(),
+            "-l",
+            "1000",
+            "-f",
+            &sender.address,
+            "-t",
+            &sink.address,
             &format!("127.0.0.1:{}", servers.ports.smtp_plain),
         ])));
     }
 
     // ---- read
     let reader = servers.new_user();
-    servers.fill_inbox(&reader, (0..READ).map(stored_message)).expect("fill");
+    servers
+        .fill_inbox(&reader, (0..READ).map(stored_message))
+        .expect("fill");
     let read_conn = plain_imap(&servers, &reader);
     write(w, "read-conn.json", &read_conn);
-    write(w, "read.json", &json!({"max_messages": BIG_READ, "batch_size": 500, "after_read": "none"}));
+    write(
+        w,
+        "read.json",
+        &json!({"max_messages": BIG_READ, "batch_size": 500, "after_read": "none"}),
+    );
     // Let Dovecot index the new messages before timing anything.
     let _ = run_read(w, "read-conn.json");
     let (mut ours_read, mut python_read, mut raw_read) = (vec![], vec![], vec![]);
@@ -73,27 +124,81 @@ fn main() {
         let (t, lines) = run_read(w, "read-conn.json");
         assert_eq!(lines, READ, "our reader must return every message");
         ours_read.push(t);
-        python_read.push(time_ok(Command::new("python3").arg(w.join("bench.py")).args(["parse", "127.0.0.1", &imap_port, &reader.address, &reader.password])));
-        raw_read.push(time_ok(Command::new("python3").arg(w.join("bench.py")).args(["raw", "127.0.0.1", &imap_port, &reader.address, &reader.password])));
+        python_read.push(time_ok(
+            Command::new("python3").arg(w.join("bench.py")).args([
+                "parse",
+                "127.0.0.1",
+                &imap_port,
+                &reader.address,
+                &reader.password,
+            ]),
+        ));
+        raw_read.push(time_ok(
+            Command::new("python3").arg(w.join("bench.py")).args([
+                "raw",
+                "127.0.0.1",
+                &imap_port,
+                &reader.address,
+                &reader.password,
+            ]),
+        ));
     }
 
     // ---- memory
-    let rss_5k = peak_rss(Command::new(BIN).args(["--log-level", "warn", "run", "read", "--connection"]).arg(w.join("read-conn.json")).arg("--config").arg(w.join("read.json")));
+    let rss_5k = peak_rss(
+        Command::new(BIN)
+            .args(["--log-level", "warn", "run", "read", "--connection"])
+            .arg(w.join("read-conn.json"))
+            .arg("--config")
+            .arg(w.join("read.json")),
+    );
     let big = servers.new_user();
-    servers.fill_inbox(&big, (0..BIG_READ).map(stored_message)).expect("fill");
+    servers
+        .fill_inbox(&big, (0..BIG_READ).map(stored_message))
+        .expect("fill");
     write(w, "big-conn.json", &plain_imap(&servers, &big));
     let _ = run_read(w, "big-conn.json");
-    let rss_20k = peak_rss(Command::new(BIN).args(["--log-level", "warn", "run", "read", "--connection"]).arg(w.join("big-conn.json")).arg("--config").arg(w.join("read.json")));
+    let rss_20k = peak_rss(
+        Command::new(BIN)
+            .args(["--log-level", "warn", "run", "read", "--connection"])
+            .arg(w.join("big-conn.json"))
+            .arg("--config")
+            .arg(w.join("read.json")),
+    );
     let attachment = w.join("big.bin");
-    std::fs::write(&attachment, (0..25 * 1024 * 1024u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect::<Vec<u8>>()).expect("write");
-    write(w, "big-send.json", &json!({"from": sender.address, "to": [sink.address], "subject": "25 MB", "text": "see attached", "attachments": [{"path": attachment}]}));
-    let rss_25mb = peak_rss(Command::new(BIN).args(["--log-level", "warn", "run", "send", "--connection"]).arg(w.join("tls.json")).arg("--input").arg(w.join("big-send.json")));
+    std::fs::write(
+        &attachment,
+        (0..25 * 1024 * 1024u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect::<Vec<u8>>(),
+    )
+    .expect("write");
+    write(
+        w,
+        "big-send.json",
+        &json!({"from": sender.address, "to": [sink.address], "subject": "25 MB", "text": "see attached", "attachments": [{"path": attachment}]}),
+    );
+    let rss_25mb = peak_rss(
+        Command::new(BIN)
+            .args(["--log-level", "warn", "run", "send", "--connection"])
+            .arg(w.join("tls.json"))
+            .arg("--input")
+            .arg(w.join("big-send.json")),
+    );
 
     // ---- report
     let rate = |n: usize, v: &mut Vec<Duration>| n as f64 / median(v).as_secs_f64();
-    let (s_ours_tls, s_smtplib, s_ours_plain, s_source) =
-        (rate(SEND, &mut ours_tls), rate(SEND, &mut smtplib), rate(SEND, &mut ours_plain), rate(SEND, &mut source));
-    let (r_ours, r_python, r_raw) = (rate(READ, &mut ours_read), rate(READ, &mut python_read), rate(READ, &mut raw_read));
+    let (s_ours_tls, s_smtplib, s_ours_plain, s_source) = (
+        rate(SEND, &mut ours_tls),
+        rate(SEND, &mut smtplib),
+        rate(SEND, &mut ours_plain),
+        rate(SEND, &mut source),
+    );
+    let (r_ours, r_python, r_raw) = (
+        rate(READ, &mut ours_read),
+        rate(READ, &mut python_read),
+        rate(READ, &mut raw_read),
+    );
     let verdict = |ok: bool| if ok { "met" } else { "NOT met" };
     let table = format!(
         "| measurement | email-connector | peer | ratio | target |\n\
@@ -104,16 +209,25 @@ fn main() {
          | read {READ} messages | {r_ours:.0} msg/s | raw UID FETCH, no parsing: {r_raw:.0} msg/s | {:.2}× | ≥ 0.5× ({}) |\n\
          | peak RSS reading {READ} / {BIG_READ} messages | {:.1} MB / {:.1} MB | | | ≤ 64 MB, flat ({}) |\n\
          | peak RSS sending one 25 MB attachment | {:.1} MB | | | ≤ 150 MB ({}) |\n",
-        s_ours_tls / s_smtplib, verdict(s_ours_tls >= 3.0 * s_smtplib),
-        s_ours_plain / s_source, verdict(s_ours_plain >= 0.8 * s_source),
-        r_ours / r_python, verdict(r_ours >= 10.0 * r_python),
-        r_ours / r_raw, verdict(r_ours >= 0.5 * r_raw),
-        rss_5k, rss_20k, verdict(rss_20k <= 64.0 && rss_20k <= rss_5k * 1.25 + 2.0),
-        rss_25mb, verdict(rss_25mb <= 150.0),
+        s_ours_tls / s_smtplib,
+        verdict(s_ours_tls >= 3.0 * s_smtplib),
+        s_ours_plain / s_source,
+        verdict(s_ours_plain >= 0.8 * s_source),
+        r_ours / r_python,
+        verdict(r_ours >= 10.0 * r_python),
+        r_ours / r_raw,
+        verdict(r_ours >= 0.5 * r_raw),
+        rss_5k,
+        rss_20k,
+        verdict(rss_20k <= 64.0 && rss_20k <= rss_5k * 1.25 + 2.0),
+        rss_25mb,
+        verdict(rss_25mb <= 150.0),
     );
     let header = format!(
         "Medians of {runs} runs, contenders alternating, on the same local Postfix and Dovecot ({} cores). Generated by `scripts/bench.sh`.\n\n",
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
     );
     println!("{header}{table}");
     update_docs(&format!("{header}{table}"));
@@ -130,7 +244,8 @@ fn message_request(i: usize, from: &User, to: &User) -> Value {
 
 /// A stored message of about 4 KB: headers, a text part and a small attachment.
 fn stored_message(i: usize) -> Vec<u8> {
-    let body = "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor. ".repeat(40);
+    let body = "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor. "
+        .repeat(40);
     format!(
         "From: Sender {i} <sender{i}@example.test>\r\nTo: reader@example.test\r\nSubject: Message number {i}\r\n\
          Message-ID: <{i}.bench@example.test>\r\nDate: Mon, 02 Mar 2026 10:00:00 +0000\r\nMIME-Version: 1.0\r\n\
@@ -161,12 +276,19 @@ fn run_read(w: &Path, conn: &str) -> (Duration, usize) {
         .output()
         .expect("run");
     assert!(out.status.success(), "read failed");
-    (started.elapsed(), out.stdout.iter().filter(|b| **b == b'\n').count())
+    (
+        started.elapsed(),
+        out.stdout.iter().filter(|b| **b == b'\n').count(),
+    )
 }
 
 fn time_ok(cmd: &mut Command) -> Duration {
     let started = Instant::now();
-    let status = cmd.stdout(Stdio::null()).stderr(Stdio::inherit()).status().expect("run");
+    let status = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .status()
+        .expect("run");
     let took = started.elapsed();
     assert!(status.success(), "{cmd:?} failed");
     took
@@ -187,7 +309,11 @@ fn peak_rss(cmd: &mut Command) -> f64 {
         .status()
         .expect("GNU time (Debian package `time`) must be installed");
     assert!(status.success(), "{cmd:?} failed");
-    let kb: f64 = std::fs::read_to_string(out.path()).expect("read").trim().parse().expect("a number");
+    let kb: f64 = std::fs::read_to_string(out.path())
+        .expect("read")
+        .trim()
+        .parse()
+        .expect("a number");
     kb / 1024.0
 }
 
@@ -202,8 +328,19 @@ fn write_python(dir: &Path) {
 
 /// Writes the table between the markers in docs/src/performance.md.
 fn update_docs(table: &str) {
-    let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "..", "..", "docs", "src", "performance.md"].iter().collect();
-    let Ok(text) = std::fs::read_to_string(&path) else { return };
+    let path: PathBuf = [
+        env!("CARGO_MANIFEST_DIR"),
+        "..",
+        "..",
+        "docs",
+        "src",
+        "performance.md",
+    ]
+    .iter()
+    .collect();
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return;
+    };
     let (start, end) = ("<!-- email-bench:start -->", "<!-- email-bench:end -->");
     if let (Some(a), Some(b)) = (text.find(start), text.find(end)) {
         let updated = format!("{}{start}\n{table}{}", &text[..a], &text[b..]);

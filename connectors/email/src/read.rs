@@ -544,7 +544,12 @@ impl Source for ReadEmail {
             (uid_validity, uids)
         };
         let sizes = fetch_sizes(conn, &what, &uids).await?;
-        let batches = plan_batches(&uids, &sizes, config.batch_size.get() as usize, config.batch_bytes);
+        let batches = plan_batches(
+            &uids,
+            &sizes,
+            config.batch_size.get() as usize,
+            config.batch_bytes,
+        );
         // The next batch is fetched while the previous one is parsed on another thread.
         let shared = std::sync::Arc::new(config.clone());
         let mut parsing: Option<tokio::task::JoinHandle<Vec<Parsed>>> = None;
@@ -558,7 +563,10 @@ impl Source for ReadEmail {
             }
             let config = std::sync::Arc::clone(&shared);
             parsing = Some(tokio::task::spawn_blocking(move || {
-                fetched.iter().filter_map(|f| parse_fetch(&config, uid_validity, f)).collect()
+                fetched
+                    .iter()
+                    .filter_map(|f| parse_fetch(&config, uid_validity, f))
+                    .collect()
             }));
         }
         if let Some(last) = parsing {
@@ -672,13 +680,20 @@ enum Parsed {
     Unreadable { uid: u32, size: usize },
 }
 
-fn parse_fetch(config: &ReadConfig, uid_validity: u32, fetch: &async_imap::types::Fetch) -> Option<Parsed> {
+fn parse_fetch(
+    config: &ReadConfig,
+    uid_validity: u32,
+    fetch: &async_imap::types::Fetch,
+) -> Option<Parsed> {
     let uid = fetch.uid?;
     let flags: Vec<String> = fetch.flags().map(|f| flag_name(&f)).collect();
     let raw = fetch.body().unwrap_or_default();
     Some(match record(config, uid, uid_validity, flags, raw) {
         Some(rec) => Parsed::Record(Box::new(rec), uid),
-        None => Parsed::Unreadable { uid, size: raw.len() },
+        None => Parsed::Unreadable {
+            uid,
+            size: raw.len(),
+        },
     })
 }
 
@@ -687,7 +702,9 @@ async fn emit_parsed(
     folder: &str,
     parsing: tokio::task::JoinHandle<Vec<Parsed>>,
 ) -> Result<()> {
-    let parsed = parsing.await.map_err(|e| Error::internal(format!("parsing messages failed: {e}")))?;
+    let parsed = parsing
+        .await
+        .map_err(|e| Error::internal(format!("parsing messages failed: {e}")))?;
     for p in parsed {
         match p {
             Parsed::Record(rec, uid) => out.emit(*rec, uid).await?,
@@ -704,11 +721,17 @@ async fn emit_parsed(
 
 /// The size of each message, asked for before fetching any, so batches can be planned
 /// by bytes.
-async fn fetch_sizes(conn: &EmailConnection, what: &str, uids: &[u32]) -> Result<std::collections::HashMap<u32, u64>> {
+async fn fetch_sizes(
+    conn: &EmailConnection,
+    what: &str,
+    uids: &[u32],
+) -> Result<std::collections::HashMap<u32, u64>> {
     let mut sizes = std::collections::HashMap::with_capacity(uids.len());
     for chunk in uids.chunks(5000) {
         let mut guard = conn.session().await?;
-        let session = guard.as_mut().ok_or_else(|| Error::internal("no IMAP session"))?;
+        let session = guard
+            .as_mut()
+            .ok_or_else(|| Error::internal("no IMAP session"))?;
         let fetched: Vec<async_imap::types::Fetch> = session
             .uid_fetch(uid_set(chunk), "(UID RFC822.SIZE)")
             .await
@@ -727,7 +750,12 @@ async fn fetch_sizes(conn: &EmailConnection, what: &str, uids: &[u32]) -> Result
 
 /// Groups UIDs into batches of at most `count` messages and `bytes` bytes; a message
 /// larger than `bytes` forms a batch of its own.
-pub(crate) fn plan_batches(uids: &[u32], sizes: &std::collections::HashMap<u32, u64>, count: usize, bytes: u64) -> Vec<Vec<u32>> {
+pub(crate) fn plan_batches(
+    uids: &[u32],
+    sizes: &std::collections::HashMap<u32, u64>,
+    count: usize,
+    bytes: u64,
+) -> Vec<Vec<u32>> {
     let mut batches = Vec::new();
     let (mut current, mut total) = (Vec::new(), 0_u64);
     for &uid in uids {
@@ -745,10 +773,16 @@ pub(crate) fn plan_batches(uids: &[u32], sizes: &std::collections::HashMap<u32, 
     batches
 }
 
-async fn fetch_batch(conn: &EmailConnection, what: &str, batch: &[u32]) -> Result<Vec<async_imap::types::Fetch>> {
+async fn fetch_batch(
+    conn: &EmailConnection,
+    what: &str,
+    batch: &[u32],
+) -> Result<Vec<async_imap::types::Fetch>> {
     // Hold the session only while fetching, so commits can run in between.
     let mut guard = conn.session().await?;
-    let session = guard.as_mut().ok_or_else(|| Error::internal("no IMAP session"))?;
+    let session = guard
+        .as_mut()
+        .ok_or_else(|| Error::internal("no IMAP session"))?;
     session
         .uid_fetch(uid_set(batch), "(UID FLAGS RFC822.SIZE BODY.PEEK[])")
         .await
@@ -765,9 +799,21 @@ mod tests {
     #[test]
     fn batches_are_bounded_by_count_and_bytes() {
         let uids: Vec<u32> = (1..=7).collect();
-        let sizes: std::collections::HashMap<u32, u64> =
-            [(1, 10), (2, 10), (3, 100), (4, 10), (5, 10), (6, 10), (7, 10)].into_iter().collect();
-        assert_eq!(plan_batches(&uids, &sizes, 3, 50), vec![vec![1, 2], vec![3], vec![4, 5, 6], vec![7]]);
+        let sizes: std::collections::HashMap<u32, u64> = [
+            (1, 10),
+            (2, 10),
+            (3, 100),
+            (4, 10),
+            (5, 10),
+            (6, 10),
+            (7, 10),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(
+            plan_batches(&uids, &sizes, 3, 50),
+            vec![vec![1, 2], vec![3], vec![4, 5, 6], vec![7]]
+        );
         assert_eq!(plan_batches(&uids, &sizes, 100, 1000), vec![uids.clone()]);
         assert!(plan_batches(&[], &sizes, 3, 50).is_empty());
     }
@@ -778,7 +824,10 @@ mod tests {
             "filter": {"from": "a@b", "subject": "Grüße", "since": "2026-01-31"}
         }))
         .expect("valid");
-        assert_eq!(search_query(&config).expect("query"), "CHARSET UTF-8 UNSEEN FROM \"a@b\" SUBJECT \"Grüße\" SENTSINCE 31-Jan-2026");
+        assert_eq!(
+            search_query(&config).expect("query"),
+            "CHARSET UTF-8 UNSEEN FROM \"a@b\" SUBJECT \"Grüße\" SENTSINCE 31-Jan-2026"
+        );
         config.unseen_only = false;
         config.filter = Filter::default();
         assert_eq!(search_query(&config).expect("query"), "ALL");

@@ -224,7 +224,11 @@ impl Source for ReadLines {
             return Ok(());
         };
         let state = conn.resolve(&state_path(config), "/state")?;
-        save_state(&state, *last)?;
+        let last = *last;
+        // fsync blocks: keep it off the async runtime's thread.
+        tokio::task::spawn_blocking(move || save_state(&state, last))
+            .await
+            .map_err(|e| Error::internal(format!("saving the offset failed: {e}")))??;
         tracing::debug!(target: TARGET, offset = last.offset, line = last.line, "committed");
         Ok(())
     }

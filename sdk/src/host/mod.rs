@@ -69,7 +69,7 @@ where
     let result = match cli.command {
         // No runtime for `spec`: it should take milliseconds.
         cli::Command::Spec => print_json(&Manifest::of(&connector).to_value()),
-        command => match tokio::runtime::Builder::new_multi_thread()
+        command => match tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .thread_name("connector")
             .build()
