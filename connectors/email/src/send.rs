@@ -32,8 +32,10 @@ pub struct SendConfig {
     /// Reply-To for requests that name none.
     #[serde(default)]
     pub reply_to: Vec<Mailbox>,
-    /// How many SMTP sessions a batch uses at once.
-    #[serde(default = "four")]
+    /// How many SMTP sessions a batch uses at once. The default, 3, is what Microsoft
+    /// 365 allows per mailbox (a fourth session gets `432 4.3.2`); a self-hosted server
+    /// may take more.
+    #[serde(default = "three_sessions")]
     pub concurrency: NonZeroU32,
     /// How many times a message is retried after a transient failure (a 4xx reply or a
     /// dropped connection). Permanent failures (5xx) are never retried.
@@ -44,8 +46,8 @@ pub struct SendConfig {
     pub retry_backoff_ms: u64,
 }
 
-fn four() -> NonZeroU32 {
-    NonZeroU32::new(4).expect("non-zero")
+fn three_sessions() -> NonZeroU32 {
+    NonZeroU32::new(3).expect("non-zero")
 }
 fn three() -> u32 {
     3
