@@ -792,6 +792,25 @@ async fn fetch_batch(
         .map_err(|e| classify(what, "UID FETCH", e))
 }
 
+async fn drain<S, T>(
+    stream: std::result::Result<S, async_imap::error::Error>,
+    what: &str,
+    doing: &str,
+) -> Result<()>
+where
+    S: futures_util::Stream<Item = std::result::Result<T, async_imap::error::Error>>,
+{
+    let stream = stream.map_err(|e| classify(what, doing, e))?;
+    futures_util::pin_mut!(stream);
+    while stream
+        .try_next()
+        .await
+        .map_err(|e| classify(what, doing, e))?
+        .is_some()
+    {}
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -832,23 +851,4 @@ mod tests {
         config.filter = Filter::default();
         assert_eq!(search_query(&config).expect("query"), "ALL");
     }
-}
-
-async fn drain<S, T>(
-    stream: std::result::Result<S, async_imap::error::Error>,
-    what: &str,
-    doing: &str,
-) -> Result<()>
-where
-    S: futures_util::Stream<Item = std::result::Result<T, async_imap::error::Error>>,
-{
-    let stream = stream.map_err(|e| classify(what, doing, e))?;
-    futures_util::pin_mut!(stream);
-    while stream
-        .try_next()
-        .await
-        .map_err(|e| classify(what, doing, e))?
-        .is_some()
-    {}
-    Ok(())
 }
