@@ -1,5 +1,7 @@
 //! Test support for connectors built on `connector-sdk`.
 //!
+//! - [`cli`]: reading what a connector program printed (exit code, JSON error line,
+//!   JSON or JSON Lines on stdout).
 //! - [`conformance`]: the checks every connector must pass, run against its real
 //!   binary; `conformance_tests!` turns them into one named test each.
 //! - [`mail`]: real Postfix and Dovecot on loopback, for connectors that speak SMTP
@@ -10,6 +12,7 @@
 //!
 //! Rust 1.88.
 
+pub mod cli;
 pub mod conformance;
 pub mod mail;
 pub mod workspace;

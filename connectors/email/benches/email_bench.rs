@@ -70,7 +70,7 @@ fn main() {
     // Each contender starts with Postfix's queue empty: the previous one's messages are
     // all stored before the clock starts, so nobody pays for someone else's delivery.
     let mut sent = 0;
-    let mut settle = |sent: &mut usize| {
+    let settle = |sent: &mut usize| {
         *sent += SEND;
         servers
             .wait_for(&sink, "INBOX", *sent, Duration::from_secs(120))

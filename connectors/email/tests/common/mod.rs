@@ -1,7 +1,7 @@
 //! Helpers for the email connector's tests: one Postfix + Dovecot per test binary, a
 //! fresh mailbox per test, and runs of the real `email-connector` binary.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
@@ -155,38 +155,7 @@ pub fn run_with_stdin(args: &[&str], stdin: &str) -> Output {
     child.wait_with_output().expect("wait")
 }
 
-pub fn code(out: &Output) -> i32 {
-    out.status.code().expect("exited normally")
-}
-
-pub fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-pub fn last_error(out: &Output) -> Value {
-    let text = stderr(out);
-    let last = text.lines().last().unwrap_or_else(|| panic!("no stderr"));
-    let v: Value = serde_json::from_str(last)
-        .unwrap_or_else(|e| panic!("last stderr line is not JSON ({e}): {last}\n{text}"));
-    v["error"].clone()
-}
-
-pub fn stdout_json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            stderr(out)
-        )
-    })
-}
-
-pub fn records(out: &Output) -> Vec<Value> {
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
-        .collect()
-}
+pub use connector_testkit::cli::{code, last_error, stderr, stdout_json, stdout_lines as records};
 
 /// The check step named `name`.
 pub fn step<'a>(report: &'a Value, name: &str) -> &'a Value {

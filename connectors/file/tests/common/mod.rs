@@ -1,7 +1,7 @@
 //! Helpers shared by the file connector's end-to-end tests: a temporary root with a
 //! connection file, and runs of the real binary.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -112,42 +112,7 @@ pub fn run_with_stdin(args: &[&str], stdin: &str) -> Output {
     child.wait_with_output().expect("wait")
 }
 
-/// The exit code.
-pub fn code(out: &Output) -> i32 {
-    out.status.code().expect("exited normally")
-}
-
-/// The JSON error object on the last line of stderr.
-pub fn last_error(out: &Output) -> Value {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let last = stderr
-        .lines()
-        .last()
-        .unwrap_or_else(|| panic!("no stderr at all"));
-    let value: Value = serde_json::from_str(last).unwrap_or_else(|e| {
-        panic!("last stderr line is not JSON ({e}): {last}\nstderr:\n{stderr}")
-    });
-    value["error"].clone()
-}
-
-/// stdout parsed as one JSON document.
-pub fn stdout_json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
-}
-
-/// stdout parsed as JSON Lines.
-pub fn stdout_lines(out: &Output) -> Vec<Value> {
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
-        .collect()
-}
+pub use connector_testkit::cli::{code, last_error, stdout_json, stdout_lines};
 
 /// Whether `path` exists.
 pub fn exists(path: &Path) -> bool {

@@ -1,0 +1,65 @@
+//! Reading what a connector program printed, for tests that drive its binary.
+//!
+//! ```no_run
+//! let out = std::process::Command::new("target/debug/file-connector").arg("spec").output().unwrap();
+//! let manifest = connector_testkit::cli::stdout_json(&out);
+//! assert_eq!(manifest["name"], "file");
+//! ```
+
+use std::process::Output;
+
+use serde_json::Value;
+
+/// The exit code.
+///
+/// # Panics
+/// When the program was killed by a signal.
+pub fn code(out: &Output) -> i32 {
+    out.status.code().expect("the program exited normally")
+}
+
+/// stderr as text.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The `error` object of the JSON line the host prints last on stderr on failure.
+///
+/// # Panics
+/// When stderr is empty or its last line is not JSON, with stderr in the message.
+pub fn last_error(out: &Output) -> Value {
+    let text = stderr(out);
+    let last = text
+        .lines()
+        .last()
+        .unwrap_or_else(|| panic!("nothing on stderr"));
+    let value: Value = serde_json::from_str(last).unwrap_or_else(|e| {
+        panic!("the last stderr line is not JSON ({e}): {last}\nstderr:\n{text}")
+    });
+    value["error"].clone()
+}
+
+/// stdout as one JSON document (`spec`, `check`, a target's response).
+///
+/// # Panics
+/// When stdout is not JSON, with both streams in the message.
+pub fn stdout_json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            stderr(out)
+        )
+    })
+}
+
+/// stdout as JSON Lines (a source's records).
+///
+/// # Panics
+/// When a line is not JSON.
+pub fn stdout_lines(out: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
