@@ -61,6 +61,18 @@ pub(crate) trait Prepared<C>: Send {
     async fn run(self: Box<Self>, conn: Arc<C>, io: RunIo) -> Result<()>;
 }
 
+/// Resolves once the stop flag is set (never, if its sender is gone unset).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        if stop.changed().await.is_err() {
+            return std::future::pending().await;
+        }
+    }
+}
+
 pub(crate) struct SourceActivity<S>(pub(crate) Arc<S>);
 pub(crate) struct TargetActivity<T>(pub(crate) Arc<T>);
 
@@ -172,7 +184,16 @@ impl<T: Target> Prepared<T::Connection> for PreparedTarget<T> {
     async fn run(self: Box<Self>, conn: Arc<T::Connection>, mut io: RunIo) -> Result<()> {
         let count = self.requests.len();
         tracing::debug!(target: "connector_sdk::host", activity = self.target.info().name, count, "calling target");
-        let response = self.target.call(&conn, &self.config, self.requests).await?;
+        // A signal stops the call: the handlers `run` installs replace the default exit.
+        let mut stop = io.stop.clone();
+        let response = tokio::select! {
+            response = self.target.call(&conn, &self.config, self.requests) => response?,
+            () = stopped(&mut stop) => {
+                return Err(Error::internal(format!(
+                    "interrupted by a signal before the response of {count} request(s); some may have been handled already"
+                )));
+            }
+        };
         let failure = self.target.failure(&response);
         let value = serde_json::to_value(&response)
             .map_err(|e| Error::internal(format!("cannot serialize the response: {e}")))?;
