@@ -3,7 +3,7 @@
 //!
 //! Run with `scripts/bench.sh` (installs what it needs, then `cargo bench -p
 //! email-connector --bench email_bench`). `BENCH_RUNS` sets the runs per contender
-//! (default 3; medians are reported). The table is printed and written into
+//! (default 5; medians are reported). The table is printed and written into
 //! `docs/src/performance.md`.
 //!
 //! - send: 1,000 messages as one batch over implicit TLS + AUTH, against Python's
@@ -36,7 +36,7 @@ fn main() {
     let runs: usize = std::env::var("BENCH_RUNS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(3);
+        .unwrap_or(5);
     let servers =
         MailServers::start().unwrap_or_else(|e| panic!("the mail servers must start: {e}"));
     let work = tempfile::tempdir().expect("dir");

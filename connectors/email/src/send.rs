@@ -702,16 +702,12 @@ impl Target for SendEmail {
     ) -> Result<SendResponse> {
         let smtp = conn.smtp()?;
         let mut results: Vec<Option<SendResult>> = vec![None; requests.len()];
-        let mut queue = VecDeque::new();
-        for (index, req) in requests.iter().enumerate() {
-            match build(config, req) {
-                Ok(built) => queue.push_back((index, built)),
-                Err(e) => results[index] = Some(failed(index, None, 0, &e)),
-            }
-        }
-        let queue = Mutex::new(queue);
+        // Messages are built by the workers just before sending, so the first one goes
+        // out at once instead of after the whole batch was built.
+        let queue: Mutex<VecDeque<(usize, &SendRequest)>> =
+            Mutex::new(requests.iter().enumerate().collect());
         let workers = (config.concurrency.get() as usize)
-            .min(queue.lock().map(|q| q.len()).unwrap_or(1))
+            .min(requests.len())
             .max(1);
         let done =
             futures_util::future::join_all((0..workers).map(|_| worker(smtp, config, &queue)))
@@ -774,14 +770,17 @@ fn failed(index: usize, message_id: Option<String>, attempts: u32, e: &Error) ->
 async fn worker(
     smtp: &SmtpConfig,
     config: &SendConfig,
-    queue: &Mutex<VecDeque<(usize, Built)>>,
+    queue: &Mutex<VecDeque<(usize, &SendRequest)>>,
 ) -> Vec<SendResult> {
     let mut session: Option<Session> = None;
     let mut out = Vec::new();
     loop {
         let next = queue.lock().ok().and_then(|mut q| q.pop_front());
-        let Some((index, built)) = next else { break };
-        out.push(send_one(smtp, config, &mut session, index, &built).await);
+        let Some((index, request)) = next else { break };
+        match build(config, request) {
+            Ok(built) => out.push(send_one(smtp, config, &mut session, index, &built).await),
+            Err(e) => out.push(failed(index, None, 0, &e)),
+        }
     }
     if let Some(s) = session {
         s.quit().await;
