@@ -30,6 +30,10 @@ pub const DOMAIN: &str = "example.test";
 /// An address Postfix always answers with a temporary failure (`451 4.3.0`) at RCPT,
 /// for testing retries.
 pub const BUSY: &str = "busy@example.test";
+/// The `iss` of the OAuth 2.0 access tokens Dovecot accepts.
+pub const TOKEN_ISSUER: &str = "https://login.testkit.invalid/";
+/// The `aud` (client id) the tokens must name.
+pub const TOKEN_AUDIENCE: &str = "testkit-mail";
 /// How many users exist; [`MailServers::new_user`] hands out each once.
 pub const USERS: usize = 200;
 /// The uid and gid that own the Maildirs.
@@ -567,7 +571,7 @@ ssl_cert = <{d}/tls/server.pem
 ssl_key = <{d}/tls/server.key
 ssl_min_protocol = TLSv1.2
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login xoauth2 oauthbearer
 auth_failure_delay = 0
 auth_cache_size = 0
 first_valid_uid = 1000
@@ -577,7 +581,13 @@ default_vsz_limit = 1G
 mail_max_userip_connections = 500
 mail_fsync = never
 passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {d}/dovecot/oauth2.conf.ext
+}}
+passdb {{
   driver = passwd-file
+  mechanisms = plain login
   args = scheme=PLAIN username_format=%Lu {d}/dovecot/users
 }}
 userdb {{
@@ -639,7 +649,61 @@ protocol imap {{
             imap = p.imap,
             imaps = p.imaps,
         );
-        self.write("dovecot/dovecot.conf", &conf)
+        self.write("dovecot/dovecot.conf", &conf)?;
+        // OAuth 2.0: Dovecot checks the JWT's HS256 signature itself.
+        self.write(
+            "dovecot/oauth2.conf.ext",
+            &format!(
+                "introspection_mode = local\nlocal_validation_key_dict = fs:posix:prefix={d}/dovecot/keys/\nusername_attribute = email\nissuers = {TOKEN_ISSUER}\nclient_id = {TOKEN_AUDIENCE}\n"
+            ),
+        )?;
+        let mut key = [0u8; 32];
+        use std::io::Read;
+        std::fs::File::open("/dev/urandom")?.read_exact(&mut key)?;
+        use base64::Engine as _;
+        self.write(
+            "dovecot/keys/default/HS256/default",
+            &base64::engine::general_purpose::STANDARD.encode(key),
+        )?;
+        std::fs::write(self.path("dovecot/signing.key"), key)?;
+        chmod(&self.path("dovecot/signing.key"), 0o600)
+    }
+
+    /// An OAuth 2.0 access token (a JWT signed with the key Dovecot trusts) for `user`,
+    /// valid for `ttl`; `Duration::ZERO` mints one that expires at once. Dovecot takes
+    /// it for XOAUTH2 and OAUTHBEARER logins over IMAP and, through Postfix's SASL,
+    /// SMTP submission.
+    ///
+    /// # Errors
+    /// When the signing key cannot be read.
+    pub fn access_token(&self, user: &User, ttl: Duration) -> Result<String, HarnessError> {
+        use base64::Engine as _;
+        use hmac::Mac as _;
+        let key = std::fs::read(self.path("dovecot/signing.key"))?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let header = b64.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
+        let claims = json!({
+            "iss": TOKEN_ISSUER,
+            "aud": TOKEN_AUDIENCE,
+            "sub": user.address,
+            "email": user.address,
+            "iat": now,
+            "exp": now + ttl.as_secs(),
+        });
+        let payload = b64.encode(claims.to_string());
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&key).map_err(|e| {
+            HarnessError::Command {
+                command: "HMAC".into(),
+                detail: e.to_string(),
+            }
+        })?;
+        mac.update(format!("{header}.{payload}").as_bytes());
+        let signature = b64.encode(mac.finalize().into_bytes());
+        Ok(format!("{header}.{payload}.{signature}"))
     }
 
     fn write_postfix(&self) -> Result<(), HarnessError> {

@@ -77,3 +77,73 @@ fn deliver_stores_raw_bytes_and_folders_can_be_created() {
     assert_eq!(stored[0].message_id, "<raw@x>");
     assert!(s.messages(&user, "INBOX").expect("list").is_empty());
 }
+
+/// One IMAP command on a fresh plaintext connection; returns the tagged reply line.
+fn imap_authenticate(port: u16, mechanism: &str, initial: &str) -> String {
+    let tcp = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    tcp.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut c = BufReader::new(tcp);
+    let mut line = String::new();
+    c.read_line(&mut line).expect("greeting");
+    c.get_mut()
+        .write_all(format!("a1 AUTHENTICATE {mechanism} {initial}\r\n").as_bytes())
+        .expect("write");
+    loop {
+        line.clear();
+        c.read_line(&mut line).expect("read");
+        if line.starts_with('+') {
+            // A failure first comes as a challenge with the error; answer it empty.
+            c.get_mut().write_all(b"\r\n").expect("write");
+        } else if line.starts_with("a1 ") {
+            return line;
+        }
+    }
+}
+
+fn xoauth2(user: &str, token: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .encode(format!("user={user}\x01auth=Bearer {token}\x01\x01"))
+}
+
+#[test]
+fn dovecot_accepts_signed_oauth2_tokens_and_refuses_bad_ones() {
+    let s = servers();
+    let user = s.new_user();
+    let token = s
+        .access_token(&user, Duration::from_secs(300))
+        .expect("token");
+    let ok = imap_authenticate(s.ports.imap, "XOAUTH2", &xoauth2(&user.address, &token));
+    assert!(ok.starts_with("a1 OK"), "a valid token logs in: {ok}");
+
+    let other = s.new_user();
+    let wrong_user = imap_authenticate(s.ports.imap, "XOAUTH2", &xoauth2(&other.address, &token));
+    assert!(
+        wrong_user.starts_with("a1 NO"),
+        "a token for someone else is refused: {wrong_user}"
+    );
+
+    let expired = s.access_token(&user, Duration::ZERO).expect("token");
+    std::thread::sleep(Duration::from_millis(1100));
+    let late = imap_authenticate(s.ports.imap, "XOAUTH2", &xoauth2(&user.address, &expired));
+    assert!(
+        late.starts_with("a1 NO"),
+        "an expired token is refused: {late}"
+    );
+
+    let mut forged = token.clone();
+    forged.pop();
+    forged.push(if token.ends_with('A') { 'B' } else { 'A' });
+    let bad = imap_authenticate(s.ports.imap, "XOAUTH2", &xoauth2(&user.address, &forged));
+    assert!(
+        bad.starts_with("a1 NO"),
+        "a bad signature is refused: {bad}"
+    );
+
+    // Passwords still work beside tokens.
+    use base64::Engine as _;
+    let plain = base64::engine::general_purpose::STANDARD
+        .encode(format!("\0{}\0{}", user.address, user.password));
+    assert!(imap_authenticate(s.ports.imap, "PLAIN", &plain).starts_with("a1 OK"));
+}
