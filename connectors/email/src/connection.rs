@@ -37,10 +37,10 @@ impl EmailConnection {
             for (name, server) in [("smtp", &settings.smtp), ("imap", &settings.imap)] {
                 let Some(server) = server else { continue };
                 let auth = server.auth.as_ref().unwrap_or(&settings.auth);
-                if matches!(auth, Auth::Basic { .. }) && server.security == Security::None {
+                if !matches!(auth, Auth::None) && server.security == Security::None {
                     return Err(Error::config(
                         format!("/{name}/security"),
-                        "refusing to send a password over an unencrypted connection: use `tls` or `starttls`, or set `allow_insecure_auth: true`",
+                        "refusing to send a password or token over an unencrypted connection: use `tls` or `starttls`, or set `allow_insecure_auth: true`",
                     ));
                 }
             }
@@ -149,7 +149,7 @@ impl EmailConnection {
             return skip(report, "smtp", &["auth"]);
         };
         match &smtp.auth {
-            Auth::Basic { username, .. } => {
+            Auth::Basic { username, .. } | Auth::Oauth2 { username, .. } => {
                 let who = format!("logged in as {username}");
                 let _ = report
                     .step("smtp.auth", async {

@@ -108,10 +108,77 @@ impl ImapConfig {
                     }),
                 }
             }
+            Auth::Oauth2 {
+                username,
+                access_token,
+                mechanism,
+            } => {
+                let initial = crate::sasl::initial_response(
+                    *mechanism,
+                    username,
+                    access_token.expose(),
+                    &self.server.host,
+                    self.server.port.get(),
+                );
+                let challenge = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+                let auth = TokenAuth {
+                    initial: Some(initial),
+                    challenge: std::sync::Arc::clone(&challenge),
+                };
+                match within(
+                    io,
+                    &what,
+                    "AUTHENTICATE",
+                    client.authenticate(mechanism.name(), auth),
+                )
+                .await?
+                {
+                    Ok(session) => Ok(session),
+                    Err((e, _)) => Err(match e {
+                        async_imap::error::Error::No(text)
+                        | async_imap::error::Error::Bad(text) => {
+                            let challenge = challenge.lock().map(|c| c.clone()).unwrap_or_default();
+                            let why = if challenge.is_empty() {
+                                text.trim().to_owned()
+                            } else {
+                                crate::sasl::reason(&challenge)
+                            };
+                            Error::auth(format!(
+                                "{what}: the token for {username} was refused ({}): {why}",
+                                mechanism.name()
+                            ))
+                        }
+                        other => classify(&what, "AUTHENTICATE", other),
+                    }),
+                }
+            }
             Auth::None => Err(Error::config(
                 "/auth",
-                "IMAP needs a login: set auth.type to basic",
+                "IMAP needs a login: set auth.type to basic or oauth2",
             )),
+        }
+    }
+}
+
+/// Answers the server's SASL prompts: the token first; after that the server only asks
+/// to report a refusal (its challenge holds the reason), answered with an empty line.
+struct TokenAuth {
+    initial: Option<String>,
+    challenge: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+}
+
+impl async_imap::Authenticator for TokenAuth {
+    type Response = String;
+
+    fn process(&mut self, challenge: &[u8]) -> String {
+        match self.initial.take() {
+            Some(first) => first,
+            None => {
+                if let Ok(mut c) = self.challenge.lock() {
+                    *c = challenge.to_vec();
+                }
+                String::new()
+            }
         }
     }
 }

@@ -45,6 +45,7 @@ mod connection;
 mod imap;
 mod net;
 mod read;
+mod sasl;
 mod send;
 mod settings;
 mod smtp;
@@ -58,4 +59,6 @@ pub use send::{
     AttachmentRequest, Mailbox, Priority, RejectedRecipient, SendConfig, SendEmail, SendRequest,
     SendResponse, SendResult, SendStatus,
 };
-pub use settings::{Auth, EmailSettings, Port, Security, Server, Timeouts, TlsSettings};
+pub use settings::{
+    Auth, EmailSettings, OauthMechanism, Port, Security, Server, Timeouts, TlsSettings,
+};

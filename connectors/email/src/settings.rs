@@ -91,15 +91,50 @@ pub enum Auth {
         /// The password: a string, `{"env": "NAME"}` or `{"file": "PATH"}`.
         password: Secret,
     },
+    /// An OAuth 2.0 access token (Microsoft 365, Gmail), sent with XOAUTH2 or
+    /// OAUTHBEARER.
+    Oauth2 {
+        /// The mailbox to log in to.
+        username: String,
+        /// An access token obtained elsewhere: a string, `{"env": "NAME"}` or
+        /// `{"file": "PATH"}` (a file a token helper keeps fresh).
+        access_token: Secret,
+        /// The SASL mechanism: `xoauth2` (Microsoft 365, Gmail) or `oauthbearer`
+        /// (RFC 7628).
+        #[serde(default)]
+        mechanism: OauthMechanism,
+    },
     /// No login, for SMTP relays that trust the network. IMAP always needs a login.
     None,
+}
+
+#[connector_sdk::settings]
+#[derive(Copy, Default, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+/// How an OAuth 2.0 token is presented.
+pub enum OauthMechanism {
+    /// `AUTH XOAUTH2` (Google's and Microsoft's).
+    #[default]
+    Xoauth2,
+    /// `AUTH OAUTHBEARER` (RFC 7628).
+    Oauthbearer,
+}
+
+impl OauthMechanism {
+    /// The SASL name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Xoauth2 => "XOAUTH2",
+            Self::Oauthbearer => "OAUTHBEARER",
+        }
+    }
 }
 
 impl Auth {
     /// The login name, if any.
     pub fn username(&self) -> Option<&str> {
         match self {
-            Self::Basic { username, .. } => Some(username),
+            Self::Basic { username, .. } | Self::Oauth2 { username, .. } => Some(username),
             Self::None => None,
         }
     }

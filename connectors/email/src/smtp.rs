@@ -108,6 +108,16 @@ impl SmtpConfig {
 
     /// Step 4: AUTH, when the settings have credentials.
     pub(crate) async fn login(&self, conn: &mut AsyncSmtpConnection) -> Result<()> {
+        if let Auth::Oauth2 {
+            username,
+            access_token,
+            mechanism,
+        } = &self.auth
+        {
+            return self
+                .login_token(conn, username, access_token.expose(), *mechanism)
+                .await;
+        }
         let Auth::Basic { username, password } = &self.auth else {
             return Ok(());
         };
@@ -133,6 +143,69 @@ impl SmtpConfig {
                 err => err,
             }),
         }
+    }
+}
+
+impl SmtpConfig {
+    /// AUTH XOAUTH2 or OAUTHBEARER with an initial response. A refused token comes back
+    /// as a `334` challenge carrying the reason, answered with an empty line; lettre's
+    /// own XOAUTH2 cannot answer it, hence the raw command.
+    async fn login_token(
+        &self,
+        conn: &mut AsyncSmtpConnection,
+        username: &str,
+        token: &str,
+        mechanism: crate::settings::OauthMechanism,
+    ) -> Result<()> {
+        let what = self.what();
+        let io = self.net.timeouts.io();
+        let b64 = crate::sasl::initial_response_b64(
+            mechanism,
+            username,
+            token,
+            &self.server.host,
+            self.server.port.get(),
+        );
+        let refused = |why: String| {
+            Error::auth(format!(
+                "{what}: the token for {username} was refused ({}): {why}",
+                mechanism.name()
+            ))
+        };
+        match within(
+            io,
+            &what,
+            "AUTH",
+            conn.command(Line(format!("AUTH {} {b64}", mechanism.name()))),
+        )
+        .await?
+        {
+            Ok(reply) if reply.has_code(235) => Ok(()),
+            Ok(reply) if reply.has_code(334) => {
+                let challenge: String = reply.message().collect();
+                let why = crate::sasl::reason(challenge.as_bytes());
+                // The server expects an empty reply before its final refusal.
+                let _ = within(io, &what, "AUTH", conn.command(Line(String::new()))).await;
+                Err(refused(why))
+            }
+            Ok(reply) => Err(Error::protocol(format!(
+                "{what}: unexpected reply to AUTH: {}",
+                reply.code()
+            ))),
+            Err(e) if e.is_permanent() || e.is_transient() => {
+                Err(refused(reply_text(&e)).retryable(e.is_transient()))
+            }
+            Err(e) => Err(classify(&what, "AUTH", &e)),
+        }
+    }
+}
+
+/// A raw command line for `AsyncSmtpConnection::command`.
+struct Line(String);
+
+impl std::fmt::Display for Line {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}\r\n", self.0)
     }
 }
 
