@@ -225,11 +225,19 @@ pub(crate) fn unmarked_secrets(manifest: &Value) -> Vec<String> {
         .collect()
 }
 
-/// Every `default` in a schema, as `(JSON pointer into an instance, value)`, for the
-/// properties of the top object and of objects reached through properties.
-pub(crate) fn defaults(schema: &Value) -> Vec<(String, Value)> {
+/// A default found in a schema: where it goes in an instance, its value, and, inside
+/// an enum variant, the tag the instance must carry there for it to apply.
+pub(crate) struct Default {
+    pub(crate) pointer: String,
+    pub(crate) value: Value,
+    pub(crate) only_if: Option<(String, Value)>,
+}
+
+/// Every `default` in a schema, for the properties of the top object and of objects
+/// reached through properties and variants.
+pub(crate) fn defaults(schema: &Value) -> Vec<Default> {
     let mut out = Vec::new();
-    collect_defaults(schema, schema, "", &mut out, 0);
+    collect_defaults(schema, schema, "", None, &mut out, 0);
     out
 }
 
@@ -237,7 +245,8 @@ fn collect_defaults(
     root: &Value,
     node: &Value,
     at: &str,
-    out: &mut Vec<(String, Value)>,
+    only_if: Option<&(String, Value)>,
+    out: &mut Vec<Default>,
     depth: usize,
 ) {
     if depth > 8 {
@@ -248,16 +257,34 @@ fn collect_defaults(
         for (name, s) in props {
             let path = format!("{at}/{name}");
             if let Some(d) = s.get("default").or_else(|| resolve(root, s).get("default")) {
-                out.push((path.clone(), d.clone()));
+                out.push(Default {
+                    pointer: path.clone(),
+                    value: d.clone(),
+                    only_if: only_if.cloned(),
+                });
             }
-            collect_defaults(root, s, &path, out, depth + 1);
+            collect_defaults(root, s, &path, only_if, out, depth + 1);
         }
     }
     for k in ["anyOf", "oneOf"] {
         for b in node.get(k).and_then(Value::as_array).into_iter().flatten() {
-            if b.get("type") != Some(&Value::String("null".into())) && b.get("const").is_none() {
-                collect_defaults(root, b, at, out, depth + 1);
+            let branch = resolve(root, b);
+            if branch.get("type") == Some(&Value::String("null".into()))
+                || branch.get("const").is_some()
+            {
+                continue;
             }
+            // A tagged variant (`"type": {"const": "oauth2"}`): its defaults apply only
+            // where the instance has that tag.
+            let tag = branch
+                .get("properties")
+                .and_then(Value::as_object)
+                .and_then(|props| {
+                    props.iter().find_map(|(name, p)| {
+                        p.get("const").map(|c| (format!("{at}/{name}"), c.clone()))
+                    })
+                });
+            collect_defaults(root, branch, at, tag.as_ref().or(only_if), out, depth + 1);
         }
     }
 }

@@ -635,7 +635,16 @@ impl Suite {
         let spec = self.spec()?;
         let wd = Workdir::new();
         let mut problems = Vec::new();
-        for (path, default) in manifest::defaults(&spec["connection"]) {
+        for manifest::Default {
+            pointer: path,
+            value: default,
+            only_if,
+        } in manifest::defaults(&spec["connection"])
+        {
+            // A variant's default applies only where the fixture uses that variant.
+            if only_if.is_some_and(|(tag, value)| conn.pointer(&tag) != Some(&value)) {
+                continue;
+            }
             let Some(candidate) = with_value(conn, &path, default.clone()) else {
                 continue;
             };
@@ -652,7 +661,15 @@ impl Suite {
                 .find(|a| a["name"] == activity.as_str())
                 .map(|a| a["config"].clone())
                 .unwrap_or(Value::Null);
-            for (path, default) in manifest::defaults(&schema) {
+            for manifest::Default {
+                pointer: path,
+                value: default,
+                only_if,
+            } in manifest::defaults(&schema)
+            {
+                if only_if.is_some_and(|(tag, value)| config.pointer(&tag) != Some(&value)) {
+                    continue;
+                }
                 let Some(candidate) = with_value(config, &path, default.clone()) else {
                     continue;
                 };
