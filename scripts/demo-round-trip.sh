@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run by mail-sandbox: sends one message to the sandbox mailbox and reads it back.
 set -euo pipefail
-bin=target/debug/email-connector
+bin="${CARGO_TARGET_DIR:-target}/debug/email-connector"
 conn="$SANDBOX_CONNECTION"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
