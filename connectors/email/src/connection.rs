@@ -28,8 +28,9 @@ impl std::fmt::Debug for EmailConnection {
 }
 
 impl EmailConnection {
-    /// Checks the settings and prepares TLS; opens nothing yet.
-    pub fn new(settings: EmailSettings) -> Result<Self> {
+    /// The settings rules, without building anything costly: what `validate` runs.
+    /// Returns the EHLO name.
+    pub(crate) fn check(settings: &EmailSettings) -> Result<String> {
         if settings.smtp.is_none() && settings.imap.is_none() {
             return Err(Error::config("", "configure `smtp`, `imap` or both"));
         }
@@ -55,6 +56,13 @@ impl EmailConnection {
                 "expected a host name without spaces",
             ));
         }
+        crate::net::extra_roots(&settings.tls)?;
+        Ok(hello)
+    }
+
+    /// Checks the settings and prepares TLS; opens nothing yet.
+    pub fn new(settings: EmailSettings) -> Result<Self> {
+        let hello = Self::check(&settings)?;
         let net = Net::new(&settings.tls, settings.timeouts.clone())?;
         Ok(Self {
             smtp: settings.smtp.clone().map(|server| SmtpConfig {
@@ -297,8 +305,8 @@ impl Connector for EmailConnector {
     type Connection = EmailConnection;
 
     fn validate(&self, settings: &EmailSettings) -> Result<()> {
-        // Everything `new` checks, without keeping what it builds (nothing connects).
-        EmailConnection::new(settings.clone()).map(drop)
+        // The rules only: the system's CA store is loaded once, by `connect`.
+        EmailConnection::check(settings).map(drop)
     }
 
     async fn connect(&self, settings: EmailSettings) -> Result<EmailConnection> {

@@ -147,30 +147,40 @@ fn roots(tls: &TlsSettings) -> Result<RootCertStore> {
     let native = rustls_native_certs::load_native_certs();
     let (added, _) = roots.add_parsable_certificates(native.certs);
     tracing::debug!(target: "email_connector", added, "system CA certificates loaded");
-    if let Some(path) = &tls.ca_file {
-        use rustls::pki_types::CertificateDer;
-        use rustls::pki_types::pem::PemObject;
-        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
-            .and_then(|iter| iter.collect())
-            .map_err(|e| {
-                Error::config(
-                    "/tls/ca_file",
-                    format!("cannot read CA certificates from {}: {e}", path.display()),
-                )
-            })?;
-        if certs.is_empty() {
-            return Err(Error::config(
-                "/tls/ca_file",
-                format!("{} holds no PEM certificate", path.display()),
-            ));
-        }
-        for cert in certs {
-            roots
-                .add(cert)
-                .map_err(|e| Error::config("/tls/ca_file", format!("{}: {e}", path.display())))?;
-        }
+    for cert in extra_roots(tls)? {
+        let path = tls.ca_file.as_deref().unwrap_or(std::path::Path::new(""));
+        roots
+            .add(cert)
+            .map_err(|e| Error::config("/tls/ca_file", format!("{}: {e}", path.display())))?;
     }
     Ok(roots)
+}
+
+/// The certificates of `tls.ca_file`, if given: read and parsed, so `validate` can refuse
+/// a bad file without loading the system's store.
+pub(crate) fn extra_roots(
+    tls: &TlsSettings,
+) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let Some(path) = &tls.ca_file else {
+        return Ok(Vec::new());
+    };
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+        .and_then(|iter| iter.collect())
+        .map_err(|e| {
+            Error::config(
+                "/tls/ca_file",
+                format!("cannot read CA certificates from {}: {e}", path.display()),
+            )
+        })?;
+    if certs.is_empty() {
+        return Err(Error::config(
+            "/tls/ca_file",
+            format!("{} holds no PEM certificate", path.display()),
+        ));
+    }
+    Ok(certs)
 }
 
 /// Classifies a failed TCP connect.
