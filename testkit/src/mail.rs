@@ -407,6 +407,57 @@ impl MailServers {
         lines[lines.len().saturating_sub(30)..].join("\n")
     }
 
+    /// Ends `user`'s IMAP sessions from the server side, as Microsoft 365 does when the
+    /// token a session logged in with expires (`BYE Session invalidated -
+    /// AccessTokenExpired`).
+    ///
+    /// # Errors
+    /// When `doveadm kick` fails.
+    pub fn kick(&self, user: &User) -> Result<(), HarnessError> {
+        let out = self.doveadm(&["kick", &user.address]).output()?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(HarnessError::Command {
+                command: format!("doveadm kick {}", user.address),
+                detail: String::from_utf8_lossy(&out.stderr).into_owned(),
+            })
+        }
+    }
+
+    /// Ends every open SMTP session (kills Postfix's `smtpd` processes), as a server
+    /// does that drops idle or long sessions. Returns how many it ended.
+    ///
+    /// # Errors
+    /// When Postfix's master process cannot be found.
+    pub fn drop_smtp_sessions(&self) -> Result<usize, HarnessError> {
+        let pid = std::fs::read_to_string(self.path("postfix/spool/pid/master.pid"))?;
+        let master = pid.trim().to_owned();
+        let mut ended = 0;
+        for entry in std::fs::read_dir("/proc")?.flatten() {
+            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+                continue;
+            };
+            // pid (comm) state ppid ...
+            let Some((head, rest)) = stat.rsplit_once(") ") else {
+                continue;
+            };
+            let comm = head.split_once(" (").map_or("", |(_, c)| c);
+            let parent = rest.split_whitespace().nth(1).unwrap_or("");
+            if comm == "smtpd" && parent == master {
+                let child = entry.file_name().to_string_lossy().into_owned();
+                if Command::new("kill")
+                    .args(["-9", &child])
+                    .status()?
+                    .success()
+                {
+                    ended += 1;
+                }
+            }
+        }
+        Ok(ended)
+    }
+
     /// A `doveadm` command against this Dovecot.
     pub fn doveadm(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new("/usr/bin/doveadm");
@@ -677,33 +728,12 @@ protocol imap {{
     /// # Errors
     /// When the signing key cannot be read.
     pub fn access_token(&self, user: &User, ttl: Duration) -> Result<String, HarnessError> {
-        use base64::Engine as _;
-        use hmac::Mac as _;
-        let key = std::fs::read(self.path("dovecot/signing.key"))?;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
-        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-        let header = b64.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
-        let claims = json!({
-            "iss": TOKEN_ISSUER,
-            "aud": TOKEN_AUDIENCE,
-            "sub": user.address,
-            "email": user.address,
-            "iat": now,
-            "exp": now + ttl.as_secs(),
-        });
-        let payload = b64.encode(claims.to_string());
-        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&key).map_err(|e| {
-            HarnessError::Command {
-                command: "HMAC".into(),
-                detail: e.to_string(),
-            }
-        })?;
-        mac.update(format!("{header}.{payload}").as_bytes());
-        let signature = b64.encode(mac.finalize().into_bytes());
-        Ok(format!("{header}.{payload}.{signature}"))
+        Ok(sign_token(&self.signing_key()?, &user.address, ttl))
+    }
+
+    /// The key that signs access tokens (what Dovecot trusts).
+    pub(crate) fn signing_key(&self) -> Result<Vec<u8>, HarnessError> {
+        Ok(std::fs::read(self.path("dovecot/signing.key"))?)
     }
 
     fn write_postfix(&self) -> Result<(), HarnessError> {
@@ -944,6 +974,32 @@ impl StoredMessage {
     pub fn seen(&self) -> bool {
         self.flags.iter().any(|f| f == "\\Seen")
     }
+}
+
+/// A JWT for `address` signed with `key` (HS256), valid for `ttl`.
+pub(crate) fn sign_token(key: &[u8], address: &str, ttl: Duration) -> String {
+    use base64::Engine as _;
+    use hmac::Mac as _;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let header = b64.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
+    let claims = json!({
+        "iss": TOKEN_ISSUER,
+        "aud": TOKEN_AUDIENCE,
+        "sub": address,
+        "email": address,
+        "iat": now,
+        "exp": now + ttl.as_secs(),
+    });
+    let payload = b64.encode(claims.to_string());
+    let mut mac =
+        hmac::Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
+    mac.update(format!("{header}.{payload}").as_bytes());
+    let signature = b64.encode(mac.finalize().into_bytes());
+    format!("{header}.{payload}.{signature}")
 }
 
 fn user(n: usize) -> User {

@@ -5,10 +5,12 @@ use connector_sdk::{CheckReport, Connection, Connector, Error, Result};
 use tokio::sync::{Mutex, MutexGuard};
 
 use crate::imap::{ImapConfig, Session};
+use crate::login::Login;
 use crate::net::Net;
+use crate::oauth::Tokens;
 use crate::read::ReadEmail;
 use crate::send::SendEmail;
-use crate::settings::{Auth, EmailSettings, Security};
+use crate::settings::{Auth, EmailSettings, Security, Server};
 use crate::smtp::SmtpConfig;
 
 /// An email connection: SMTP and IMAP settings, and the IMAP session once opened.
@@ -16,6 +18,9 @@ pub struct EmailConnection {
     smtp: Option<SmtpConfig>,
     imap: Option<ImapConfig>,
     session: Mutex<Option<Session>>,
+    /// The folder Read Email selected and its UIDVALIDITY, to select again after a
+    /// reconnect.
+    selected: std::sync::Mutex<Option<(String, u32)>>,
 }
 
 impl std::fmt::Debug for EmailConnection {
@@ -33,6 +38,11 @@ impl EmailConnection {
     pub(crate) fn check(settings: &EmailSettings) -> Result<String> {
         if settings.smtp.is_none() && settings.imap.is_none() {
             return Err(Error::config("", "configure `smtp`, `imap` or both"));
+        }
+        for (at, auth) in auths(settings) {
+            if let Auth::Oauth2(o) = auth {
+                crate::oauth::plan(o, settings.allow_insecure_auth, &at)?;
+            }
         }
         if !settings.allow_insecure_auth {
             for (name, server) in [("smtp", &settings.smtp), ("imap", &settings.imap)] {
@@ -64,19 +74,31 @@ impl EmailConnection {
     pub fn new(settings: EmailSettings) -> Result<Self> {
         let hello = Self::check(&settings)?;
         let net = Net::new(&settings.tls, settings.timeouts.clone())?;
+        let shared = login(&settings.auth, &settings, &net, "/auth")?;
+        let login_for = |name: &str, server: &Server| match &server.auth {
+            Some(own) => login(own, &settings, &net, &format!("/{name}/auth")),
+            None => Ok(shared.clone()),
+        };
         Ok(Self {
-            smtp: settings.smtp.clone().map(|server| SmtpConfig {
-                net: net.clone(),
-                auth: server.auth.clone().unwrap_or_else(|| settings.auth.clone()),
-                server,
-                hello: hello.clone(),
-            }),
-            imap: settings.imap.clone().map(|server| ImapConfig {
-                net: net.clone(),
-                auth: server.auth.clone().unwrap_or_else(|| settings.auth.clone()),
-                server,
-            }),
+            smtp: match &settings.smtp {
+                Some(server) => Some(SmtpConfig {
+                    net: net.clone(),
+                    login: login_for("smtp", server)?,
+                    server: server.clone(),
+                    hello: hello.clone(),
+                }),
+                None => None,
+            },
+            imap: match &settings.imap {
+                Some(server) => Some(ImapConfig {
+                    net: net.clone(),
+                    login: login_for("imap", server)?,
+                    server: server.clone(),
+                }),
+                None => None,
+            },
             session: Mutex::new(None),
+            selected: std::sync::Mutex::new(None),
         })
     }
 
@@ -108,7 +130,43 @@ impl EmailConnection {
         Ok(guard)
     }
 
-    async fn check_smtp(&self, report: &mut CheckReport, smtp: &SmtpConfig) {
+    /// Remembers the folder a read selected, for [`Self::reconnect`].
+    pub(crate) fn selected(&self, folder: &str, uid_validity: u32) {
+        if let Ok(mut s) = self.selected.lock() {
+            *s = Some((folder.to_owned(), uid_validity));
+        }
+    }
+
+    /// After the IMAP connection was lost (Microsoft 365 ends a session with `BYE
+    /// Session invalidated - AccessTokenExpired` when the token it logged in with
+    /// expires): logs in again, with a fresh token if needed, and selects the folder
+    /// again. The UIDs read so far stay valid only if UIDVALIDITY did not change; if it
+    /// did, this fails rather than act on the wrong messages.
+    pub(crate) async fn reconnect(&self, lost: &Error) -> Result<()> {
+        let imap = self.imap()?;
+        let what = imap.what();
+        tracing::warn!(target: "email_connector", "{what}: connection lost ({}); logging in again", lost.message());
+        let mut guard = self.session.lock().await;
+        *guard = None;
+        let mut session = imap.open().await?;
+        let selected = self.selected.lock().ok().and_then(|s| s.clone());
+        if let Some((folder, uid_validity)) = selected {
+            let mailbox = session
+                .select(&folder)
+                .await
+                .map_err(|e| crate::imap::classify(&what, "SELECT", e))?;
+            let now = mailbox.uid_validity.unwrap_or(0);
+            if now != uid_validity {
+                return Err(Error::protocol(format!(
+                    "{what}: UIDVALIDITY of {folder} changed from {uid_validity} to {now} while reconnecting; the messages read so far are marked by the next run"
+                )));
+            }
+        }
+        *guard = Some(session);
+        Ok(())
+    }
+
+    async fn check_smtp(&self, report: &mut CheckReport, smtp: &SmtpConfig, token_ok: bool) {
         let security = smtp.server.security;
         let tls = if security == Security::Starttls {
             "starttls"
@@ -156,8 +214,8 @@ impl EmailConnection {
         else {
             return skip(report, "smtp", &["auth"]);
         };
-        match &smtp.auth {
-            Auth::Basic { username, .. } | Auth::Oauth2 { username, .. } => {
+        match smtp.login.username() {
+            Some(username) if token_ok => {
                 let who = format!("logged in as {username}");
                 let _ = report
                     .step("smtp.auth", async {
@@ -165,12 +223,13 @@ impl EmailConnection {
                     })
                     .await;
             }
-            Auth::None => report.skip("smtp.auth", "no login configured"),
+            Some(_) => report.skip("smtp.auth", "not tried: no access token"),
+            None => report.skip("smtp.auth", "no login configured"),
         }
         let _ = tokio::time::timeout(smtp.net.timeouts.io(), conn.quit()).await;
     }
 
-    async fn check_imap(&self, report: &mut CheckReport, imap: &ImapConfig) {
+    async fn check_imap(&self, report: &mut CheckReport, imap: &ImapConfig, token_ok: bool) {
         let security = imap.server.security;
         let tls = if security == Security::Starttls {
             "starttls"
@@ -207,7 +266,10 @@ impl EmailConnection {
         let Ok((stream, greeted)) = secured else {
             return skip(report, "imap", &["login", "select"]);
         };
-        let who = imap.auth.username().unwrap_or_default().to_owned();
+        if !token_ok {
+            return skip(report, "imap", &["login", "select"]);
+        }
+        let who = imap.login.username().unwrap_or_default().to_owned();
         let Ok((mut session, _)) = report
             .step("imap.login", async {
                 imap.login(stream, greeted)
@@ -263,6 +325,36 @@ fn ehlo_detail(info: &lettre::transport::smtp::extension::ServerInfo) -> String 
     format!("{} offers {}", info.name(), offered.join(", "))
 }
 
+/// The login settings in force, with their JSON paths.
+fn auths(settings: &EmailSettings) -> Vec<(String, &Auth)> {
+    let mut out = vec![("/auth".to_owned(), &settings.auth)];
+    for (name, server) in [("smtp", &settings.smtp), ("imap", &settings.imap)] {
+        if let Some(auth) = server.as_ref().and_then(|s| s.auth.as_ref()) {
+            out.push((format!("/{name}/auth"), auth));
+        }
+    }
+    out
+}
+
+/// Builds a login from checked settings.
+fn login(auth: &Auth, settings: &EmailSettings, net: &Net, at: &str) -> Result<Login> {
+    Ok(match auth {
+        Auth::None => Login::None,
+        Auth::Basic { username, password } => Login::Password {
+            username: username.clone(),
+            password: password.clone(),
+        },
+        Auth::Oauth2(o) => {
+            let plan = crate::oauth::plan(o, settings.allow_insecure_auth, at)?;
+            Login::Token {
+                username: o.username.clone(),
+                mechanism: o.mechanism,
+                tokens: std::sync::Arc::new(Tokens::new(o, plan, net, at)?),
+            }
+        }
+    })
+}
+
 fn skip(report: &mut CheckReport, proto: &str, steps: &[&str]) {
     for step in steps {
         report.skip(
@@ -276,11 +368,46 @@ fn skip(report: &mut CheckReport, proto: &str, steps: &[&str]) {
 impl Connection for EmailConnection {
     async fn check(&self) -> CheckReport {
         let mut report = CheckReport::new();
+        // The token request is a step of its own, before the servers: one line per
+        // token source (one, unless SMTP and IMAP log in differently).
+        let logins: Vec<&Login> = [
+            self.smtp.as_ref().map(|s| &s.login),
+            self.imap.as_ref().map(|s| &s.login),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let mut sources: Vec<&std::sync::Arc<Tokens>> = Vec::new();
+        let mut failed: Vec<&std::sync::Arc<Tokens>> = Vec::new();
+        for tokens in logins.iter().filter_map(|l| l.tokens()) {
+            if !sources.iter().any(|s| std::sync::Arc::ptr_eq(s, tokens)) {
+                sources.push(tokens);
+            }
+        }
+        for (i, tokens) in sources.iter().enumerate() {
+            let name = match (sources.len(), i) {
+                (1, _) => "oauth2.token",
+                (_, 0) if self.smtp.as_ref().and_then(|s| s.login.tokens()).is_some() => {
+                    "smtp.oauth2.token"
+                }
+                _ => "imap.oauth2.token",
+            };
+            if report.step(name, tokens.describe()).await.is_err() {
+                failed.push(*tokens);
+            }
+        }
+        let token_ok = |login: &Login| {
+            login
+                .tokens()
+                .is_none_or(|t| !failed.iter().any(|f| std::sync::Arc::ptr_eq(f, t)))
+        };
         if let Some(smtp) = &self.smtp {
-            self.check_smtp(&mut report, smtp).await;
+            self.check_smtp(&mut report, smtp, token_ok(&smtp.login))
+                .await;
         }
         if let Some(imap) = &self.imap {
-            self.check_imap(&mut report, imap).await;
+            self.check_imap(&mut report, imap, token_ok(&imap.login))
+                .await;
         }
         report
     }

@@ -6,8 +6,9 @@ use connector_sdk::{Error, Result};
 use futures_util::TryStreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::login::Login;
 use crate::net::{Net, Proto, Stream, within};
-use crate::settings::{Auth, Security, Server};
+use crate::settings::{Security, Server};
 use crate::smtp::io_error;
 
 /// An authenticated IMAP session.
@@ -18,7 +19,7 @@ pub(crate) type Session = async_imap::Session<Stream>;
 pub(crate) struct ImapConfig {
     pub(crate) net: Net,
     pub(crate) server: Server,
-    pub(crate) auth: Auth,
+    pub(crate) login: Login,
 }
 
 impl ImapConfig {
@@ -87,8 +88,8 @@ impl ImapConfig {
                 )));
             }
         }
-        match &self.auth {
-            Auth::Basic { username, password } => {
+        match &self.login {
+            Login::Password { username, password } => {
                 match within(
                     io,
                     &what,
@@ -108,54 +109,90 @@ impl ImapConfig {
                     }),
                 }
             }
-            Auth::Oauth2 {
+            Login::Token {
                 username,
-                access_token,
                 mechanism,
+                tokens,
             } => {
-                let initial = crate::sasl::initial_response(
-                    *mechanism,
-                    username,
-                    access_token.expose(),
-                    &self.server.host,
-                    self.server.port.get(),
-                );
-                let challenge = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-                let auth = TokenAuth {
-                    initial: Some(initial),
-                    challenge: std::sync::Arc::clone(&challenge),
-                };
-                match within(
-                    io,
-                    &what,
-                    "AUTHENTICATE",
-                    client.authenticate(mechanism.name(), auth),
-                )
-                .await?
-                {
-                    Ok(session) => Ok(session),
-                    Err((e, _)) => Err(match e {
-                        async_imap::error::Error::No(text)
-                        | async_imap::error::Error::Bad(text) => {
-                            let challenge = challenge.lock().map(|c| c.clone()).unwrap_or_default();
-                            let why = if challenge.is_empty() {
-                                text.trim().to_owned()
-                            } else {
-                                crate::sasl::reason(&challenge)
-                            };
-                            Error::auth(format!(
-                                "{what}: the token for {username} was refused ({}): {why}",
-                                mechanism.name()
-                            ))
+                // The client comes back after a refusal, for a second try.
+                let mut client = Some(client);
+                #[allow(unused_assignments)] // the client is put back for the second try
+                let session = crate::login::with_token!(tokens, |token| {
+                    match client.take() {
+                        Some(c) => {
+                            let (session, back) =
+                                self.authenticate(c, username, token, *mechanism).await;
+                            client = back;
+                            session
                         }
-                        other => classify(&what, "AUTHENTICATE", other),
-                    }),
-                }
+                        None => Err(Error::internal("IMAP client lost")),
+                    }
+                });
+                session
             }
-            Auth::None => Err(Error::config(
+            Login::None => Err(Error::config(
                 "/auth",
                 "IMAP needs a login: set auth.type to basic or oauth2",
             )),
+        }
+    }
+
+    /// AUTHENTICATE with a token. Returns the client after a refusal.
+    async fn authenticate(
+        &self,
+        mut client: async_imap::Client<Stream>,
+        username: &str,
+        token: &str,
+        mechanism: crate::settings::OauthMechanism,
+    ) -> (Result<Session>, Option<async_imap::Client<Stream>>) {
+        let what = self.what();
+        let initial = crate::sasl::initial_response(
+            mechanism,
+            username,
+            token,
+            &self.server.host,
+            self.server.port.get(),
+        );
+        let challenge = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let auth = TokenAuth {
+            initial: Some(initial),
+            challenge: std::sync::Arc::clone(&challenge),
+        };
+        let outcome = match within(
+            self.net.timeouts.io(),
+            &what,
+            "AUTHENTICATE",
+            client.authenticate(mechanism.name(), auth),
+        )
+        .await
+        {
+            Ok(outcome) => outcome,
+            Err(e) => return (Err(e), None),
+        };
+        match outcome {
+            Ok(session) => (Ok(session), None),
+            Err((e, back)) => {
+                client = back;
+                let error = match e {
+                    async_imap::error::Error::No(text) | async_imap::error::Error::Bad(text) => {
+                        let challenge = challenge.lock().map(|c| c.clone()).unwrap_or_default();
+                        let why = if challenge.is_empty() {
+                            text.trim().to_owned()
+                        } else {
+                            crate::sasl::reason(&challenge)
+                        };
+                        return (
+                            Err(Error::auth(format!(
+                                "{what}: the token for {username} was refused ({}): {why}",
+                                mechanism.name()
+                            ))),
+                            Some(client),
+                        );
+                    }
+                    other => classify(&what, "AUTHENTICATE", other),
+                };
+                (Err(error), None)
+            }
         }
     }
 }

@@ -43,7 +43,9 @@
 
 mod connection;
 mod imap;
+mod login;
 mod net;
+mod oauth;
 mod read;
 mod sasl;
 mod send;
@@ -60,5 +62,6 @@ pub use send::{
     SendResponse, SendResult, SendStatus,
 };
 pub use settings::{
-    Auth, EmailSettings, OauthMechanism, Port, Security, Server, Timeouts, TlsSettings,
+    Auth, ClientAuth, EmailSettings, Grant, OAuth2, OauthMechanism, Port, Security, Server,
+    Timeouts, TlsSettings,
 };

@@ -24,6 +24,8 @@ use crate::settings::{Timeouts, TlsSettings};
 pub(crate) enum Proto {
     Smtp,
     Imap,
+    /// A token endpoint: never traced (the bytes hold secrets and tokens).
+    Http,
 }
 
 impl Proto {
@@ -31,6 +33,7 @@ impl Proto {
         match self {
             Self::Smtp => "SMTP",
             Self::Imap => "IMAP",
+            Self::Http => "token endpoint",
         }
     }
 }
@@ -457,6 +460,7 @@ impl Dialogue {
             Proto::Imap => {
                 tracing::enabled!(target: "email_connector::imap", tracing::Level::TRACE)
             }
+            Proto::Http => false,
         }
     }
 
@@ -464,6 +468,7 @@ impl Dialogue {
         match self.proto {
             Proto::Smtp => tracing::trace!(target: "email_connector::smtp", "{direction} {line}"),
             Proto::Imap => tracing::trace!(target: "email_connector::imap", "{direction} {line}"),
+            Proto::Http => {}
         }
     }
 
@@ -511,6 +516,7 @@ impl Dialogue {
         let continuation = match self.proto {
             Proto::Smtp => last.starts_with("334"),
             Proto::Imap => last.starts_with('+'),
+            Proto::Http => false,
         };
         if self.redacting && !continuation && !last.is_empty() {
             self.redacting = false;

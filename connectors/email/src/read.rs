@@ -532,6 +532,7 @@ impl Source for ReadEmail {
                 }
             })?;
             let uid_validity = mailbox.uid_validity.unwrap_or(0);
+            conn.selected(&config.folder, uid_validity);
             let query = search_query(config)?;
             let found = session
                 .uid_search(&query)
@@ -557,7 +558,13 @@ impl Source for ReadEmail {
             if out.is_stopped() {
                 break;
             }
-            let fetched = fetch_batch(conn, &what, &batch).await?;
+            let fetched = match fetch_batch(conn, &what, &batch).await {
+                Err(e) if lost(&e) => {
+                    conn.reconnect(&e).await?;
+                    fetch_batch(conn, &what, &batch).await?
+                }
+                fetched => fetched?,
+            };
             if let Some(previous) = parsing.take() {
                 emit_parsed(out, &config.folder, previous).await?;
             }
@@ -587,66 +594,14 @@ impl Source for ReadEmail {
         acks.sort_unstable();
         let set = uid_set(&acks);
         let what = conn.imap()?.what();
-        let mut guard = conn.session().await?;
-        let session = guard
-            .as_mut()
-            .ok_or_else(|| Error::internal("no IMAP session"))?;
-        match &config.after_read {
-            AfterRead::None => {}
-            AfterRead::MarkSeen => {
-                drain(
-                    session.uid_store(&set, "+FLAGS.SILENT (\\Seen)").await,
-                    &what,
-                    "UID STORE",
-                )
-                .await?;
+        // Marking is idempotent (a flag set twice, a UID already moved or expunged is
+        // no longer there), so after a lost connection it is simply done again.
+        match apply(conn, config, &what, &set).await {
+            Err(e) if lost(&e) => {
+                conn.reconnect(&e).await?;
+                apply(conn, config, &what, &set).await?;
             }
-            AfterRead::Delete => {
-                drain(
-                    session.uid_store(&set, "+FLAGS.SILENT (\\Deleted)").await,
-                    &what,
-                    "UID STORE",
-                )
-                .await?;
-                let expunged: Vec<_> = session
-                    .uid_expunge(&set)
-                    .await
-                    .map_err(|e| classify(&what, "UID EXPUNGE", e))?
-                    .try_collect()
-                    .await
-                    .map_err(|e| classify(&what, "UID EXPUNGE", e))?;
-                tracing::debug!(target: TARGET, expunged = expunged.len(), "deleted");
-            }
-            AfterRead::MoveTo(folder) => {
-                let caps = session
-                    .capabilities()
-                    .await
-                    .map_err(|e| classify(&what, "CAPABILITY", e))?;
-                if caps.has_str("MOVE") {
-                    session
-                        .uid_mv(&set, folder)
-                        .await
-                        .map_err(|e| classify(&what, "UID MOVE", e))?;
-                } else {
-                    session
-                        .uid_copy(&set, folder)
-                        .await
-                        .map_err(|e| classify(&what, "UID COPY", e))?;
-                    drain(
-                        session.uid_store(&set, "+FLAGS.SILENT (\\Deleted)").await,
-                        &what,
-                        "UID STORE",
-                    )
-                    .await?;
-                    let _: Vec<_> = session
-                        .uid_expunge(&set)
-                        .await
-                        .map_err(|e| classify(&what, "UID EXPUNGE", e))?
-                        .try_collect()
-                        .await
-                        .map_err(|e| classify(&what, "UID EXPUNGE", e))?;
-                }
-            }
+            done => done?,
         }
         tracing::debug!(target: TARGET, count = acks.len(), uids = %set, "committed");
         Ok(())
@@ -672,6 +627,77 @@ impl Source for ReadEmail {
             })
             .collect())
     }
+}
+
+/// Whether an error means the IMAP connection is gone (worth one reconnect).
+fn lost(e: &Error) -> bool {
+    e.kind() == connector_sdk::ErrorKind::Connect
+}
+
+/// Marks, deletes or moves the messages in `set` after their records were delivered.
+async fn apply(conn: &EmailConnection, config: &ReadConfig, what: &str, set: &str) -> Result<()> {
+    let mut guard = conn.session().await?;
+    let session = guard
+        .as_mut()
+        .ok_or_else(|| Error::internal("no IMAP session"))?;
+    match &config.after_read {
+        AfterRead::None => {}
+        AfterRead::MarkSeen => {
+            drain(
+                session.uid_store(set, "+FLAGS.SILENT (\\Seen)").await,
+                what,
+                "UID STORE",
+            )
+            .await?;
+        }
+        AfterRead::Delete => {
+            drain(
+                session.uid_store(set, "+FLAGS.SILENT (\\Deleted)").await,
+                what,
+                "UID STORE",
+            )
+            .await?;
+            let expunged: Vec<_> = session
+                .uid_expunge(set)
+                .await
+                .map_err(|e| classify(what, "UID EXPUNGE", e))?
+                .try_collect()
+                .await
+                .map_err(|e| classify(what, "UID EXPUNGE", e))?;
+            tracing::debug!(target: TARGET, expunged = expunged.len(), "deleted");
+        }
+        AfterRead::MoveTo(folder) => {
+            let caps = session
+                .capabilities()
+                .await
+                .map_err(|e| classify(what, "CAPABILITY", e))?;
+            if caps.has_str("MOVE") {
+                session
+                    .uid_mv(set, folder)
+                    .await
+                    .map_err(|e| classify(what, "UID MOVE", e))?;
+            } else {
+                session
+                    .uid_copy(set, folder)
+                    .await
+                    .map_err(|e| classify(what, "UID COPY", e))?;
+                drain(
+                    session.uid_store(set, "+FLAGS.SILENT (\\Deleted)").await,
+                    what,
+                    "UID STORE",
+                )
+                .await?;
+                let _: Vec<_> = session
+                    .uid_expunge(set)
+                    .await
+                    .map_err(|e| classify(what, "UID EXPUNGE", e))?
+                    .try_collect()
+                    .await
+                    .map_err(|e| classify(what, "UID EXPUNGE", e))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A fetched message, parsed or not.

@@ -91,21 +91,115 @@ pub enum Auth {
         /// The password: a string, `{"env": "NAME"}` or `{"file": "PATH"}`.
         password: Secret,
     },
-    /// An OAuth 2.0 access token (Microsoft 365, Gmail), sent with XOAUTH2 or
-    /// OAUTHBEARER.
-    Oauth2 {
-        /// The mailbox to log in to.
-        username: String,
-        /// An access token obtained elsewhere: a string, `{"env": "NAME"}` or
-        /// `{"file": "PATH"}` (a file a token helper keeps fresh).
-        access_token: Secret,
-        /// The SASL mechanism: `xoauth2` (Microsoft 365, Gmail) or `oauthbearer`
-        /// (RFC 7628).
-        #[serde(default)]
-        mechanism: OauthMechanism,
-    },
+    /// OAuth 2.0 (Microsoft 365, Gmail): an access token, obtained with a grant or
+    /// given as is, sent with XOAUTH2 or OAUTHBEARER.
+    Oauth2(OAuth2),
     /// No login, for SMTP relays that trust the network. IMAP always needs a login.
     None,
+}
+
+#[connector_sdk::settings]
+/// OAuth 2.0 login. With a `grant`, the connector requests access tokens itself, keeps
+/// them for the process and refreshes them before they expire; with
+/// `grant: access_token` it uses the token it is given.
+///
+/// Microsoft 365 app-only (the usual choice for a service):
+/// `{"type": "oauth2", "username": "orders@contoso.com", "grant": "client_credentials",
+/// "tenant_id": "contoso.onmicrosoft.com", "client_id": "…", "client_secret": {"env":
+/// "EMAIL_CLIENT_SECRET"}}`.
+pub struct OAuth2 {
+    /// The mailbox to log in to (also the user of the `password` grant).
+    pub username: String,
+    /// How access tokens are obtained.
+    #[serde(default)]
+    pub grant: Grant,
+    /// The token itself, for `grant: access_token`: a string, `{"env": "NAME"}` or
+    /// `{"file": "PATH"}`.
+    #[serde(default)]
+    pub access_token: Option<Secret>,
+    /// The Microsoft Entra tenant (its id or a domain such as
+    /// `contoso.onmicrosoft.com`); sets the token URL to
+    /// `https://login.microsoftonline.com/{tenant_id}/oauth2/v2.0/token`.
+    #[serde(default)]
+    pub tenant_id: Option<String>,
+    /// The token endpoint of any other provider (Gmail:
+    /// `https://oauth2.googleapis.com/token`). `https` only, except on loopback.
+    #[serde(default)]
+    pub token_url: Option<String>,
+    /// The application (client) id.
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// The client secret: required by `client_credentials`, optional for public
+    /// clients with the other grants.
+    #[serde(default)]
+    pub client_secret: Option<Secret>,
+    /// The mailbox password, for `grant: password`.
+    #[serde(default)]
+    pub password: Option<Secret>,
+    /// The refresh token, for `grant: refresh_token`.
+    #[serde(default)]
+    pub refresh_token: Option<Secret>,
+    /// The scopes to request. Defaults: Microsoft `client_credentials`:
+    /// `https://outlook.office365.com/.default`; Microsoft delegated:
+    /// `https://outlook.office365.com/IMAP.AccessAsUser.All`,
+    /// `https://outlook.office365.com/SMTP.Send`, `offline_access`; Google:
+    /// `https://mail.google.com/`; other providers: none.
+    #[serde(default)]
+    pub scopes: Option<Vec<String>>,
+    /// How the client authenticates to the token endpoint.
+    #[serde(default)]
+    pub client_auth: ClientAuth,
+    /// A file that keeps the tokens between runs: the current access token and, above
+    /// all, a refresh token the provider rotated. Written atomically with mode 0600.
+    /// Without it a rotated refresh token lives only as long as the process.
+    #[serde(default)]
+    pub token_cache_file: Option<PathBuf>,
+    /// The SASL mechanism: `xoauth2` (Microsoft 365, Gmail) or `oauthbearer`
+    /// (RFC 7628).
+    #[serde(default)]
+    pub mechanism: OauthMechanism,
+}
+
+#[connector_sdk::settings]
+#[derive(Copy, Default, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+/// How the connector gets access tokens.
+pub enum Grant {
+    /// Use `access_token` as given (never refreshed).
+    #[default]
+    AccessToken,
+    /// App-only, with the client's own credentials (Microsoft 365 with
+    /// `IMAP.AccessAsApp` / `SMTP.SendAsApp`).
+    ClientCredentials,
+    /// The mailbox's username and password (resource owner password credentials).
+    Password,
+    /// A refresh token from a one-time interactive consent (Microsoft 365 delegated,
+    /// Gmail).
+    RefreshToken,
+}
+
+impl Grant {
+    /// The name in settings and in the token request.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::AccessToken => "access_token",
+            Self::ClientCredentials => "client_credentials",
+            Self::Password => "password",
+            Self::RefreshToken => "refresh_token",
+        }
+    }
+}
+
+#[connector_sdk::settings]
+#[derive(Copy, Default, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+/// How the client id and secret reach the token endpoint.
+pub enum ClientAuth {
+    /// As form fields in the request body (what Microsoft documents; Google accepts it).
+    #[default]
+    RequestBody,
+    /// As HTTP Basic authentication (RFC 6749 section 2.3.1).
+    Basic,
 }
 
 #[connector_sdk::settings]
@@ -134,7 +228,7 @@ impl Auth {
     /// The login name, if any.
     pub fn username(&self) -> Option<&str> {
         match self {
-            Self::Basic { username, .. } | Self::Oauth2 { username, .. } => Some(username),
+            Self::Basic { username, .. } | Self::Oauth2(OAuth2 { username, .. }) => Some(username),
             Self::None => None,
         }
     }

@@ -8,15 +8,16 @@ use lettre::transport::smtp::commands::{Data, Mail, Rcpt, Rset};
 use lettre::transport::smtp::extension::ClientId;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::login::Login;
 use crate::net::{Net, Proto, Stream, within};
-use crate::settings::{Auth, Security, Server};
+use crate::settings::{Security, Server};
 
 /// Everything needed to open SMTP sessions.
 #[derive(Debug, Clone)]
 pub(crate) struct SmtpConfig {
     pub(crate) net: Net,
     pub(crate) server: Server,
-    pub(crate) auth: Auth,
+    pub(crate) login: Login,
     pub(crate) hello: String,
 }
 
@@ -108,18 +109,18 @@ impl SmtpConfig {
 
     /// Step 4: AUTH, when the settings have credentials.
     pub(crate) async fn login(&self, conn: &mut AsyncSmtpConnection) -> Result<()> {
-        if let Auth::Oauth2 {
-            username,
-            access_token,
-            mechanism,
-        } = &self.auth
-        {
-            return self
-                .login_token(conn, username, access_token.expose(), *mechanism)
-                .await;
-        }
-        let Auth::Basic { username, password } = &self.auth else {
-            return Ok(());
+        let (username, password) = match &self.login {
+            Login::None => return Ok(()),
+            Login::Token {
+                username,
+                mechanism,
+                tokens,
+            } => {
+                return crate::login::with_token!(tokens, |token| {
+                    self.login_token(conn, username, token, *mechanism).await
+                });
+            }
+            Login::Password { username, password } => (username, password),
         };
         let what = self.what();
         let credentials = Credentials::new(username.clone(), password.expose().to_owned());

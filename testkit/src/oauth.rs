@@ -1,0 +1,547 @@
+//! An OAuth 2.0 token endpoint on loopback, for testing connectors that log in with
+//! access tokens: it serves the `client_credentials`, `password` and `refresh_token`
+//! grants (RFC 6749 sections 4.4, 4.3 and 6) and mints JWTs that the harness's Dovecot
+//! accepts (see [`MailServers::access_token`]).
+//!
+//! It behaves like the providers where it matters to a client: client credentials by
+//! HTTP Basic or in the form, Microsoft-style error bodies
+//! (`{"error": "invalid_client", "error_description": "AADSTS7000215: …"}`), refresh
+//! tokens rotated on every use (the old one stops working), and a lifetime the test
+//! chooses. It can also answer garbage or be unavailable, and it records every request
+//! (never the secrets) for assertions.
+//!
+//! ```no_run
+//! use connector_testkit::mail::MailServers;
+//! use connector_testkit::oauth::TokenEndpoint;
+//!
+//! let servers = MailServers::shared().unwrap();
+//! let endpoint = TokenEndpoint::start(servers).unwrap();
+//! let user = servers.new_user();
+//! let app = endpoint.app(&user);
+//! let auth = serde_json::json!({
+//!     "type": "oauth2", "username": user.address, "grant": "client_credentials",
+//!     "token_url": endpoint.url(), "client_id": app.client_id, "client_secret": app.client_secret,
+//! });
+//! # let _ = auth;
+//! ```
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::mail::{HarnessError, MailServers, User, sign_token};
+
+/// A registered confidential client (an app registration with a secret).
+#[derive(Debug, Clone)]
+pub struct App {
+    /// The client id.
+    pub client_id: String,
+    /// The client secret.
+    pub client_secret: String,
+}
+
+/// How the endpoint answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Like a provider.
+    Normal,
+    /// `200 OK` with a JSON content type and a body that is not JSON.
+    Garbage,
+    /// `503 Service Unavailable` with an HTML page (an overloaded provider or proxy).
+    Unavailable,
+}
+
+/// One token request, as the endpoint saw it (without secrets).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRequest {
+    /// `grant_type`.
+    pub grant_type: String,
+    /// The client id, from the form or HTTP Basic.
+    pub client_id: String,
+    /// Whether the client authenticated with HTTP Basic.
+    pub basic_auth: bool,
+    /// The `scope` parameter, if any.
+    pub scope: Option<String>,
+    /// The HTTP status of the answer.
+    pub status: u16,
+}
+
+struct Client {
+    secret: Option<String>,
+    /// The mailbox its app-only tokens open (the service principal's mailbox
+    /// permission).
+    mailbox: Option<String>,
+}
+
+struct State {
+    key: Vec<u8>,
+    clients: HashMap<String, Client>,
+    users: HashMap<String, String>,
+    refresh_tokens: HashMap<String, (String, String)>,
+    lifetime: Duration,
+    reported: Option<Duration>,
+    mode: Mode,
+    requests: Vec<TokenRequest>,
+    issued: Vec<String>,
+    counter: u64,
+}
+
+/// A token endpoint on `127.0.0.1`, stopped when dropped.
+pub struct TokenEndpoint {
+    addr: SocketAddr,
+    state: Arc<Mutex<State>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for TokenEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenEndpoint")
+            .field("url", &self.url())
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenEndpoint {
+    /// Starts an endpoint whose tokens `servers` accept. Tokens last an hour unless
+    /// [`set_lifetime`](Self::set_lifetime) says otherwise.
+    ///
+    /// # Errors
+    /// When the signing key cannot be read or no port can be bound.
+    pub fn start(servers: &MailServers) -> Result<Self, HarnessError> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let addr = listener.local_addr()?;
+        let state = Arc::new(Mutex::new(State {
+            key: servers.signing_key()?,
+            clients: HashMap::new(),
+            users: HashMap::new(),
+            refresh_tokens: HashMap::new(),
+            lifetime: Duration::from_secs(3600),
+            reported: None,
+            mode: Mode::Normal,
+            requests: Vec::new(),
+            issued: Vec::new(),
+            counter: 0,
+        }));
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let state = Arc::clone(&state);
+            let stop = Arc::clone(&stop);
+            std::thread::Builder::new()
+                .name("token-endpoint".into())
+                .spawn(move || {
+                    for conn in listener.incoming() {
+                        if stop.load(Ordering::SeqCst) {
+                            break;
+                        }
+                        if let Ok(conn) = conn {
+                            let state = Arc::clone(&state);
+                            std::thread::spawn(move || {
+                                let _ = serve(conn, &state);
+                            });
+                        }
+                    }
+                })?
+        };
+        Ok(Self {
+            addr,
+            state,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// The token URL (`http://127.0.0.1:PORT/tenant/oauth2/v2.0/token`).
+    pub fn url(&self) -> String {
+        format!("http://{}/tenant/oauth2/v2.0/token", self.addr)
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Registers a confidential client whose `client_credentials` tokens open
+    /// `mailbox` (as an app registration with `IMAP.AccessAsApp` and
+    /// `SMTP.SendAsApp`, whose service principal was given that mailbox). It may use
+    /// the other grants too.
+    pub fn app(&self, mailbox: &User) -> App {
+        let mut state = self.state();
+        state.counter += 1;
+        let app = App {
+            client_id: format!("app-{}-{}", state.counter, random_hex(4)),
+            client_secret: format!("secret-{}", random_hex(16)),
+        };
+        state.clients.insert(
+            app.client_id.clone(),
+            Client {
+                secret: Some(app.client_secret.clone()),
+                mailbox: Some(mailbox.address.clone()),
+            },
+        );
+        app
+    }
+
+    /// Registers a public client (no secret), for the `password` and
+    /// `refresh_token` grants. Returns its id.
+    pub fn public_client(&self) -> String {
+        let mut state = self.state();
+        state.counter += 1;
+        let id = format!("public-{}-{}", state.counter, random_hex(4));
+        state.clients.insert(
+            id.clone(),
+            Client {
+                secret: None,
+                mailbox: None,
+            },
+        );
+        id
+    }
+
+    /// Lets `user` sign in with the `password` grant using their password.
+    pub fn allow_password(&self, user: &User) {
+        self.state()
+            .users
+            .insert(user.address.clone(), user.password.clone());
+    }
+
+    /// A refresh token for `user` issued to `client_id`, as an interactive consent
+    /// would leave behind.
+    pub fn refresh_token(&self, client_id: &str, user: &User) -> String {
+        let token = format!("rt-{}", random_hex(24));
+        let mut state = self.state();
+        state
+            .refresh_tokens
+            .insert(token.clone(), (client_id.to_owned(), user.address.clone()));
+        state.issued.push(token.clone());
+        token
+    }
+
+    /// How long new tokens last (their `exp`, and `expires_in` unless
+    /// [`set_reported_lifetime`](Self::set_reported_lifetime) says otherwise).
+    /// Whole seconds.
+    pub fn set_lifetime(&self, lifetime: Duration) {
+        self.state().lifetime = lifetime;
+    }
+
+    /// Makes `expires_in` say `reported` whatever the token's real lifetime: a token
+    /// that the server stops accepting before the client expects (revoked, or clocks
+    /// apart). `None` tells the truth again.
+    pub fn set_reported_lifetime(&self, reported: Option<Duration>) {
+        self.state().reported = reported;
+    }
+
+    /// How the endpoint answers from now on.
+    pub fn set_mode(&self, mode: Mode) {
+        self.state().mode = mode;
+    }
+
+    /// Every request so far, oldest first.
+    pub fn requests(&self) -> Vec<TokenRequest> {
+        self.state().requests.clone()
+    }
+
+    /// Every access and refresh token issued so far, to check that none leaks.
+    pub fn issued(&self) -> Vec<String> {
+        self.state().issued.clone()
+    }
+
+    /// How many requests asked for `grant_type` and got a token.
+    pub fn tokens_issued(&self, grant_type: &str) -> usize {
+        self.state()
+            .requests
+            .iter()
+            .filter(|r| r.grant_type == grant_type && r.status == 200)
+            .count()
+    }
+}
+
+impl Drop for TokenEndpoint {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wakes the accept loop so it sees the flag.
+        let _ = TcpStream::connect(self.addr);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
+        let _ = f.read_exact(&mut buf);
+    }
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Serves one connection: one request, then close.
+fn serve(conn: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
+    conn.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut reader = BufReader::new(conn.try_clone()?);
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    let mut headers = HashMap::new();
+    loop {
+        let mut h = String::new();
+        if reader.read_line(&mut h)? == 0 || h == "\r\n" || h == "\n" {
+            break;
+        }
+        if let Some((name, value)) = h.split_once(':') {
+            headers.insert(name.trim().to_ascii_lowercase(), value.trim().to_owned());
+        }
+    }
+    let length: usize = headers
+        .get("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0u8; length.min(1 << 20)];
+    reader.read_exact(&mut body)?;
+    let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
+    let (status, content_type, answer) = if !line.starts_with("POST ") {
+        (
+            405,
+            "application/json",
+            json!({"error": "invalid_request", "error_description": "POST only"}).to_string(),
+        )
+    } else {
+        match state.mode {
+            Mode::Garbage => (
+                200,
+                "application/json",
+                "<html><body>Welcome to the captive portal</body></html>".to_owned(),
+            ),
+            Mode::Unavailable => (
+                503,
+                "text/html",
+                "<html><body><h1>503 Service Unavailable</h1></body></html>".to_owned(),
+            ),
+            Mode::Normal => {
+                let form = parse_form(&String::from_utf8_lossy(&body));
+                let (status, answer) = grant(&mut state, &form, headers.get("authorization"));
+                (
+                    status,
+                    "application/json; charset=utf-8",
+                    answer.to_string(),
+                )
+            }
+        }
+    };
+    if line.starts_with("POST ") {
+        let form = parse_form(&String::from_utf8_lossy(&body));
+        let basic = basic_credentials(headers.get("authorization"));
+        state.requests.push(TokenRequest {
+            grant_type: form.get("grant_type").cloned().unwrap_or_default(),
+            client_id: basic
+                .as_ref()
+                .map(|(id, _)| id.clone())
+                .or_else(|| form.get("client_id").cloned())
+                .unwrap_or_default(),
+            basic_auth: basic.is_some(),
+            scope: form.get("scope").cloned(),
+            status,
+        });
+    }
+    drop(state);
+    let reason = match status {
+        200 => "OK",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        405 => "Method Not Allowed",
+        _ => "Service Unavailable",
+    };
+    let mut out = conn;
+    write!(
+        out,
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n{answer}",
+        answer.len()
+    )?;
+    out.flush()
+}
+
+/// Decides a token request: `(status, JSON body)`.
+fn grant(
+    state: &mut State,
+    form: &HashMap<String, String>,
+    authorization: Option<&String>,
+) -> (u16, Value) {
+    let error = |status: u16, code: &str, description: &str| {
+        (
+            status,
+            json!({"error": code, "error_description": description}),
+        )
+    };
+    let (client_id, secret) = match basic_credentials(authorization) {
+        Some((id, secret)) => (id, Some(secret)),
+        None => (
+            form.get("client_id").cloned().unwrap_or_default(),
+            form.get("client_secret").cloned(),
+        ),
+    };
+    let Some(client) = state.clients.get(&client_id) else {
+        return error(
+            400,
+            "unauthorized_client",
+            &format!(
+                "AADSTS700016: Application with identifier '{client_id}' was not found in the directory."
+            ),
+        );
+    };
+    if let Some(expected) = &client.secret
+        && secret.as_deref() != Some(expected.as_str())
+    {
+        return error(
+            401,
+            "invalid_client",
+            "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.",
+        );
+    }
+    let mailbox = client.mailbox.clone();
+    let confidential = client.secret.is_some();
+    let scope = form.get("scope").cloned().unwrap_or_default();
+    let (address, refresh) = match form.get("grant_type").map(String::as_str) {
+        Some("client_credentials") => {
+            if !confidential {
+                return error(
+                    401,
+                    "invalid_client",
+                    "AADSTS7000218: The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+                );
+            }
+            // Without a mailbox permission the token opens nothing.
+            (
+                mailbox.unwrap_or_else(|| "no-mailbox@app.invalid".into()),
+                false,
+            )
+        }
+        Some("password") => {
+            let user = form.get("username").cloned().unwrap_or_default();
+            let password = form.get("password").cloned().unwrap_or_default();
+            if state.users.get(&user) != Some(&password) {
+                return error(
+                    400,
+                    "invalid_grant",
+                    "AADSTS50126: Error validating credentials due to invalid username or password.",
+                );
+            }
+            (user, scope.split(' ').any(|s| s == "offline_access"))
+        }
+        Some("refresh_token") => {
+            let given = form.get("refresh_token").cloned().unwrap_or_default();
+            match state.refresh_tokens.get(&given) {
+                Some((owner, user)) if *owner == client_id => {
+                    let user = user.clone();
+                    // Rotated: the token just used stops working.
+                    state.refresh_tokens.remove(&given);
+                    (user, true)
+                }
+                _ => {
+                    return error(
+                        400,
+                        "invalid_grant",
+                        "AADSTS70000: The provided value for the 'refresh_token' is not valid. The refresh token was already used, revoked, or issued to another client.",
+                    );
+                }
+            }
+        }
+        Some(other) => {
+            return error(
+                400,
+                "unsupported_grant_type",
+                &format!("AADSTS70003: The app requested an unsupported grant type '{other}'."),
+            );
+        }
+        None => {
+            return error(
+                400,
+                "invalid_request",
+                "AADSTS900144: The request body must contain the following parameter: 'grant_type'.",
+            );
+        }
+    };
+    let access = sign_token(&state.key, &address, state.lifetime);
+    state.issued.push(access.clone());
+    let mut answer = json!({
+        "token_type": "Bearer",
+        "access_token": access,
+        "expires_in": state.reported.unwrap_or(state.lifetime).as_secs(),
+        "ext_expires_in": state.lifetime.as_secs(),
+    });
+    if !scope.is_empty() {
+        answer["scope"] = scope.into();
+    }
+    if refresh {
+        let token = format!("rt-{}", random_hex(24));
+        state
+            .refresh_tokens
+            .insert(token.clone(), (client_id, address));
+        state.issued.push(token.clone());
+        answer["refresh_token"] = token.into();
+    }
+    (200, answer)
+}
+
+fn basic_credentials(authorization: Option<&String>) -> Option<(String, String)> {
+    use base64::Engine as _;
+    let encoded = authorization?.strip_prefix("Basic ")?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (id, secret) = text.split_once(':')?;
+    // RFC 6749 section 2.3.1: both are form-urlencoded before encoding.
+    Some((percent_decode(id), percent_decode(secret)))
+}
+
+fn parse_form(body: &str) -> HashMap<String, String> {
+    body.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = |b: u8| (b as char).to_digit(16);
+                match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                    (Some(hi), Some(lo)) => {
+                        out.push((hi * 16 + lo) as u8);
+                        i += 2;
+                    }
+                    _ => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forms_are_decoded() {
+        let form = parse_form("grant_type=client_credentials&scope=a%2Fb+c&x=%zz");
+        assert_eq!(form["grant_type"], "client_credentials");
+        assert_eq!(form["scope"], "a/b c");
+        assert_eq!(form["x"], "%zz");
+        assert_eq!(percent_decode("a%"), "a%");
+    }
+}
