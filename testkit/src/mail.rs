@@ -747,6 +747,8 @@ protocol imap {{
         let main = format!(
             r#"# Written by connector-testkit: a private Postfix on loopback.
 compatibility_level = 3.6
+# Restart a killed smtpd at once (tests end sessions on purpose).
+service_throttle_time = 1s
 queue_directory = {d}/postfix/spool
 data_directory = {d}/postfix/data
 meta_directory = /etc/postfix

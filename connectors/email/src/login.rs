@@ -43,7 +43,7 @@ impl Login {
 
 /// Runs a token login (`$body`, with the token text bound to `$token`); when the
 /// server refuses a token that was cached (it may have gone stale: revoked, or expired
-/// early), forgets it and runs `$body` once more with a new one. A macro rather than a
+/// early), runs `$body` once more with a new one (see [`Tokens::refused`]). A macro rather than a
 /// function over an async closure, so the futures stay `Send`.
 macro_rules! with_token {
     ($tokens:expr, |$token:ident| $body:expr) => {{
@@ -54,13 +54,28 @@ macro_rules! with_token {
             $body
         };
         match result {
-            Err(e) if e.kind() == connector_sdk::ErrorKind::Auth && tokens.stale(&first) => {
-                tokens.forget(&first).await;
-                let second = tokens.token().await?;
-                let $token = second.expose();
-                $body
+            Ok(session) => {
+                tokens.accepted(&first).await;
+                Ok(session)
             }
-            result => result,
+            Err(e) if e.kind() == connector_sdk::ErrorKind::Auth => {
+                if tokens.refused(&first).await {
+                    let second = tokens.token().await?;
+                    let $token = second.expose();
+                    let result = $body;
+                    match &result {
+                        Ok(_) => tokens.accepted(&second).await,
+                        Err(e) if e.kind() == connector_sdk::ErrorKind::Auth => {
+                            tokens.refused(&second).await;
+                        }
+                        Err(_) => {}
+                    }
+                    result
+                } else {
+                    Err(e)
+                }
+            }
+            Err(e) => Err(e),
         }
     }};
 }

@@ -278,12 +278,16 @@ struct State {
     refresh: Option<Secret>,
     cache_read: bool,
     generation: u64,
+    /// The generation of the last token a server refused.
+    refused: Option<u64>,
 }
 
 struct Current {
     token: Secret,
     expires_at: SystemTime,
     lifetime: Duration,
+    /// A server accepted it (or it comes from the cache file, from an earlier run).
+    proven: bool,
 }
 
 impl Current {
@@ -299,8 +303,10 @@ impl Current {
 pub(crate) struct Token {
     value: Secret,
     generation: u64,
-    /// Fetched before this login asked (so a refusal may mean it went stale).
-    cached: bool,
+    /// Whether a server accepted it before (so a refusal may mean it went stale).
+    proven: bool,
+    /// Whether it was kept from before this call (not requested by it).
+    from_cache: bool,
 }
 
 impl Token {
@@ -344,38 +350,49 @@ impl Tokens {
         Ok(Self { source })
     }
 
-    /// Whether a refused token can be replaced by asking again.
-    pub(crate) fn renewable(&self) -> bool {
-        matches!(self.source, Source::Granted(_))
-    }
-
     /// A token that is good for a while: the cached one, or a new one.
     pub(crate) async fn token(&self) -> Result<Token> {
         match &self.source {
             Source::Given(secret) => Ok(Token {
                 value: secret.clone(),
                 generation: 0,
-                cached: false,
+                proven: false,
+                from_cache: false,
             }),
             Source::Granted(g) => g.token().await,
         }
     }
 
-    /// Forgets `token` after a server refused it, so the next login asks for a new
-    /// one. A token already replaced (by another session) is left alone.
-    pub(crate) async fn forget(&self, token: &Token) {
+    /// Takes note that a server accepted `token`.
+    pub(crate) async fn accepted(&self, token: &Token) {
         if let Source::Granted(g) = &self.source {
             let mut state = g.state.lock().await;
-            if state.generation == token.generation && state.current.is_some() {
-                tracing::info!(target: TARGET, "the server refused the cached access token; the next login requests a new one");
-                state.current = None;
+            if state.generation == token.generation
+                && let Some(current) = state.current.as_mut()
+            {
+                current.proven = true;
             }
         }
     }
 
-    /// Whether a refusal of `token` may be a stale token that a new one would fix.
-    pub(crate) fn stale(&self, token: &Token) -> bool {
-        self.renewable() && token.cached
+    /// Takes note that a server refused `token`, and says whether a new token may
+    /// help: only for a token that a server accepted before (it may have gone stale:
+    /// revoked, or expired early) and that no server refused since. Then the cached token is
+    /// dropped, so the next [`token`](Self::token) asks for a new one. A token refused
+    /// right after it was issued says the problem is elsewhere (permissions, the
+    /// mailbox), and asking again would only repeat it.
+    pub(crate) async fn refused(&self, token: &Token) -> bool {
+        let Source::Granted(g) = &self.source else {
+            return false;
+        };
+        let mut state = g.state.lock().await;
+        let again = token.proven && state.refused != Some(token.generation);
+        state.refused = Some(token.generation);
+        if again && state.generation == token.generation {
+            tracing::info!(target: TARGET, "the server refused the cached access token; requesting a new one");
+            state.current = None;
+        }
+        again
     }
 
     /// For `check`: where the token came from and how long it lasts. Never the token.
@@ -393,7 +410,11 @@ impl Tokens {
                     .as_ref()
                     .and_then(|c| c.expires_at.duration_since(SystemTime::now()).ok())
                     .map_or(0, |d| d.as_secs());
-                let origin = if token.cached { "cached" } else { "requested" };
+                let origin = if token.from_cache {
+                    "cached"
+                } else {
+                    "requested"
+                };
                 let scopes = if g.plan.scopes.is_empty() {
                     "no scopes".to_owned()
                 } else {
@@ -423,7 +444,8 @@ impl Granted {
             return Ok(Token {
                 value: current.token.clone(),
                 generation: state.generation,
-                cached: true,
+                proven: current.proven,
+                from_cache: true,
             });
         }
         let response = self.request(state.refresh.as_ref()).await?;
@@ -439,6 +461,7 @@ impl Granted {
             token: token.clone(),
             expires_at: now + lifetime,
             lifetime,
+            proven: false,
         });
         tracing::info!(target: TARGET, grant = self.settings.grant.name(), endpoint = self.plan.host(), expires_in_secs = lifetime.as_secs(), "access token received");
         match &self.settings.token_cache_file {
@@ -451,7 +474,8 @@ impl Granted {
         Ok(Token {
             value: token,
             generation: state.generation,
-            cached: false,
+            proven: false,
+            from_cache: false,
         })
     }
 
@@ -630,6 +654,8 @@ impl Granted {
                 token: Secret::new(token),
                 expires_at: UNIX_EPOCH + Duration::from_secs(expires_at),
                 lifetime: Duration::from_secs(lifetime),
+                // Issued to an earlier run: a refusal may mean it went stale.
+                proven: true,
             });
         }
         tracing::debug!(target: TARGET, file = %file.display(), "token cache file read");
@@ -1030,6 +1056,7 @@ mod tests {
             token: Secret::new("t"),
             expires_at: now + Duration::from_secs(left),
             lifetime: Duration::from_secs(lifetime),
+            proven: false,
         };
         assert!(c(3599, 3600).fresh(now));
         assert!(
