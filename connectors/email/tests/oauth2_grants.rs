@@ -233,3 +233,42 @@ fn without_a_cache_file_a_rotated_refresh_token_is_lost_and_the_log_says_so() {
         "{err}"
     );
 }
+
+#[test]
+fn incomplete_grant_settings_are_refused_before_anything_connects() {
+    let fx = Fixture::new();
+    for (auth, path) in [
+        (
+            json!({"grant": "client_credentials", "tenant_id": "contoso.onmicrosoft.com", "client_id": "app"}),
+            "/auth/client_secret",
+        ),
+        (
+            json!({"grant": "password", "tenant_id": "contoso.onmicrosoft.com", "client_id": "app"}),
+            "/auth/password",
+        ),
+        (
+            json!({"client_id": "app", "client_secret": "s", "tenant_id": "contoso.onmicrosoft.com"}),
+            "/auth/grant",
+        ),
+        (
+            json!({"grant": "refresh_token", "token_url": "http://idp.example.com/token", "client_id": "app", "refresh_token": "r"}),
+            "/auth/token_url",
+        ),
+    ] {
+        let mut settings = fx.settings();
+        let mut block = json!({"type": "oauth2", "username": fx.user.address});
+        block
+            .as_object_mut()
+            .unwrap()
+            .extend(auth.as_object().unwrap().clone());
+        settings["auth"] = block;
+        let conn = fx.file("bad.json", &settings);
+        for command in ["validate", "check"] {
+            let out = run(&[command, "--connection", &conn]);
+            assert_eq!(code(&out), 2, "{command} {auth}: {}", stderr(&out));
+            let err = common::last_error(&out);
+            assert_eq!(err["kind"], "config");
+            assert_eq!(err["path"], path, "{err}");
+        }
+    }
+}

@@ -176,8 +176,30 @@ pub(crate) fn undescribed(manifest: &Value) -> Vec<String> {
         .collect()
 }
 
-/// Whether a property name suggests a secret.
+/// Whether a property name suggests a secret: it names a password, secret, token,
+/// key, credential or private value, and does not end in a word that says it is
+/// *about* one (where it is, what kind, how long): `token_url`, `token_cache_file`,
+/// `key_id`, `token_type` are not secrets.
+///
+/// ```
+/// use connector_testkit::conformance::looks_secret;
+/// assert!(looks_secret("client_secret") && looks_secret("refresh_token") && looks_secret("apiKey"));
+/// assert!(!looks_secret("token_url") && !looks_secret("token_cache_file") && !looks_secret("key_id"));
+/// assert!(!looks_secret("username"));
+/// ```
 pub fn looks_secret(name: &str) -> bool {
+    const ABOUT: [&str; 14] = [
+        "url", "uri", "endpoint", "file", "path", "dir", "type", "id", "name", "mode", "ttl",
+        "secs", "expiry", "length",
+    ];
+    let lower = name.to_ascii_lowercase();
+    let last = lower
+        .rsplit(|c: char| !c.is_ascii_alphanumeric())
+        .next()
+        .unwrap_or_default();
+    if lower.contains(|c: char| !c.is_ascii_alphanumeric()) && ABOUT.contains(&last) {
+        return false;
+    }
     const WORDS: [&str; 8] = [
         "password",
         "passwd",
