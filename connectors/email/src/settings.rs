@@ -93,7 +93,7 @@ pub enum Auth {
     },
     /// OAuth 2.0 (Microsoft 365, Gmail): an access token, obtained with a grant or
     /// given as is, sent with XOAUTH2 or OAUTHBEARER.
-    Oauth2(OAuth2),
+    Oauth2(Box<OAuth2>),
     /// No login, for SMTP relays that trust the network. IMAP always needs a login.
     None,
 }
@@ -228,7 +228,8 @@ impl Auth {
     /// The login name, if any.
     pub fn username(&self) -> Option<&str> {
         match self {
-            Self::Basic { username, .. } | Self::Oauth2(OAuth2 { username, .. }) => Some(username),
+            Self::Basic { username, .. } => Some(username),
+            Self::Oauth2(o) => Some(&o.username),
             Self::None => None,
         }
     }
