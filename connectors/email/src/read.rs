@@ -12,7 +12,7 @@ use futures_util::TryStreamExt;
 use mail_parser::{MessageParser, MimeHeaders};
 
 use crate::connection::EmailConnection;
-use crate::imap::{classify, flag_name, quote, uid_set};
+use crate::imap::{Session, classify, flag_name, quote, uid_set};
 
 const TARGET: &str = "email_connector::read";
 
@@ -651,20 +651,8 @@ async fn apply(conn: &EmailConnection, config: &ReadConfig, what: &str, set: &st
             .await?;
         }
         AfterRead::Delete => {
-            drain(
-                session.uid_store(set, "+FLAGS.SILENT (\\Deleted)").await,
-                what,
-                "UID STORE",
-            )
-            .await?;
-            let expunged: Vec<_> = session
-                .uid_expunge(set)
-                .await
-                .map_err(|e| classify(what, "UID EXPUNGE", e))?
-                .try_collect()
-                .await
-                .map_err(|e| classify(what, "UID EXPUNGE", e))?;
-            tracing::debug!(target: TARGET, expunged = expunged.len(), "deleted");
+            let expunged = delete(session, what, set).await?;
+            tracing::debug!(target: TARGET, expunged, "deleted");
         }
         AfterRead::MoveTo(folder) => {
             let caps = session
@@ -681,23 +669,30 @@ async fn apply(conn: &EmailConnection, config: &ReadConfig, what: &str, set: &st
                     .uid_copy(set, folder)
                     .await
                     .map_err(|e| classify(what, "UID COPY", e))?;
-                drain(
-                    session.uid_store(set, "+FLAGS.SILENT (\\Deleted)").await,
-                    what,
-                    "UID STORE",
-                )
-                .await?;
-                let _: Vec<_> = session
-                    .uid_expunge(set)
-                    .await
-                    .map_err(|e| classify(what, "UID EXPUNGE", e))?
-                    .try_collect()
-                    .await
-                    .map_err(|e| classify(what, "UID EXPUNGE", e))?;
+                delete(session, what, set).await?;
             }
         }
     }
     Ok(())
+}
+
+/// Flags the messages in `set` `\\Deleted` and expunges them (only them: UID
+/// EXPUNGE). Returns how many went.
+async fn delete(session: &mut Session, what: &str, set: &str) -> Result<usize> {
+    drain(
+        session.uid_store(set, "+FLAGS.SILENT (\\Deleted)").await,
+        what,
+        "UID STORE",
+    )
+    .await?;
+    let expunged: Vec<_> = session
+        .uid_expunge(set)
+        .await
+        .map_err(|e| classify(what, "UID EXPUNGE", e))?
+        .try_collect()
+        .await
+        .map_err(|e| classify(what, "UID EXPUNGE", e))?;
+    Ok(expunged.len())
 }
 
 /// A fetched message, parsed or not.

@@ -15,13 +15,6 @@ fn endpoint() -> TokenEndpoint {
     TokenEndpoint::start(servers()).expect("token endpoint")
 }
 
-/// The fixture's settings with `auth` replaced.
-fn with_auth(fx: &Fixture, auth: Value) -> Value {
-    let mut settings = fx.settings();
-    settings["auth"] = auth;
-    settings
-}
-
 /// check, then send one message to the fixture's user, then read it back: all with
 /// `settings`. Returns the check report.
 fn round_trip(fx: &Fixture, settings: &Value, subject: &str) -> Value {
@@ -51,11 +44,9 @@ fn client_credentials_works_for_check_send_and_read() {
     let fx = Fixture::new();
     let idp = endpoint();
     let app = idp.app(&fx.user);
-    let settings = with_auth(
+    let settings = common::oauth_settings(
         &fx,
         json!({
-            "type": "oauth2",
-            "username": fx.user.address,
             "grant": "client_credentials",
             "token_url": idp.url(),
             "client_id": app.client_id,
@@ -100,11 +91,9 @@ fn the_password_grant_works_for_a_public_client_with_both_mechanisms() {
         let fx = Fixture::new();
         let idp = endpoint();
         idp.allow_password(&fx.user);
-        let settings = with_auth(
+        let settings = common::oauth_settings(
             &fx,
             json!({
-                "type": "oauth2",
-                "username": fx.user.address,
                 "grant": "password",
                 "token_url": idp.url(),
                 "client_id": idp.public_client(),
@@ -144,11 +133,9 @@ fn the_refresh_token_grant_keeps_rotated_tokens_in_the_cache_file() {
     let client = idp.public_client();
     let first = idp.refresh_token(&client, &fx.user);
     let cache = fx.dir.path().join("tokens.json");
-    let settings = with_auth(
+    let settings = common::oauth_settings(
         &fx,
         json!({
-            "type": "oauth2",
-            "username": fx.user.address,
             "grant": "refresh_token",
             "token_url": idp.url(),
             "client_id": client,
@@ -200,11 +187,9 @@ fn without_a_cache_file_a_rotated_refresh_token_is_lost_and_the_log_says_so() {
     let idp = endpoint();
     let app = idp.app(&fx.user);
     let token = idp.refresh_token(&app.client_id, &fx.user);
-    let settings = with_auth(
+    let settings = common::oauth_settings(
         &fx,
         json!({
-            "type": "oauth2",
-            "username": fx.user.address,
             "grant": "refresh_token",
             "token_url": idp.url(),
             "client_id": app.client_id,
@@ -255,13 +240,7 @@ fn incomplete_grant_settings_are_refused_before_anything_connects() {
             "/auth/token_url",
         ),
     ] {
-        let mut settings = fx.settings();
-        let mut block = json!({"type": "oauth2", "username": fx.user.address});
-        block
-            .as_object_mut()
-            .unwrap()
-            .extend(auth.as_object().unwrap().clone());
-        settings["auth"] = block;
+        let settings = common::oauth_settings(&fx, auth.clone());
         let conn = fx.file("bad.json", &settings);
         for command in ["validate", "check"] {
             let out = run(&[command, "--connection", &conn]);

@@ -14,15 +14,10 @@ fn endpoint() -> TokenEndpoint {
 }
 
 fn client_credentials(fx: &Fixture, url: &str, id: &str, secret: &str) -> String {
-    let mut settings = fx.settings();
-    settings["auth"] = json!({
-        "type": "oauth2",
-        "username": fx.user.address,
-        "grant": "client_credentials",
-        "token_url": url,
-        "client_id": id,
-        "client_secret": secret,
-    });
+    let settings = common::oauth_settings(
+        fx,
+        json!({"grant": "client_credentials", "token_url": url, "client_id": id, "client_secret": secret}),
+    );
     fx.file("oauth.json", &settings)
 }
 
@@ -149,13 +144,9 @@ fn no_secret_or_token_appears_in_any_output_at_trace_level() {
     ];
     let mut everything = String::new();
     for (i, grant) in auths.iter().enumerate() {
-        let mut settings = fx.settings();
-        let mut auth =
-            json!({"type": "oauth2", "username": fx.user.address, "token_url": idp.url()});
-        auth.as_object_mut()
-            .unwrap()
-            .extend(grant.as_object().unwrap().clone());
-        settings["auth"] = auth;
+        let mut block = grant.clone();
+        block["token_url"] = json!(idp.url());
+        let settings = common::oauth_settings(&fx, block);
         let conn = fx.file(&format!("conn{i}.json"), &settings);
         let input = fx.file(
             "in.json",

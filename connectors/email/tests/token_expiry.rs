@@ -20,22 +20,21 @@ fn endpoint() -> TokenEndpoint {
     TokenEndpoint::start(servers()).expect("token endpoint")
 }
 
-fn app_only(fx: &Fixture, idp: &TokenEndpoint, extra: Value) -> Value {
-    let app = idp.app(&fx.user);
-    let mut settings = fx.settings();
-    settings["auth"] = json!({
-        "type": "oauth2",
-        "username": fx.user.address,
+/// App-only settings for the fixture's mailbox, with an app whose tokens open
+/// `mailbox`'s.
+fn app_only(fx: &Fixture, idp: &TokenEndpoint, mailbox: &common::User, extra: Value) -> Value {
+    let app = idp.app(mailbox);
+    let mut block = json!({
         "grant": "client_credentials",
         "token_url": idp.url(),
         "client_id": app.client_id,
         "client_secret": app.client_secret,
     });
-    settings["auth"]
+    block
         .as_object_mut()
         .unwrap()
         .extend(extra.as_object().unwrap().clone());
-    settings
+    common::oauth_settings(fx, block)
 }
 
 #[test]
@@ -49,6 +48,7 @@ fn a_cached_token_the_server_refuses_is_replaced_once() {
     let settings = app_only(
         &fx,
         &idp,
+        &fx.user,
         json!({"token_cache_file": fx.dir.path().join("cache.json")}),
     );
     let conn = fx.file("oauth.json", &settings);
@@ -86,16 +86,7 @@ fn a_token_refused_right_after_it_was_issued_is_not_requested_again() {
     // asking again would only repeat the refusal.
     let fx = Fixture::new();
     let idp = endpoint();
-    let app = idp.app(&fx.peer);
-    let mut settings = fx.settings();
-    settings["auth"] = json!({
-        "type": "oauth2",
-        "username": fx.user.address,
-        "grant": "client_credentials",
-        "token_url": idp.url(),
-        "client_id": app.client_id,
-        "client_secret": app.client_secret,
-    });
+    let settings = app_only(&fx, &idp, &fx.peer, json!({}));
     let out = common::run(&["check", "--connection", &fx.file("oauth.json", &settings)]);
     assert_eq!(code(&out), 1);
     let report = stdout_json(&out);
@@ -121,7 +112,7 @@ fn an_imap_session_ended_when_its_token_expires_is_resumed_without_loss_or_repea
             }),
         )
         .expect("fill");
-    let settings = app_only(&fx, &idp, json!({}));
+    let settings = app_only(&fx, &idp, &fx.user, json!({}));
     let conn = fx.file("oauth.json", &settings);
     let config = fx.file(
         "read.json",
@@ -181,7 +172,7 @@ fn smtp_sessions_lost_in_a_batch_are_reopened_with_a_new_token() {
     let fx = Fixture::new();
     let idp = endpoint();
     idp.set_lifetime(Duration::from_secs(2));
-    let settings = app_only(&fx, &idp, json!({}));
+    let settings = app_only(&fx, &idp, &fx.user, json!({}));
     let conn = fx.file("oauth.json", &settings);
     // The first message waits for a retry (its recipient answers 451) while its
     // session sits idle; the session is then dropped and the token has expired.

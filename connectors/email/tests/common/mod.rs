@@ -166,3 +166,15 @@ pub fn step<'a>(report: &'a Value, name: &str) -> &'a Value {
         .find(|s| s["name"] == name)
         .unwrap_or_else(|| panic!("no step {name} in {report}"))
 }
+
+/// The fixture's settings with an `oauth2` login for its user: `grant` and the rest
+/// of the block come from `block` (merged over `{"type": "oauth2", "username": …}`).
+pub fn oauth_settings(fx: &Fixture, block: Value) -> Value {
+    let mut auth = json!({"type": "oauth2", "username": fx.user.address});
+    auth.as_object_mut()
+        .expect("object")
+        .extend(block.as_object().expect("an object").clone());
+    let mut settings = fx.settings();
+    settings["auth"] = auth;
+    settings
+}
