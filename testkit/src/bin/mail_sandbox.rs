@@ -2,8 +2,11 @@
 //! for the email connector, and either runs a command against them or waits.
 //!
 //! ```text
-//! mail-sandbox [--connection FILE] [--transport starttls|tls|plain] [-- COMMAND ARGS...]
+//! mail-sandbox [--connection FILE] [--transport starttls|tls|plain] [--oauth2] [-- COMMAND ARGS...]
 //! ```
+//!
+//! With `--oauth2`, a token endpoint runs on loopback too and the connection logs in
+//! with the `client_credentials` grant against it (see `connector_testkit::oauth`).
 //!
 //! With a command, the servers stop when it ends and its exit status is returned;
 //! without one, they run until stdin closes (press Ctrl-D) or the process is killed.
@@ -20,6 +23,7 @@ fn main() -> ExitCode {
     let mut connection = String::from(".sandbox/connection.json");
     let mut transport = Transport::Starttls;
     let mut command: Vec<String> = Vec::new();
+    let mut oauth2 = false;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--connection" => connection = args.next().unwrap_or_default(),
@@ -31,6 +35,7 @@ fn main() -> ExitCode {
                     other => return usage(&format!("unknown transport {other:?}")),
                 }
             }
+            "--oauth2" => oauth2 = true,
             "--" => command = args.by_ref().collect(),
             "-h" | "--help" => return usage(""),
             other => return usage(&format!("unknown argument `{other}`")),
@@ -45,7 +50,30 @@ fn main() -> ExitCode {
     };
     let user = servers.new_user();
     let peer = servers.new_user();
-    let settings = servers.connection(&user, transport);
+    let mut settings = servers.connection(&user, transport);
+    let endpoint = if oauth2 {
+        match connector_testkit::oauth::TokenEndpoint::start(&servers) {
+            Ok(endpoint) => {
+                let app = endpoint.app(&user);
+                settings["auth"] = serde_json::json!({
+                    "type": "oauth2",
+                    "username": user.address,
+                    "grant": "client_credentials",
+                    "token_url": endpoint.url(),
+                    "client_id": app.client_id,
+                    "client_secret": app.client_secret,
+                });
+                eprintln!("mail-sandbox: token endpoint {}", endpoint.url());
+                Some(endpoint)
+            }
+            Err(e) => {
+                eprintln!("mail-sandbox: {e}");
+                return ExitCode::from(1);
+            }
+        }
+    } else {
+        None
+    };
     if let Some(parent) = std::path::Path::new(&connection).parent() {
         let _ = std::fs::create_dir_all(parent);
     }
@@ -71,6 +99,7 @@ fn main() -> ExitCode {
         .env("SANDBOX_USER", &user.address)
         .env("SANDBOX_PEER", &peer.address)
         .status();
+    drop(endpoint);
     drop(servers);
     match status {
         Ok(s) => ExitCode::from(u8::try_from(s.code().unwrap_or(1)).unwrap_or(1)),
@@ -86,7 +115,7 @@ fn usage(problem: &str) -> ExitCode {
         eprintln!("mail-sandbox: {problem}");
     }
     eprintln!(
-        "usage: mail-sandbox [--connection FILE] [--transport starttls|tls|plain] [-- COMMAND ARGS...]"
+        "usage: mail-sandbox [--connection FILE] [--transport starttls|tls|plain] [--oauth2] [-- COMMAND ARGS...]"
     );
     ExitCode::from(2)
 }
