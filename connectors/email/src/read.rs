@@ -673,7 +673,8 @@ async fn apply(conn: &EmailConnection, config: &ReadConfig, what: &str, set: &st
             }
         }
     }
-    Ok(())
+    // The answers to STORE and EXPUNGE also end quietly when the connection drops.
+    confirm(session, what).await
 }
 
 /// Flags the messages in `set` `\\Deleted` and expunges them (only them: UID
@@ -760,6 +761,9 @@ async fn fetch_sizes(
             .try_collect()
             .await
             .map_err(|e| classify(what, "UID FETCH", e))?;
+        if fetched.len() < chunk.len() {
+            confirm(session, what).await?;
+        }
         for f in fetched {
             if let (Some(uid), Some(size)) = (f.uid, f.size) {
                 sizes.insert(uid, u64::from(size));
@@ -804,13 +808,25 @@ async fn fetch_batch(
     let session = guard
         .as_mut()
         .ok_or_else(|| Error::internal("no IMAP session"))?;
-    session
+    let fetched: Vec<async_imap::types::Fetch> = session
         .uid_fetch(uid_set(batch), "(UID FLAGS RFC822.SIZE BODY.PEEK[])")
         .await
         .map_err(|e| classify(what, "UID FETCH", e))?
         .try_collect()
         .await
-        .map_err(|e| classify(what, "UID FETCH", e))
+        .map_err(|e| classify(what, "UID FETCH", e))?;
+    if fetched.len() < batch.len() {
+        // async-imap ends a FETCH stream quietly when the connection drops; a NOOP
+        // tells that apart from messages expunged in the meantime.
+        confirm(session, what).await?;
+    }
+    Ok(fetched)
+}
+
+/// Confirms the session is still there (a NOOP), so an operation whose answer stream
+/// ended early is known to be complete rather than cut off.
+async fn confirm(session: &mut Session, what: &str) -> Result<()> {
+    session.noop().await.map_err(|e| classify(what, "NOOP", e))
 }
 
 async fn drain<S, T>(
