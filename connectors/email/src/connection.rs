@@ -158,7 +158,7 @@ impl EmailConnection {
             let now = mailbox.uid_validity.unwrap_or(0);
             if now != uid_validity {
                 return Err(Error::protocol(format!(
-                    "{what}: UIDVALIDITY of {folder} changed from {uid_validity} to {now} while reconnecting; the messages read so far are marked by the next run"
+                    "{what}: UIDVALIDITY of {folder} changed from {uid_validity} to {now} while reconnecting; messages delivered but not yet marked are read again by the next run"
                 )));
             }
         }
