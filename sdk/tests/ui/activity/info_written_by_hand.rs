@@ -33,7 +33,11 @@ impl Source for Lines {
     }
 
     fn info(&self) -> connector_sdk::ActivityInfo {
-        unimplemented!()
+        connector_sdk::ActivityInfo {
+            name: "read",
+            description: "Reads.",
+            discovery: false,
+        }
     }
 }
 
