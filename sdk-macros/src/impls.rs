@@ -1,5 +1,5 @@
-//! `#[activity]` and `#[connector]`: attributes on the trait impl that write the
-//! registration code.
+//! `#[activity]`, `#[connector]` and `#[connection]`: attributes on the trait impl that
+//! write the registration code and apply `async_trait`.
 
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote};
@@ -200,7 +200,7 @@ pub(crate) fn expand_activity(args: TokenStream, input: TokenStream) -> TokenStr
     let self_ty = &item.self_ty;
     let (impl_generics, _, where_clause) = item.generics.split_for_impl();
     let register_impl = quote! {
-        impl #impl_generics ::connector_sdk::Register for #self_ty #where_clause {
+        impl #impl_generics ::connector_sdk::__private::Register for #self_ty #where_clause {
             type Connection = <Self as ::connector_sdk::#role_trait>::Connection;
             fn register(
                 self,
@@ -277,5 +277,22 @@ pub(crate) fn expand_connector(args: TokenStream, input: TokenStream) -> TokenSt
     ];
     let errors = cx.check();
     let item = finish(item, extra);
+    quote!(#item #errors)
+}
+
+pub(crate) fn expand_connection(args: TokenStream, input: TokenStream) -> TokenStream {
+    let cx = Ctxt::new();
+    if !args.is_empty() {
+        cx.error_spanned_by(&args, "#[connection] takes no arguments");
+    }
+    let Some(item) = parse_impl(&cx, input, "connection", "`impl Connection for T`") else {
+        return cx.check();
+    };
+    if trait_name(&item) != "Connection" {
+        let path = &item.trait_.as_ref().expect("trait impl").1;
+        cx.error_spanned_by(path, "#[connection] goes on `impl Connection for T`");
+    }
+    let errors = cx.check();
+    let item = finish(item, Vec::new());
     quote!(#item #errors)
 }

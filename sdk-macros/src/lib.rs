@@ -1,6 +1,7 @@
 //! Procedural macros for [`connector-sdk`](https://docs.rs/connector-sdk). Use them
 //! through that crate (`connector_sdk::settings`, `connector_sdk::activity`,
-//! `connector_sdk::connector`), which documents them with examples.
+//! `connector_sdk::connection`, `connector_sdk::connector`), which documents them with
+//! examples.
 //!
 //! Each macro parses its input, collects every problem it finds (pointing at the
 //! user's own tokens), and only then generates code with absolute paths, so the
@@ -38,4 +39,11 @@ pub fn activity(args: TokenStream, input: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn connector(args: TokenStream, input: TokenStream) -> TokenStream {
     impls::expand_connector(args.into(), input.into()).into()
+}
+
+/// Implements a connection: `#[connection]` on `impl Connection for T` applies
+/// `async_trait`, so an author never writes it by hand.
+#[proc_macro_attribute]
+pub fn connection(args: TokenStream, input: TokenStream) -> TokenStream {
+    impls::expand_connection(args.into(), input.into()).into()
 }

@@ -1,4 +1,6 @@
 //! [`Emitter`]: how a source hands records and their acknowledgements to the host.
+//! Below the activity traits (a source's `read` takes one) and the run loop (which
+//! drains it).
 
 use tokio::sync::{mpsc, watch};
 
@@ -20,14 +22,18 @@ pub enum Emitted<R, A> {
 /// holds more than a few batches in memory. Once the host stops the run (closed
 /// output, a signal, a failed commit) every send fails and the source should return.
 ///
+/// In tests, [`testing::channel`](crate::testing::channel) makes one without the host:
+///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
-/// let (out, mut received) = connector_sdk::Emitter::<String, u64>::channel(16);
+/// use connector_sdk::testing::{Emitted, channel};
+///
+/// let (out, mut received) = channel::<String, u64>(16);
 /// out.emit("first".to_owned(), 1).await.unwrap();
 /// drop(out);
 /// let item = received.recv().await.unwrap();
-/// assert!(matches!(item, connector_sdk::Emitted::Record(r, 1) if r == "first"));
+/// assert!(matches!(item, Emitted::Record(r, 1) if r == "first"));
 /// assert!(received.recv().await.is_none());
 /// # }
 /// ```
@@ -37,8 +43,8 @@ pub struct Emitter<R, A> {
     stop: watch::Receiver<bool>,
 }
 
-/// The receiving half of [`Emitter::channel`], for tests that drive a source without
-/// the host.
+/// The receiving half of [`testing::channel`](crate::testing::channel), for tests that
+/// drive a source without the host.
 #[derive(Debug)]
 pub struct Received<R, A> {
     rx: mpsc::Receiver<Emitted<R, A>>,
@@ -69,8 +75,8 @@ fn stopped() -> Error {
 }
 
 impl<R, A> Emitter<R, A> {
-    /// A new emitter whose channel holds up to `capacity` items.
-    pub fn channel(capacity: usize) -> (Self, Received<R, A>) {
+    /// An emitter and its receiving half, with a stop flag only the receiver sets.
+    pub(crate) fn channel(capacity: usize) -> (Self, Received<R, A>) {
         let (stop_tx, stop_rx) = watch::channel(false);
         let (tx, rx) = mpsc::channel(capacity.max(1));
         (

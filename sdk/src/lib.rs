@@ -24,7 +24,7 @@
 //! A target that greets whoever the request names:
 //!
 //! ```
-//! use connector_sdk::{CheckReport, Connection, Connector, Result, Target};
+//! use connector_sdk::prelude::*;
 //!
 //! #[connector_sdk::settings]
 //! /// How to greet.
@@ -39,7 +39,7 @@
 //! #[derive(Debug)]
 //! pub struct Greeter { word: String }
 //!
-//! #[connector_sdk::async_trait]
+//! #[connector_sdk::connection]
 //! impl Connection for Greeter {
 //!     async fn check(&self) -> CheckReport {
 //!         let mut report = CheckReport::new();
@@ -61,10 +61,6 @@
 //!     /// One line per request.
 //!     pub lines: Vec<String>,
 //! }
-//!
-//! #[connector_sdk::settings]
-//! /// Nothing to set.
-//! pub struct NoConfig {}
 //!
 //! /// The greet activity.
 //! #[derive(Debug)]
@@ -117,6 +113,15 @@
 //! assert_eq!(status, std::process::ExitCode::SUCCESS); // prints {"lines": ["Hello, Ada!"]}
 //! ```
 //!
+//! # Where things are
+//!
+//! [`prelude`] has what an author needs in one import. The modules are layered one
+//! way, lowest first: [`Error`], [`Secret`] and the schema helpers ([`Input`],
+//! [`Output`], [`schema_of`], [`from_value`]); the activity traits ([`Connection`],
+//! [`Source`], [`Target`], [`Emitter`]); the run loop; the registry ([`Activities`]);
+//! the [`Connector`] and its [`Manifest`]; the [`host`]. [`testing`] drives a source
+//! in-process without the host.
+//!
 //! # Minimum supported Rust version
 //!
 //! Rust 1.88.
@@ -125,25 +130,32 @@
 #[allow(unused_extern_crates)]
 extern crate self as connector_sdk;
 
+mod activity;
 mod check;
+mod connection;
 mod connector;
 mod emit;
 mod error;
 pub mod host;
 mod json;
 mod manifest;
+pub mod prelude;
+mod registry;
+mod run;
+mod schema;
 mod secret;
-mod settings;
+pub mod testing;
 
+pub use activity::{ActivityInfo, NoConfig, Object, Role, Source, Target};
 pub use check::{CheckReport, CheckStep, StepDetail, StepStatus};
-pub use connector::{
-    Activities, ActivityInfo, Connection, Connector, Info, Object, Register, Role, Source, Target,
-};
-pub use emit::{Emitted, Emitter, Received};
+pub use connection::Connection;
+pub use connector::{Connector, Info};
+pub use emit::Emitter;
 pub use error::{BoxError, Error, ErrorBody, ErrorKind, Result};
 pub use manifest::{ActivityManifest, Manifest};
+pub use registry::Activities;
+pub use schema::{Input, Output, from_str, from_value, schema_of};
 pub use secret::{REDACTED, Secret};
-pub use settings::{Output, Settings, from_str, from_value, schema_of};
 
 /// Re-exported so connectors need not depend on `async-trait` themselves.
 pub use async_trait::async_trait;
@@ -152,11 +164,12 @@ pub use schemars;
 /// The `serde` the SDK uses, for hand-written `Serialize`/`Deserialize` impls.
 pub use serde;
 
-pub use connector_sdk_macros::{activity, connector, settings};
+pub use connector_sdk_macros::{activity, connection, connector, settings};
 
 /// Paths the macros expand to; not a public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::registry::Register;
     pub use async_trait;
     pub use schemars;
     pub use serde;

@@ -1,11 +1,12 @@
 //! The manifest (`spec`): everything a platform needs to know about a connector,
-//! derived from its types.
+//! derived from its types. Data only: [`Manifest::of`] assembles it in
+//! [`crate::connector`], where the connector's types are known.
 
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::connector::{Connector, Role};
-use crate::settings::schema_of;
+use crate::activity::{ActivityInfo, Role};
+use crate::schema::schema_of;
 
 /// What `<bin> spec` prints: name, version, description, the connection settings
 /// schema and each activity with its schemas. Schemas are JSON Schema 2020-12; keys
@@ -49,23 +50,6 @@ pub struct ActivityManifest {
 }
 
 impl Manifest {
-    /// The manifest of `connector`.
-    pub fn of<C: Connector>(connector: &C) -> Self {
-        let info = connector.info();
-        Self {
-            name: info.name.to_owned(),
-            version: info.version.to_owned(),
-            description: info.description.to_owned(),
-            connection: schema_of::<C::Settings>(),
-            activities: connector
-                .activities()
-                .list
-                .iter()
-                .map(|a| a.manifest())
-                .collect(),
-        }
-    }
-
     /// The manifest as canonical JSON (sorted keys), as `spec` prints it.
     pub fn to_value(&self) -> Value {
         let value = serde_json::to_value(self).unwrap_or(Value::Null);
@@ -79,7 +63,7 @@ impl Manifest {
 }
 
 impl ActivityManifest {
-    pub(crate) fn new(info: crate::ActivityInfo, role: Role, config: Value) -> Self {
+    pub(crate) fn new(info: ActivityInfo, role: Role, config: Value) -> Self {
         Self {
             name: info.name.to_owned(),
             role,

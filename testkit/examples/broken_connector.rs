@@ -83,7 +83,7 @@ struct Conn {
     root: PathBuf,
 }
 
-#[connector_sdk::async_trait]
+#[connector_sdk::connection]
 impl Connection for Conn {
     async fn check(&self) -> CheckReport {
         let mut report = CheckReport::new();

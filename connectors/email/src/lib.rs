@@ -37,22 +37,31 @@
 //! assert_eq!(err.to_string(), "/imap/port: expected an integer from 1 to 65535, got 0");
 //! ```
 //!
+//! # Layout
+//!
+//! Layered one way, lowest first: `settings` (the public settings types), `transport`
+//! (dialing, TLS, STARTTLS, deadlines, the traced dialogue), `auth` (logins, SASL, OAuth
+//! 2.0 tokens), `protocol` (SMTP and IMAP sessions), `checked` (the settings validated
+//! once), `connection` and `check`, then the activities `send` and `read`, each a folder
+//! split by concern. `ARCHITECTURE.md` at the repository root draws the map.
+//!
 //! # Minimum supported Rust version
 //!
 //! Rust 1.88.
 
+mod auth;
+mod check;
+mod checked;
 mod connection;
-mod imap;
-mod login;
-mod net;
-mod oauth;
+mod protocol;
 mod read;
-mod sasl;
 mod send;
 mod settings;
-mod smtp;
+mod transport;
 
-pub use connection::{EmailConnection, EmailConnector};
+use connector_sdk::{Connector, Result};
+
+pub use connection::EmailConnection;
 pub use read::{
     AddressRecord, AfterRead, AttachmentMode, AttachmentRecord, Date, EmailRecord, Filter,
     HeaderRecord, ReadConfig, ReadEmail,
@@ -65,3 +74,31 @@ pub use settings::{
     Auth, ClientAuth, EmailSettings, Grant, OAuth2, OauthMechanism, Port, Security, Server,
     Timeouts, TlsSettings,
 };
+
+use checked::Checked;
+
+/// The email connector.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct EmailConnector;
+
+/// Sends email over SMTP and reads it over IMAP, with TLS, STARTTLS, basic login,
+/// at-least-once reading and per-recipient results.
+#[connector_sdk::connector(name = "email", activities(SendEmail, ReadEmail))]
+impl Connector for EmailConnector {
+    type Settings = EmailSettings;
+    type Connection = EmailConnection;
+
+    fn validate(&self, settings: &EmailSettings) -> Result<()> {
+        // The rules and the CA file only: the system's CA store is loaded by `connect`.
+        Checked::new(settings).map(drop)
+    }
+
+    async fn connect(&self, settings: EmailSettings) -> Result<EmailConnection> {
+        EmailConnection::new(Checked::new(&settings)?)
+    }
+
+    async fn open(&self, settings: EmailSettings) -> Result<EmailConnection> {
+        // `connect` validates while it builds the checked form: once is enough.
+        self.connect(settings).await
+    }
+}

@@ -1,4 +1,5 @@
 //! Connection settings: where the SMTP and IMAP servers are, how to secure and log in.
+//! Plain data with its schema; the rules that span fields are in [`crate::checked`].
 
 use std::borrow::Cow;
 use std::fmt;
@@ -336,5 +337,13 @@ impl JsonSchema for Port {
     }
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
         json_schema!({"type": "integer", "minimum": 1, "maximum": 65535})
+    }
+}
+
+/// The start of a value, for an error message: at most 100 characters.
+pub(crate) fn clip(value: &str) -> String {
+    match value.char_indices().nth(100) {
+        Some((i, _)) => format!("{}…", &value[..i]),
+        None => value.to_owned(),
     }
 }

@@ -12,7 +12,8 @@
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
-//! use connector_sdk::{Connector, Emitted, Emitter, Source};
+//! use connector_sdk::prelude::*;
+//! use connector_sdk::testing::{Emitted, channel};
 //! use file_connector::{FileConnector, FileSettings, ReadConfig, ReadLines};
 //!
 //! let dir = tempfile::tempdir().unwrap();
@@ -23,7 +24,7 @@
 //!     .await
 //!     .unwrap();
 //! let config = ReadConfig { path: "in.jsonl".into(), state: None, follow: false, max_records: None };
-//! let (out, mut received) = Emitter::channel(16);
+//! let (out, mut received) = channel(16);
 //! ReadLines.read(&conn, &config, &out).await.unwrap();
 //! drop(out);
 //! let mut acks = Vec::new();
@@ -82,7 +83,7 @@ impl FileConnection {
     }
 }
 
-#[connector_sdk::async_trait]
+#[connector_sdk::connection]
 impl Connection for FileConnection {
     async fn check(&self) -> CheckReport {
         let mut report = CheckReport::new();

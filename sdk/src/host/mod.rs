@@ -4,12 +4,12 @@
 //! A connector's `main` is one call:
 //!
 //! ```no_run
-//! # use connector_sdk::{CheckReport, Connection, Connector, Result};
+//! # use connector_sdk::prelude::*;
 //! # #[connector_sdk::settings]
 //! # /// Nothing.
 //! # pub struct S {}
 //! # #[derive(Debug)] pub struct N;
-//! # #[connector_sdk::async_trait]
+//! # #[connector_sdk::connection]
 //! # impl Connection for N { async fn check(&self) -> CheckReport { CheckReport::new() } }
 //! # #[derive(Debug)] pub struct MyConnector;
 //! # /// Mine.
@@ -26,11 +26,13 @@
 //! Exit status: `0` success, `1` the check or activity failed at run time, `2` usage
 //! or invalid settings or input. On failure the last line on stderr is one JSON object
 //! `{"error": {"kind", "message", "retryable", "path"}}`. Logs go to stderr only.
+//!
+//! The top layer of the SDK: it parses the command line, reads the JSON files, asks
+//! the [`Connector`] for its activities and connection, and hands the run to the run
+//! loop. Nothing below it knows about processes, files or signals.
 
-pub(crate) mod activity;
 mod cli;
 mod logging;
-mod source;
 
 use std::ffi::OsString;
 use std::io::{Read, Write};
@@ -40,10 +42,12 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::connector::{Connection, Connector};
+use crate::connection::Connection;
+use crate::connector::Connector;
 use crate::error::{Error, ErrorKind, Result};
 use crate::manifest::Manifest;
-use crate::settings::{from_value, parse_json};
+use crate::run::RunIo;
+use crate::schema::{from_value, parse_json};
 
 pub use cli::LogFormat;
 
@@ -134,14 +138,32 @@ fn read_json(source: &str, what: &str) -> Result<Value> {
     parse_json(&text).map_err(|e| Error::config("", format!("{what} `{source}`: {}", e.message())))
 }
 
-fn connection_settings<C: Connector>(connector: &C, source: &str) -> Result<C::Settings> {
+/// Reads the connection settings (serde only: the shape and types).
+fn connection_settings<C: Connector>(source: &str) -> Result<C::Settings> {
     let value = read_json(source, "connection")?;
     let settings: C::Settings = from_value(&value)?;
-    connector.validate(&settings)?;
     // Through `Debug`, so a secret kept outside `Secret` shows up here (the conformance
     // suite's canary check looks for it) rather than somewhere worse.
     tracing::debug!(target: "connector_sdk::host", ?settings, "connection settings");
     Ok(settings)
+}
+
+/// Reads, validates and opens the connection (`Connector::open`: validated once).
+async fn open<C: Connector>(connector: &C, source: &str) -> Result<C::Connection> {
+    connector.open(connection_settings::<C>(source)?).await
+}
+
+/// At most one of the files may be `-`: stdin can be read only once.
+fn one_stdin(files: &[(&str, Option<&str>)]) -> Result<()> {
+    if files.iter().filter(|(_, f)| *f == Some("-")).count() > 1 {
+        let names: Vec<String> = files.iter().map(|(n, _)| format!("--{n}")).collect();
+        let (last, rest) = names.split_last().unwrap_or((&names[0], &[]));
+        return Err(Error::config(
+            "",
+            format!("only one of {} and {last} can be `-` (stdin)", rest.join(", ")),
+        ));
+    }
+    Ok(())
 }
 
 async fn execute<C: Connector>(connector: &C, command: cli::Command) -> Result<()> {
@@ -165,21 +187,12 @@ async fn execute<C: Connector>(connector: &C, command: cli::Command) -> Result<(
             config,
             input,
         } => {
-            let stdin_users = [
-                Some(connection.as_str()),
-                config.as_deref(),
-                input.as_deref(),
-            ]
-            .iter()
-            .filter(|s| **s == Some("-"))
-            .count();
-            if stdin_users > 1 {
-                return Err(Error::config(
-                    "",
-                    "only one of --connection, --config and --input can be `-` (stdin)",
-                ));
-            }
-            connection_settings(connector, &connection)?;
+            one_stdin(&[
+                ("connection", Some(&connection)),
+                ("config", config.as_deref()),
+                ("input", input.as_deref()),
+            ])?;
+            connector.validate(&connection_settings::<C>(&connection)?)?;
             if let Some(activity) = activity {
                 let activity = find(&activity)?;
                 let config = config_value(config.as_deref())?.unwrap_or_else(empty);
@@ -192,8 +205,7 @@ async fn execute<C: Connector>(connector: &C, command: cli::Command) -> Result<(
             print_json(&serde_json::json!({ "valid": true }))
         }
         cli::Command::Check { connection } => {
-            let settings = connection_settings(connector, &connection)?;
-            let conn = connector.connect(settings).await?;
+            let conn = open(connector, &connection).await?;
             let report = conn.check().await;
             let printed = print_json(&crate::json::canonical(
                 &serde_json::json!({ "ok": report.ok(), "steps": report.steps }),
@@ -212,18 +224,12 @@ async fn execute<C: Connector>(connector: &C, command: cli::Command) -> Result<(
         } => {
             let activity = find(&activity)?;
             if !activity.info().discovery {
-                return Err(crate::connector::no_discovery(activity.info().name));
+                return Err(crate::activity::no_discovery(activity.info().name));
             }
-            if connection == "-" && config.as_deref() == Some("-") {
-                return Err(Error::config(
-                    "",
-                    "only one of --connection and --config can be `-` (stdin)",
-                ));
-            }
+            one_stdin(&[("connection", Some(&connection)), ("config", config.as_deref())])?;
             let config = config_value(config.as_deref())?;
             let prepared = activity.prepare_discover(config.as_ref())?;
-            let settings = connection_settings(connector, &connection)?;
-            let conn = connector.connect(settings).await?;
+            let conn = open(connector, &connection).await?;
             let objects = prepared.discover(&conn).await;
             close(conn).await;
             let objects = objects?;
@@ -239,20 +245,11 @@ async fn execute<C: Connector>(connector: &C, command: cli::Command) -> Result<(
             commit_every,
         } => {
             let activity = find(&activity)?;
-            let stdin_users = [
-                Some(connection.as_str()),
-                config.as_deref(),
-                input.as_deref(),
-            ]
-            .iter()
-            .filter(|s| **s == Some("-"))
-            .count();
-            if stdin_users > 1 {
-                return Err(Error::config(
-                    "",
-                    "only one of --connection, --config and --input can be `-` (stdin)",
-                ));
-            }
+            one_stdin(&[
+                ("connection", Some(&connection)),
+                ("config", config.as_deref()),
+                ("input", input.as_deref()),
+            ])?;
             let config = config_value(config.as_deref())?.unwrap_or_else(empty);
             let input = match activity.role() {
                 crate::Role::Target => Some(read_json(input.as_deref().unwrap_or("-"), "input")?),
@@ -267,9 +264,8 @@ async fn execute<C: Connector>(connector: &C, command: cli::Command) -> Result<(
                 }
             };
             let prepared = activity.prepare(&config, input.as_ref())?;
-            let settings = connection_settings(connector, &connection)?;
-            let conn = Arc::new(connector.connect(settings).await?);
-            let io = activity::RunIo {
+            let conn = Arc::new(open(connector, &connection).await?);
+            let io = RunIo {
                 output: Box::new(std::io::stdout()),
                 stop: signals(),
                 commit_every: commit_every.max(1),

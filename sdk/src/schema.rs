@@ -1,5 +1,8 @@
-//! Settings, requests, responses and records as typed data, and the errors that point
-//! at the JSON path of a bad value.
+//! Typed data in and out: the [`Input`] and [`Output`] bounds, the JSON Schema of a
+//! type, and reading JSON into a type with errors that name the JSON path of a bad value.
+//!
+//! The lowest layer of the SDK besides [`crate::error`]: it knows nothing of
+//! connectors, activities or the host.
 
 use std::fmt::Debug;
 
@@ -13,10 +16,11 @@ use crate::error::{Error, Result};
 /// settings, activity settings and target requests.
 ///
 /// Implemented for every type with the right derives; `#[connector_sdk::settings]`
-/// adds them all (and `deny_unknown_fields`) with one attribute.
-pub trait Settings: DeserializeOwned + JsonSchema + Debug + Send + Sync + 'static {}
+/// adds them all (and `deny_unknown_fields`) with one attribute. (Called `Settings`
+/// before 0.2, a name that also meant a connector's connection settings.)
+pub trait Input: DeserializeOwned + JsonSchema + Debug + Send + Sync + 'static {}
 
-impl<T> Settings for T where T: DeserializeOwned + JsonSchema + Debug + Send + Sync + 'static {}
+impl<T> Input for T where T: DeserializeOwned + JsonSchema + Debug + Send + Sync + 'static {}
 
 /// A type written as JSON that the host can describe in the manifest: target responses
 /// and source records.
@@ -86,7 +90,7 @@ pub fn schema_of<T: JsonSchema + ?Sized>() -> Value {
 ///
 /// # Errors
 /// A config [`Error`] with the path of the first bad value.
-pub fn from_value<T: Settings>(value: &Value) -> Result<T> {
+pub fn from_value<T: Input>(value: &Value) -> Result<T> {
     match serde_path_to_error::deserialize::<_, T>(value) {
         Ok(v) => Ok(v),
         Err(err) => {
@@ -103,7 +107,7 @@ pub fn from_value<T: Settings>(value: &Value) -> Result<T> {
 ///
 /// # Errors
 /// A config [`Error`] for malformed JSON or a value of the wrong form.
-pub fn from_str<T: Settings>(text: &str) -> Result<T> {
+pub fn from_str<T: Input>(text: &str) -> Result<T> {
     let value: Value = parse_json(text)?;
     from_value(&value)
 }

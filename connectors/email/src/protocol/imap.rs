@@ -1,80 +1,53 @@
-//! IMAP sessions: opened step by step (so `check` can report each), and the commands
-//! Read Email needs, with errors classified.
+//! IMAP sessions: opened step by step (a check reports each step, work runs the same
+//! code silently), and the helpers Read Email needs, with errors classified.
 
 use async_imap::types::{Flag, NameAttribute};
 use connector_sdk::{Error, Result};
 use futures_util::TryStreamExt;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::login::Login;
-use crate::net::{Net, Proto, Stream, within};
-use crate::settings::{Security, Server};
-use crate::smtp::io_error;
+use crate::auth::Login;
+use crate::settings::OauthMechanism;
+use crate::transport::error::io_error;
+use crate::transport::{Endpoint, Net, Steps, Stream, within};
 
 /// An authenticated IMAP session.
-pub(crate) type Session = async_imap::Session<Stream>;
+pub(crate) type ImapSession = async_imap::Session<Stream>;
 
-/// Everything needed to open IMAP sessions.
+/// Opens IMAP sessions: where, how to secure and log in.
 #[derive(Debug, Clone)]
-pub(crate) struct ImapConfig {
+pub(crate) struct ImapDialer {
     pub(crate) net: Net,
-    pub(crate) server: Server,
+    pub(crate) endpoint: Endpoint,
     pub(crate) login: Login,
 }
 
-impl ImapConfig {
+impl ImapDialer {
     pub(crate) fn what(&self) -> String {
-        format!("IMAP {}:{}", self.server.host, self.server.port.get())
+        self.endpoint.what()
     }
 
-    /// Opens and logs in.
-    pub(crate) async fn open(&self) -> Result<Session> {
-        let stream = self.connect().await?;
-        let (stream, greeted) = self.secure(stream).await?;
-        self.login(stream, greeted).await
+    /// The steps of opening a session, and of the check's `select`, for a report.
+    pub(crate) fn steps(&self) -> [&'static str; 4] {
+        ["connect", self.endpoint.tls_step(), "login", "select"]
     }
 
-    /// Step 1: the TCP connection.
-    pub(crate) async fn connect(&self) -> Result<Stream> {
-        self.net
-            .tcp(Proto::Imap, &self.server.host, self.server.port.get())
+    /// Opens and logs in: connect, TLS or STARTTLS, LOGIN or AUTHENTICATE, each
+    /// reported to `steps`. `login` false stops before logging in (a check whose token
+    /// could not be had) with the error `skipped`.
+    pub(crate) async fn open(&self, steps: &mut Steps<'_>, login: bool) -> Result<ImapSession> {
+        let (stream, greeted) = self.net.dial(&self.endpoint, "", steps).await?;
+        if !login {
+            steps.skip_after(self.endpoint.tls_step());
+            return Err(Error::auth("not logged in: no access token"));
+        }
+        let who = format!("logged in as {}", self.login.username().unwrap_or_default());
+        steps
+            .run("login", self.login(stream, greeted), |_| who)
             .await
     }
 
-    /// Step 2: TLS, implicit or by STARTTLS (which must be offered). Returns whether
-    /// the greeting was already read.
-    pub(crate) async fn secure(&self, stream: Stream) -> Result<(Stream, bool)> {
-        match self.server.security {
-            Security::None => Ok((stream, false)),
-            Security::Tls => Ok((self.net.tls(stream, &self.server.host).await?, false)),
-            Security::Starttls => {
-                let mut stream = stream;
-                let what = self.what();
-                within(self.net.timeouts.io(), &what, "the STARTTLS negotiation", async {
-                    let greeting = read_line(&mut stream, &what).await?;
-                    if !greeting.starts_with("* OK") {
-                        return Err(Error::protocol(format!("{what}: unexpected greeting: {}", greeting.trim_end())));
-                    }
-                    let caps = command(&mut stream, &what, "s1", "CAPABILITY").await?;
-                    let offered = caps
-                        .split_whitespace()
-                        .any(|w| w.eq_ignore_ascii_case("STARTTLS"));
-                    if !offered {
-                        return Err(Error::connect(format!(
-                            "{what}: the server does not offer STARTTLS, which `security: starttls` requires; refusing to continue in plaintext"
-                        ))
-                        .retryable(false));
-                    }
-                    command(&mut stream, &what, "s2", "STARTTLS").await.map(|_| ())
-                })
-                .await??;
-                Ok((self.net.tls(stream, &self.server.host).await?, true))
-            }
-        }
-    }
-
-    /// Step 3: the greeting (unless already read) and LOGIN.
-    pub(crate) async fn login(&self, stream: Stream, greeted: bool) -> Result<Session> {
+    /// The greeting (unless already read) and LOGIN or AUTHENTICATE.
+    async fn login(&self, stream: Stream, greeted: bool) -> Result<ImapSession> {
         let what = self.what();
         let io = self.net.timeouts.io();
         let mut client = async_imap::Client::new(stream);
@@ -117,7 +90,7 @@ impl ImapConfig {
                 // The client comes back after a refusal, for a second try.
                 let mut client = Some(client);
                 #[allow(unused_assignments)] // the client is put back for the second try
-                let session = crate::login::with_token!(tokens, |token| {
+                let session = crate::auth::with_token!(tokens, |token| {
                     match client.take() {
                         Some(c) => {
                             let (session, back) =
@@ -143,15 +116,15 @@ impl ImapConfig {
         mut client: async_imap::Client<Stream>,
         username: &str,
         token: &str,
-        mechanism: crate::settings::OauthMechanism,
-    ) -> (Result<Session>, Option<async_imap::Client<Stream>>) {
+        mechanism: OauthMechanism,
+    ) -> (Result<ImapSession>, Option<async_imap::Client<Stream>>) {
         let what = self.what();
-        let initial = crate::sasl::initial_response(
+        let initial = crate::auth::sasl::initial_response(
             mechanism,
             username,
             token,
-            &self.server.host,
-            self.server.port.get(),
+            &self.endpoint.host,
+            self.endpoint.port,
         );
         let challenge = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let auth = TokenAuth {
@@ -179,7 +152,7 @@ impl ImapConfig {
                         let why = if challenge.is_empty() {
                             text.trim().to_owned()
                         } else {
-                            crate::sasl::reason(&challenge)
+                            crate::auth::sasl::reason(&challenge)
                         };
                         return (
                             Err(Error::auth(format!(
@@ -269,7 +242,7 @@ pub(crate) fn attribute_name(attr: &NameAttribute<'_>) -> String {
 }
 
 /// Lists every mailbox with its attributes.
-pub(crate) async fn list(session: &mut Session, what: &str) -> Result<Vec<(String, Vec<String>)>> {
+pub(crate) async fn list(session: &mut ImapSession, what: &str) -> Result<Vec<(String, Vec<String>)>> {
     let names: Vec<_> = session
         .list(None, Some("*"))
         .await
@@ -323,47 +296,6 @@ pub(crate) fn quote(s: &str) -> Option<String> {
         "\"{}\"",
         s.replace('\\', "\\\\").replace('"', "\\\"")
     ))
-}
-
-/// Sends a tagged command before TLS and reads up to its tagged reply, which must be OK.
-async fn command(stream: &mut Stream, what: &str, tag: &str, cmd: &str) -> Result<String> {
-    stream
-        .write_all(format!("{tag} {cmd}\r\n").as_bytes())
-        .await
-        .map_err(|e| io_error(what, &e))?;
-    let mut all = String::new();
-    loop {
-        let line = read_line(stream, what).await?;
-        all.push_str(&line);
-        if let Some(rest) = line.strip_prefix(tag).and_then(|r| r.strip_prefix(' ')) {
-            return if rest.starts_with("OK") {
-                Ok(all)
-            } else {
-                Err(Error::protocol(format!(
-                    "{what}: {cmd} failed: {}",
-                    rest.trim_end()
-                )))
-            };
-        }
-        if all.len() > 65_536 {
-            return Err(Error::protocol(format!("{what}: reply to {cmd} too long")));
-        }
-    }
-}
-
-/// Reads one line a byte at a time, so nothing after it is consumed before TLS.
-async fn read_line(stream: &mut Stream, what: &str) -> Result<String> {
-    let mut line = Vec::new();
-    loop {
-        let b = stream.read_u8().await.map_err(|e| io_error(what, &e))?;
-        line.push(b);
-        if b == b'\n' {
-            return Ok(String::from_utf8_lossy(&line).into_owned());
-        }
-        if line.len() > 8192 {
-            return Err(Error::protocol(format!("{what}: line too long")));
-        }
-    }
 }
 
 #[cfg(test)]

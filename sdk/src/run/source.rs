@@ -12,8 +12,8 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TryRecvError;
 
-use super::activity::RunIo;
-use crate::connector::Source;
+use super::RunIo;
+use crate::activity::Source;
 use crate::emit::{Emitted, Emitter, Received};
 use crate::error::{Error, Result};
 

@@ -1,93 +1,75 @@
-//! SMTP sessions: opened step by step (so `check` can report each), and one
-//! transaction at a time with a result per recipient.
+//! SMTP sessions: opened step by step (a check reports each step, work runs the same
+//! code silently), and one transaction at a time with a result per recipient.
 
 use connector_sdk::{Error, Result};
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::AsyncSmtpConnection;
 use lettre::transport::smtp::commands::{Data, Mail, Rcpt, Rset};
 use lettre::transport::smtp::extension::ClientId;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::login::Login;
-use crate::net::{Net, Proto, Stream, within};
-use crate::settings::{Security, Server};
+use crate::auth::Login;
+use crate::settings::OauthMechanism;
+use crate::transport::{Endpoint, Net, Steps, Stream, within};
 
-/// Everything needed to open SMTP sessions.
+/// Opens SMTP sessions: where, how to secure and log in.
 #[derive(Debug, Clone)]
-pub(crate) struct SmtpConfig {
+pub(crate) struct SmtpDialer {
     pub(crate) net: Net,
-    pub(crate) server: Server,
+    pub(crate) endpoint: Endpoint,
     pub(crate) login: Login,
     pub(crate) hello: String,
 }
 
 /// An open, authenticated SMTP session.
-pub(crate) struct Session {
+pub(crate) struct SmtpSession {
     conn: AsyncSmtpConnection,
-    config: SmtpConfig,
+    dialer: SmtpDialer,
 }
 
-impl std::fmt::Debug for Session {
+impl std::fmt::Debug for SmtpSession {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Session")
-            .field("server", &self.config.server.host)
+        f.debug_struct("SmtpSession")
+            .field("server", &self.dialer.endpoint.host)
             .finish_non_exhaustive()
     }
 }
 
-impl SmtpConfig {
+impl SmtpDialer {
     fn what(&self) -> String {
-        format!("SMTP {}:{}", self.server.host, self.server.port.get())
+        self.endpoint.what()
     }
 
-    /// Opens and authenticates a session.
-    pub(crate) async fn open(&self) -> Result<Session> {
-        let stream = self.connect().await?;
-        let (stream, greeted) = self.secure(stream).await?;
-        let mut conn = self.ehlo(stream, greeted).await?;
-        self.login(&mut conn).await?;
-        Ok(Session {
+    /// The steps of opening a session, for a check report.
+    pub(crate) fn steps(&self) -> [&'static str; 4] {
+        ["connect", self.endpoint.tls_step(), "ehlo", "auth"]
+    }
+
+    /// Opens and authenticates a session: connect, TLS or STARTTLS, EHLO, AUTH, each
+    /// reported to `steps`. `login` false leaves AUTH out (a check whose token could
+    /// not be had).
+    pub(crate) async fn open(&self, steps: &mut Steps<'_>, login: bool) -> Result<SmtpSession> {
+        let (stream, greeted) = self.net.dial(&self.endpoint, &self.hello, steps).await?;
+        let mut conn = steps
+            .run("ehlo", self.ehlo(stream, greeted), |c| {
+                ehlo_detail(c.server_info())
+            })
+            .await?;
+        match self.login.username() {
+            Some(username) if login => {
+                let who = format!("logged in as {username}");
+                steps.run("auth", self.login(&mut conn), |()| who).await?;
+            }
+            Some(_) => steps.skip("auth", "not tried: no access token"),
+            None => steps.skip("auth", "no login configured"),
+        }
+        Ok(SmtpSession {
             conn,
-            config: self.clone(),
+            dialer: self.clone(),
         })
     }
 
-    /// Step 1: the TCP connection.
-    pub(crate) async fn connect(&self) -> Result<Stream> {
-        self.net
-            .tcp(Proto::Smtp, &self.server.host, self.server.port.get())
-            .await
-    }
-
-    /// Step 2: TLS, implicit or by STARTTLS (which must be offered). Returns whether
-    /// the greeting was already read.
-    pub(crate) async fn secure(&self, stream: Stream) -> Result<(Stream, bool)> {
-        match self.server.security {
-            Security::None => Ok((stream, false)),
-            Security::Tls => Ok((self.net.tls(stream, &self.server.host).await?, false)),
-            Security::Starttls => {
-                let mut stream = stream;
-                let io = self.net.timeouts.io();
-                let what = self.what();
-                within(io, &what, "the STARTTLS negotiation", async {
-                    expect(&mut stream, &what, "220", "").await?;
-                    let ehlo = expect(&mut stream, &what, "250", &format!("EHLO {}", self.hello)).await?;
-                    if !ehlo.lines().any(|l| l.get(4..).is_some_and(|ext| ext.trim().eq_ignore_ascii_case("STARTTLS"))) {
-                        return Err(Error::connect(format!(
-                            "{what}: the server does not offer STARTTLS, which `security: starttls` requires; refusing to continue in plaintext"
-                        ))
-                        .retryable(false));
-                    }
-                    expect(&mut stream, &what, "220", "STARTTLS").await
-                })
-                .await??;
-                Ok((self.net.tls(stream, &self.server.host).await?, true))
-            }
-        }
-    }
-
-    /// Step 3: the greeting and EHLO.
-    pub(crate) async fn ehlo(&self, stream: Stream, greeted: bool) -> Result<AsyncSmtpConnection> {
+    /// The greeting and EHLO.
+    async fn ehlo(&self, stream: Stream, greeted: bool) -> Result<AsyncSmtpConnection> {
         // After STARTTLS there is no new greeting; lettre expects one, so the stream
         // serves a synthetic one before the server's next (EHLO) reply.
         let stream = if greeted {
@@ -107,8 +89,8 @@ impl SmtpConfig {
         .map_err(|e| classify(&what, "EHLO", &e))
     }
 
-    /// Step 4: AUTH, when the settings have credentials.
-    pub(crate) async fn login(&self, conn: &mut AsyncSmtpConnection) -> Result<()> {
+    /// AUTH, when the settings have credentials.
+    async fn login(&self, conn: &mut AsyncSmtpConnection) -> Result<()> {
         let (username, password) = match &self.login {
             Login::None => return Ok(()),
             Login::Token {
@@ -116,7 +98,7 @@ impl SmtpConfig {
                 mechanism,
                 tokens,
             } => {
-                return crate::login::with_token!(tokens, |token| {
+                return crate::auth::with_token!(tokens, |token| {
                     self.login_token(conn, username, token, *mechanism).await
                 });
             }
@@ -147,7 +129,7 @@ impl SmtpConfig {
     }
 }
 
-impl SmtpConfig {
+impl SmtpDialer {
     /// AUTH XOAUTH2 or OAUTHBEARER with an initial response. A refused token comes back
     /// as a `334` challenge carrying the reason, answered with an empty line; lettre's
     /// own XOAUTH2 cannot answer it, hence the raw command.
@@ -156,16 +138,16 @@ impl SmtpConfig {
         conn: &mut AsyncSmtpConnection,
         username: &str,
         token: &str,
-        mechanism: crate::settings::OauthMechanism,
+        mechanism: OauthMechanism,
     ) -> Result<()> {
         let what = self.what();
         let io = self.net.timeouts.io();
-        let b64 = crate::sasl::initial_response_b64(
+        let b64 = crate::auth::sasl::initial_response_b64(
             mechanism,
             username,
             token,
-            &self.server.host,
-            self.server.port.get(),
+            &self.endpoint.host,
+            self.endpoint.port,
         );
         let refused = |why: String| {
             Error::auth(format!(
@@ -184,7 +166,7 @@ impl SmtpConfig {
             Ok(reply) if reply.has_code(235) => Ok(()),
             Ok(reply) if reply.has_code(334) => {
                 let challenge: String = reply.message().collect();
-                let why = crate::sasl::reason(challenge.as_bytes());
+                let why = crate::auth::sasl::reason(challenge.as_bytes());
                 // The server expects an empty reply before its final refusal.
                 let _ = within(io, &what, "AUTH", conn.command(Line(String::new()))).await;
                 Err(refused(why))
@@ -228,7 +210,7 @@ pub(crate) struct Failure {
     pub(crate) delivery: Delivery,
 }
 
-impl Session {
+impl SmtpSession {
     /// Sends one message: MAIL, RCPT per recipient, DATA. Rejected recipients are
     /// reported; the message goes to the accepted ones.
     pub(crate) async fn send(
@@ -237,8 +219,8 @@ impl Session {
         recipients: &[lettre::Address],
         data: &[u8],
     ) -> std::result::Result<Delivery, Failure> {
-        let what = self.config.what();
-        let io = self.config.net.timeouts.io();
+        let what = self.dialer.what();
+        let io = self.dialer.net.timeouts.io();
         let mut delivery = Delivery::default();
         let fail = |error: Error, broken: bool, delivery: Delivery| Failure {
             error,
@@ -298,8 +280,8 @@ impl Session {
     /// Resets the transaction after a refusal so the session can be reused.
     async fn abort(&mut self, mut failure: Failure) -> Failure {
         if !failure.broken {
-            let io = self.config.net.timeouts.io();
-            if timed(io, &self.config.what(), self.conn.command(Rset))
+            let io = self.dialer.net.timeouts.io();
+            if timed(io, &self.dialer.what(), self.conn.command(Rset))
                 .await
                 .is_err()
             {
@@ -316,7 +298,7 @@ impl Session {
 
     /// Says QUIT.
     pub(crate) async fn quit(mut self) {
-        let io = self.config.net.timeouts.io();
+        let io = self.dialer.net.timeouts.io();
         let _ = tokio::time::timeout(io, self.conn.quit()).await;
     }
 }
@@ -388,59 +370,29 @@ pub(crate) fn classify(what: &str, doing: &str, e: &lettre::transport::smtp::Err
     Error::protocol(format!("{what}{doing}: {e}"))
 }
 
-/// Sends `command` (if any) and reads one reply, which must start with `code`.
-async fn expect(stream: &mut Stream, what: &str, code: &str, command: &str) -> Result<String> {
-    if !command.is_empty() {
-        stream
-            .write_all(format!("{command}\r\n").as_bytes())
-            .await
-            .map_err(|e| io_error(what, &e))?;
-    }
-    let reply = read_reply(stream, what).await?;
-    if reply.starts_with(code) {
-        Ok(reply)
-    } else {
-        let shown = if command.is_empty() {
-            "the greeting"
-        } else {
-            command
-        };
-        Err(Error::protocol(format!(
-            "{what}: unexpected reply to {shown}: {}",
-            reply.trim_end()
-        )))
-    }
-}
-
-/// Reads a (multi-line) reply a byte at a time, so nothing after it is consumed
-/// before the TLS handshake.
-async fn read_reply(stream: &mut Stream, what: &str) -> Result<String> {
-    let mut reply = String::new();
-    let mut line = Vec::new();
-    loop {
-        let b = stream.read_u8().await.map_err(|e| io_error(what, &e))?;
-        line.push(b);
-        if b == b'\n' {
-            let text = String::from_utf8_lossy(&line).into_owned();
-            reply.push_str(&text);
-            let last = text.len() < 4 || text.as_bytes()[3] != b'-';
-            line.clear();
-            if last {
-                return Ok(reply);
-            }
-        }
-        if line.len() > 4096 || reply.len() > 65_536 {
-            return Err(Error::protocol(format!("{what}: reply too long")));
+/// The server's name and the extensions this connector uses, in a fixed order
+/// (lettre's own `Display` follows a hash set's order).
+fn ehlo_detail(info: &lettre::transport::smtp::extension::ServerInfo) -> String {
+    use lettre::transport::smtp::authentication::Mechanism;
+    use lettre::transport::smtp::extension::Extension;
+    let mut offered: Vec<&str> = Vec::new();
+    for (ext, name) in [
+        (Extension::EightBitMime, "8BITMIME"),
+        (Extension::SmtpUtfEight, "SMTPUTF8"),
+        (Extension::StartTls, "STARTTLS"),
+    ] {
+        if info.supports_feature(ext) {
+            offered.push(name);
         }
     }
-}
-
-pub(crate) fn io_error(what: &str, e: &std::io::Error) -> Error {
-    match e.kind() {
-        std::io::ErrorKind::TimedOut => Error::timeout(format!("{what}: {e}")),
-        std::io::ErrorKind::UnexpectedEof => {
-            Error::connect(format!("{what}: the server closed the connection"))
+    for (m, name) in [
+        (Mechanism::Plain, "AUTH PLAIN"),
+        (Mechanism::Login, "AUTH LOGIN"),
+        (Mechanism::Xoauth2, "AUTH XOAUTH2"),
+    ] {
+        if info.supports_auth_mechanism(m) {
+            offered.push(name);
         }
-        _ => Error::connect(format!("{what}: {e}")),
     }
+    format!("{} offers {}", info.name(), offered.join(", "))
 }

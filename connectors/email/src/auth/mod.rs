@@ -1,10 +1,17 @@
-//! Who logs in to a server, and with what: a password, access tokens, or nobody.
+//! Authentication: who logs in to a server and with what (a password, OAuth 2.0 access
+//! tokens, or nobody), the SASL messages that carry a token, and the token source.
+//!
+//! Above the transport (the token requests share its TLS configuration), below the
+//! SMTP and IMAP sessions that log in.
+
+pub(crate) mod oauth;
+pub(crate) mod sasl;
 
 use std::sync::Arc;
 
 use connector_sdk::Secret;
 
-use crate::oauth::Tokens;
+use oauth::Tokens;
 use crate::settings::OauthMechanism;
 
 /// A server's login, built from the checked settings.
@@ -47,7 +54,7 @@ impl Login {
 /// function over an async closure, so the futures stay `Send`.
 macro_rules! with_token {
     ($tokens:expr, |$token:ident| $body:expr) => {{
-        let tokens: &crate::oauth::Tokens = $tokens;
+        let tokens: &crate::auth::oauth::Tokens = $tokens;
         let first = tokens.token().await?;
         let result = {
             let $token = first.expose();

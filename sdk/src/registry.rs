@@ -1,23 +1,21 @@
-//! Type-erased activities: what the host holds for each source and target.
+//! The registry: [`Activities`], a connector's sources and targets with their types
+//! erased, so the host can hold them in one list, describe them in the manifest, and
+//! validate and run one by name.
+//!
+//! Above the run loop ([`crate::run`]), which it calls with the types restored; below
+//! [`crate::connector`], which returns an `Activities`.
 
-use std::io::Write;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde_json::Value;
-use tokio::sync::watch;
 
-use crate::connector::{ActivityInfo, Object, Role, Source, Target};
+use crate::activity::{ActivityInfo, Object, Role, Source, Target};
+use crate::connection::Connection;
 use crate::error::{Error, Result};
 use crate::manifest::ActivityManifest;
-use crate::settings::{from_value, schema_of};
-
-/// Where a run writes and what stops it.
-pub(crate) struct RunIo {
-    pub(crate) output: Box<dyn Write + Send>,
-    pub(crate) stop: watch::Receiver<bool>,
-    pub(crate) commit_every: usize,
-}
+use crate::run::RunIo;
+use crate::schema::{from_value, schema_of};
 
 /// An activity whose types the host no longer knows.
 pub(crate) trait Erased<C>: Send + Sync {
@@ -59,18 +57,6 @@ impl<T: Target> Discover<T::Connection> for Discovery<TargetActivity<T>, T::Conf
 #[async_trait]
 pub(crate) trait Prepared<C>: Send {
     async fn run(self: Box<Self>, conn: Arc<C>, io: RunIo) -> Result<()>;
-}
-
-/// Resolves once the stop flag is set (never, if its sender is gone unset).
-async fn stopped(stop: &mut watch::Receiver<bool>) {
-    loop {
-        if *stop.borrow() {
-            return;
-        }
-        if stop.changed().await.is_err() {
-            return std::future::pending().await;
-        }
-    }
 }
 
 pub(crate) struct SourceActivity<S>(pub(crate) Arc<S>);
@@ -115,7 +101,7 @@ struct PreparedSource<S: Source> {
 #[async_trait]
 impl<S: Source> Prepared<S::Connection> for PreparedSource<S> {
     async fn run(self: Box<Self>, conn: Arc<S::Connection>, io: RunIo) -> Result<()> {
-        super::source::run(self.source, conn, self.config, io).await
+        crate::run::source::run(self.source, conn, self.config, io).await
     }
 }
 
@@ -181,31 +167,100 @@ struct PreparedTarget<T: Target> {
 
 #[async_trait]
 impl<T: Target> Prepared<T::Connection> for PreparedTarget<T> {
-    async fn run(self: Box<Self>, conn: Arc<T::Connection>, mut io: RunIo) -> Result<()> {
-        let count = self.requests.len();
-        tracing::debug!(target: "connector_sdk::host", activity = self.target.info().name, count, "calling target");
-        // A signal stops the call: the handlers `run` installs replace the default exit.
-        let mut stop = io.stop.clone();
-        let response = tokio::select! {
-            response = self.target.call(&conn, &self.config, self.requests) => response?,
-            () = stopped(&mut stop) => {
-                return Err(Error::internal(format!(
-                    "interrupted by a signal before the response of {count} request(s); some may have been handled already"
-                )));
-            }
-        };
-        let failure = self.target.failure(&response);
-        let value = serde_json::to_value(&response)
-            .map_err(|e| Error::internal(format!("cannot serialize the response: {e}")))?;
-        let value = crate::json::canonical(&value);
-        serde_json::to_writer_pretty(&mut io.output, &value)
-            .map_err(std::io::Error::from)
-            .and_then(|()| writeln!(io.output))
-            .and_then(|()| io.output.flush())
-            .map_err(|e| Error::internal(format!("cannot write the response: {e}")))?;
-        match failure {
-            Some(err) => Err(err),
-            None => Ok(()),
-        }
+    async fn run(self: Box<Self>, conn: Arc<T::Connection>, io: RunIo) -> Result<()> {
+        crate::run::target::run(self.target, conn, self.config, self.requests, io).await
     }
+}
+
+/// The activities of a connector, in manifest order.
+///
+/// `#[connector(activities(A, B))]` builds this; by hand it is
+/// `Activities::new().source(A).target(B)`.
+pub struct Activities<C> {
+    list: Vec<Arc<dyn Erased<C>>>,
+}
+
+impl<C> std::fmt::Debug for Activities<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.list.iter().map(|a| a.info().name))
+            .finish()
+    }
+}
+
+impl<C: Connection> Default for Activities<C> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<C: Connection> Activities<C> {
+    /// No activities yet.
+    pub fn new() -> Self {
+        Self { list: Vec::new() }
+    }
+
+    /// Adds a source.
+    ///
+    /// # Panics
+    /// When another activity already has the same name.
+    #[must_use]
+    pub fn source<S: Source<Connection = C>>(self, source: S) -> Self {
+        self.push(Arc::new(SourceActivity(Arc::new(source))))
+    }
+
+    /// Adds a target.
+    ///
+    /// # Panics
+    /// When another activity already has the same name.
+    #[must_use]
+    pub fn target<T: Target<Connection = C>>(self, target: T) -> Self {
+        self.push(Arc::new(TargetActivity(Arc::new(target))))
+    }
+
+    /// Adds a source or target declared with `#[activity]`.
+    #[must_use]
+    pub fn with<A: Register<Connection = C>>(self, activity: A) -> Self {
+        activity.register(self)
+    }
+
+    /// The activity names, in order.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.list.iter().map(|a| a.info().name).collect()
+    }
+
+    fn push(mut self, activity: Arc<dyn Erased<C>>) -> Self {
+        let name = activity.info().name;
+        assert!(
+            !self.names().contains(&name),
+            "two activities are named `{name}`; activity names must be unique"
+        );
+        self.list.push(activity);
+        self
+    }
+
+    pub(crate) fn get(&self, name: &str) -> Option<&Arc<dyn Erased<C>>> {
+        self.list.iter().find(|a| a.info().name == name)
+    }
+
+    /// Each activity's part of the manifest, in order.
+    pub(crate) fn manifests(&self) -> Vec<ActivityManifest> {
+        self.list.iter().map(|a| a.manifest()).collect()
+    }
+}
+
+/// Lets [`Activities::with`] take sources and targets alike; `#[activity]` implements
+/// it by calling [`Activities::source`] or [`Activities::target`]. Authors never write
+/// or name it; it is public because `#[activity]` expands to an impl of it.
+pub trait Register {
+    /// The connection the activity runs on.
+    type Connection: Connection;
+    /// Adds `self` to `activities`.
+    fn register(self, activities: Activities<Self::Connection>) -> Activities<Self::Connection>;
+}
+
+#[cfg(test)]
+mod tests {
+    // The host boxes activities: keep the erased trait dyn-compatible.
+    fn _obj_safe(_: Box<dyn super::Erased<()>>) {}
 }

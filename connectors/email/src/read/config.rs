@@ -1,0 +1,217 @@
+//! The settings of Read Email ([`ReadConfig`]) and the rules they must follow.
+
+use std::borrow::Cow;
+use std::num::NonZeroU32;
+
+use connector_sdk::schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use connector_sdk::serde::{Deserialize, Deserializer, Serialize, Serializer, de};
+use connector_sdk::{Error, Result};
+
+#[connector_sdk::settings]
+/// Settings of Read Email.
+pub struct ReadConfig {
+    /// The folder to read (see `discover` for the names).
+    #[serde(default = "inbox")]
+    pub folder: String,
+    /// At most this many messages per run, oldest first.
+    #[serde(default = "hundred")]
+    pub max_messages: NonZeroU32,
+    /// Read only messages not marked read (`\Seen`).
+    #[serde(default = "yes")]
+    pub unseen_only: bool,
+    /// Which messages to read, evaluated by the server.
+    #[serde(default)]
+    pub filter: Filter,
+    /// What to do with a message once it was delivered: `mark_seen`, `none`, `delete`
+    /// or `{"move_to": "Folder"}`.
+    #[serde(default)]
+    pub after_read: AfterRead,
+    /// What records carry of attachments: `content` (base64), `metadata` or `none`.
+    #[serde(default)]
+    pub attachments: AttachmentMode,
+    /// Attachments larger than this are listed with their size and marked skipped,
+    /// without their content.
+    #[serde(default = "max_attachment")]
+    pub max_attachment_bytes: u64,
+    /// At most this many messages per UID FETCH.
+    #[serde(default = "batch")]
+    pub batch_size: NonZeroU32,
+    /// At most this many bytes of messages per UID FETCH (a larger message is fetched
+    /// alone). With one batch being parsed while the next is fetched, this bounds memory.
+    #[serde(default = "batch_bytes")]
+    pub batch_bytes: u64,
+}
+
+fn inbox() -> String {
+    "INBOX".into()
+}
+fn hundred() -> NonZeroU32 {
+    NonZeroU32::new(100).expect("non-zero")
+}
+fn yes() -> bool {
+    true
+}
+fn max_attachment() -> u64 {
+    25 * 1024 * 1024
+}
+fn batch() -> NonZeroU32 {
+    NonZeroU32::new(200).expect("non-zero")
+}
+fn batch_bytes() -> u64 {
+    16 * 1024 * 1024
+}
+
+#[connector_sdk::settings]
+#[derive(Default)]
+/// Server-side filters; all given ones must match.
+pub struct Filter {
+    /// The From header contains this text.
+    #[serde(default)]
+    pub from: Option<String>,
+    /// The subject contains this text.
+    #[serde(default)]
+    pub subject: Option<String>,
+    /// Sent on or after this day (`2026-01-31`), by the Date header: the same date the
+    /// record's `date` shows.
+    #[serde(default)]
+    pub since: Option<Date>,
+    /// Sent before this day (`2026-02-28`), by the Date header.
+    #[serde(default)]
+    pub before: Option<Date>,
+}
+
+#[connector_sdk::settings]
+#[derive(Default, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+/// What happens to a message after it was delivered.
+pub enum AfterRead {
+    /// Mark it read (`\Seen`).
+    #[default]
+    MarkSeen,
+    /// Leave it as it is (a later run reads it again unless `unseen_only` excludes it).
+    None,
+    /// Delete it (flag `\Deleted` and expunge just those messages).
+    Delete,
+    /// Move it to this folder (IMAP MOVE, or copy and delete where MOVE is missing).
+    MoveTo(String),
+}
+
+#[connector_sdk::settings]
+#[derive(Copy, Default, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+/// What records carry of attachments.
+pub enum AttachmentMode {
+    /// Name, type, size and the content in base64.
+    #[default]
+    Content,
+    /// Name, type and size only.
+    Metadata,
+    /// Nothing.
+    None,
+}
+
+impl ReadConfig {
+    /// The rules beyond the schema: a valid search, a `move_to` folder that is not
+    /// the one read, `since` before `before`.
+    pub(crate) fn check(&self) -> Result<()> {
+        let config = self;
+        super::mailbox::search_query(config)?;
+        if let AfterRead::MoveTo(folder) = &config.after_read {
+            if folder.is_empty() || crate::protocol::imap::quote(folder).is_none() {
+                return Err(Error::config(
+                    "/after_read/move_to",
+                    "expected a folder name without line breaks",
+                ));
+            }
+            if *folder == config.folder {
+                return Err(Error::config(
+                    "/after_read/move_to",
+                    "moving messages to the folder they are read from would read them again",
+                ));
+            }
+        }
+        if let (Some(since), Some(before)) = (config.filter.since, config.filter.before)
+            && since >= before
+        {
+            return Err(Error::config("/filter/before", "must be after `since`"));
+        }
+        Ok(())
+    }
+}
+
+/// A day, written `YYYY-MM-DD`; a day that is not in the calendar (`2026-02-31`) is
+/// refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Date(chrono::NaiveDate);
+
+impl Date {
+    /// The IMAP form (`31-Jan-2026`, RFC 3501 `date`).
+    pub(crate) fn imap(self) -> String {
+        use chrono::Datelike as _;
+        const MONTHS: [&str; 12] = [
+            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+        ];
+        format!(
+            "{}-{}-{}",
+            self.0.day(),
+            MONTHS[self.0.month0() as usize],
+            self.0.year()
+        )
+    }
+}
+
+impl std::str::FromStr for Date {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        let bad = || format!("`{}` is not a day like \"2026-01-31\"", crate::settings::clip(s));
+        let mut parts = s.split('-');
+        let (Some(y), Some(m), Some(d), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(bad());
+        };
+        if y.len() != 4 || m.len() != 2 || d.len() != 2 {
+            return Err(bad());
+        }
+        let (year, month, day): (i32, u32, u32) = (
+            y.parse().map_err(|_| bad())?,
+            m.parse().map_err(|_| bad())?,
+            d.parse().map_err(|_| bad())?,
+        );
+        chrono::NaiveDate::from_ymd_opt(year, month, day)
+            .map(Self)
+            .ok_or_else(bad)
+    }
+}
+
+impl<'de> Deserialize<'de> for Date {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse()
+            .map_err(|e: String| de::Error::invalid_value(de::Unexpected::Str(&s), &e.as_str()))
+    }
+}
+
+impl Serialize for Date {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use chrono::Datelike as _;
+        s.serialize_str(&format!(
+            "{:04}-{:02}-{:02}",
+            self.0.year(),
+            self.0.month(),
+            self.0.day()
+        ))
+    }
+}
+
+impl JsonSchema for Date {
+    fn schema_name() -> Cow<'static, str> {
+        "Date".into()
+    }
+    fn inline_schema() -> bool {
+        true
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({"type": "string", "format": "date", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"})
+    }
+}

@@ -1,0 +1,82 @@
+//! What Read Email emits: one [`EmailRecord`] per message, with its addresses,
+//! headers and attachments.
+
+#[connector_sdk::settings]
+/// One message.
+pub struct EmailRecord {
+    /// The message's IMAP UID in the folder.
+    pub uid: u32,
+    /// The folder's UIDVALIDITY: with `uid`, identifies the message for de-duplication.
+    pub uid_validity: u32,
+    /// The folder the message was read from.
+    pub folder: String,
+    /// The Message-ID header, with angle brackets.
+    pub message_id: Option<String>,
+    /// The Date header in UTC, RFC 3339 (`2026-11-22T10:00:00Z`).
+    pub date: Option<String>,
+    /// Senders.
+    pub from: Vec<AddressRecord>,
+    /// Recipients.
+    pub to: Vec<AddressRecord>,
+    /// Copy recipients.
+    pub cc: Vec<AddressRecord>,
+    /// Reply-To addresses.
+    pub reply_to: Vec<AddressRecord>,
+    /// The decoded subject.
+    pub subject: Option<String>,
+    /// The plain-text body, decoded to UTF-8, with `\n` line endings.
+    pub text: Option<String>,
+    /// The HTML body, decoded to UTF-8, with `\n` line endings.
+    pub html: Option<String>,
+    /// Every header, in order, with its raw (unfolded) value.
+    pub headers: Vec<HeaderRecord>,
+    /// The In-Reply-To Message-ID.
+    pub in_reply_to: Option<String>,
+    /// The References Message-IDs.
+    pub references: Vec<String>,
+    /// IMAP flags when read (`\Seen` is never set by reading).
+    pub flags: Vec<String>,
+    /// The message size in bytes.
+    pub size: u64,
+    /// Attachments and inline parts (images referenced from the HTML).
+    pub attachments: Vec<AttachmentRecord>,
+}
+
+#[connector_sdk::settings]
+/// A sender or recipient.
+pub struct AddressRecord {
+    /// The display name, decoded.
+    pub name: Option<String>,
+    /// The address.
+    pub address: Option<String>,
+}
+
+#[connector_sdk::settings]
+/// A header.
+pub struct HeaderRecord {
+    /// Its name as written.
+    pub name: String,
+    /// Its raw value, unfolded and trimmed.
+    pub value: String,
+}
+
+#[connector_sdk::settings]
+/// An attachment or inline part.
+pub struct AttachmentRecord {
+    /// The file name, decoded (RFC 2231 and 2047).
+    pub filename: Option<String>,
+    /// The MIME type (`image/png`).
+    pub content_type: String,
+    /// The decoded size in bytes.
+    pub size: u64,
+    /// The Content-ID, without angle brackets.
+    pub content_id: Option<String>,
+    /// Whether the part is shown inline rather than attached.
+    pub inline: bool,
+    /// The content, base64-encoded (with `attachments: content`, below the size limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_base64: Option<String>,
+    /// Why the content was left out (`larger than max_attachment_bytes`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
+}

@@ -1,0 +1,231 @@
+//! A request turned into a MIME message with lettre: text, HTML or both, inline parts
+//! under `multipart/related`, attachments under `multipart/mixed`, always base64 for
+//! attachments so they arrive byte for byte.
+
+use base64::Engine as _;
+use connector_sdk::{Error, Result};
+use lettre::message::header::{
+    ContentDisposition, ContentId, ContentTransferEncoding, ContentType, HeaderName, HeaderValue,
+};
+use lettre::message::{Attachment, Body as MimeBody, MultiPart, SinglePart};
+
+use super::request::{AttachmentRequest, Priority, SendConfig, SendRequest};
+
+/// A message ready for the wire.
+pub(crate) struct Built {
+    pub(crate) message_id: String,
+    pub(crate) from: lettre::Address,
+    pub(crate) recipients: Vec<lettre::Address>,
+    pub(crate) data: Vec<u8>,
+}
+
+/// Assembles the MIME message with lettre.
+pub(crate) fn build(config: &SendConfig, req: &SendRequest) -> Result<Built> {
+    let from = req
+        .from
+        .clone()
+        .or_else(|| config.from.clone())
+        .ok_or_else(|| Error::config("/from", "missing"))?;
+    let message_id = new_message_id(from.address().domain());
+    let mut b = lettre::Message::builder()
+        .from(from.0.clone())
+        .message_id(Some(message_id.clone()));
+    b = b.subject(req.subject.clone());
+    for m in &req.to {
+        b = b.to(m.0.clone());
+    }
+    for m in &req.cc {
+        b = b.cc(m.0.clone());
+    }
+    for m in &req.bcc {
+        b = b.bcc(m.0.clone());
+    }
+    let reply_to = if req.reply_to.is_empty() {
+        &config.reply_to
+    } else {
+        &req.reply_to
+    };
+    for m in reply_to {
+        b = b.reply_to(m.0.clone());
+    }
+    if let Some(id) = &req.in_reply_to {
+        b = b.in_reply_to(id.clone());
+    }
+    if !req.references.is_empty() {
+        b = b.references(req.references.join(" "));
+    }
+    if let Some(p) = req.priority {
+        let (x, importance) = match p {
+            Priority::High => ("1 (Highest)", "high"),
+            Priority::Normal => ("3 (Normal)", "normal"),
+            Priority::Low => ("5 (Lowest)", "low"),
+        };
+        b = b
+            .raw_header(raw("X-Priority", x)?)
+            .raw_header(raw("Importance", importance)?);
+    }
+    for (name, value) in &req.headers {
+        b = b.raw_header(raw(name, value)?);
+    }
+
+    let body = body_part(req);
+    let mut inline = Vec::new();
+    let mut attached = Vec::new();
+    for (i, a) in req.attachments.iter().enumerate() {
+        let (content, name) = attachment_content(i, a)?;
+        // Base64 always: a text attachment in 7bit or quoted-printable would have its
+        // line endings rewritten in transit, and attachments must arrive byte for byte.
+        let content = MimeBody::new_with_encoding(content, ContentTransferEncoding::Base64)
+            .map_err(|_| Error::internal("base64 encoding failed"))?;
+        let content_type = match &a.content_type {
+            Some(ct) => ContentType::parse(ct)
+                .map_err(|_| Error::config(format!("/attachments/{i}/content_type"), "invalid"))?,
+            None => guess_type(name.as_deref()),
+        };
+        let part = if a.inline {
+            let cid = a.content_id.clone().unwrap_or_default();
+            match &name {
+                Some(n) => {
+                    Attachment::new_inline_with_name(cid, n.clone()).body(content, content_type)
+                }
+                None => Attachment::new_inline(cid).body(content, content_type),
+            }
+        } else {
+            let filename = name.clone().unwrap_or_else(|| "attachment".into());
+            let mut part = SinglePart::builder()
+                .header(content_type)
+                .header(ContentDisposition::attachment(&filename));
+            if let Some(cid) = &a.content_id {
+                // An attached part may still carry a Content-ID.
+                part = part.header(ContentId::from(format!("<{cid}>")));
+            }
+            part.body(content)
+        };
+        if a.inline {
+            inline.push(part)
+        } else {
+            attached.push(part)
+        }
+    }
+    let message = match (inline.is_empty(), attached.is_empty()) {
+        (true, true) => match body {
+            Body::Single(p) => b.singlepart(p),
+            Body::Multi(m) => b.multipart(m),
+        },
+        _ => {
+            let mut related = None;
+            if !inline.is_empty() {
+                let mut r = match body.clone() {
+                    Body::Single(p) => MultiPart::related().singlepart(p),
+                    Body::Multi(m) => MultiPart::related().multipart(m),
+                };
+                for p in inline {
+                    r = r.singlepart(p);
+                }
+                related = Some(r);
+            }
+            let core = related.map(Body::Multi).unwrap_or(body);
+            if attached.is_empty() {
+                match core {
+                    Body::Single(p) => b.singlepart(p),
+                    Body::Multi(m) => b.multipart(m),
+                }
+            } else {
+                let mut mixed = match core {
+                    Body::Single(p) => MultiPart::mixed().singlepart(p),
+                    Body::Multi(m) => MultiPart::mixed().multipart(m),
+                };
+                for p in attached {
+                    mixed = mixed.singlepart(p);
+                }
+                b.multipart(mixed)
+            }
+        }
+    }
+    .map_err(|e| Error::config("", format!("cannot build the message: {e}")))?;
+    let recipients = message.envelope().to().to_vec();
+    Ok(Built {
+        message_id,
+        from: from.0.email,
+        recipients,
+        data: message.formatted(),
+    })
+}
+
+#[derive(Clone)]
+enum Body {
+    Single(SinglePart),
+    Multi(MultiPart),
+}
+
+fn body_part(req: &SendRequest) -> Body {
+    match (&req.text, &req.html) {
+        (Some(t), Some(h)) => Body::Multi(MultiPart::alternative_plain_html(t.clone(), h.clone())),
+        (None, Some(h)) => Body::Single(SinglePart::html(h.clone())),
+        (Some(t), None) => Body::Single(SinglePart::plain(t.clone())),
+        (None, None) => Body::Single(SinglePart::plain(String::new())),
+    }
+}
+
+fn raw(name: &str, value: &str) -> Result<HeaderValue> {
+    let header = HeaderName::new_from_ascii(name.to_owned())
+        .map_err(|_| Error::config(format!("/headers/{name}"), "invalid header name"))?;
+    Ok(HeaderValue::new(header, value.to_owned()))
+}
+
+fn attachment_content(i: usize, a: &AttachmentRequest) -> Result<(Vec<u8>, Option<String>)> {
+    match (&a.content_base64, &a.path) {
+        (Some(b64), _) => {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(b64.trim())
+                .map_err(|_| {
+                    Error::config(
+                        format!("/attachments/{i}/content_base64"),
+                        "not valid base64",
+                    )
+                })?;
+            Ok((bytes, a.filename.clone()))
+        }
+        (None, Some(path)) => {
+            let bytes = std::fs::read(path).map_err(|e| {
+                Error::config(
+                    format!("/attachments/{i}/path"),
+                    format!("cannot read {}: {e}", path.display()),
+                )
+            })?;
+            let name = a
+                .filename
+                .clone()
+                .or_else(|| path.file_name().map(|n| n.to_string_lossy().into_owned()));
+            Ok((bytes, name))
+        }
+        (None, None) => Err(Error::config(
+            format!("/attachments/{i}"),
+            "give `content_base64` or `path`",
+        )),
+    }
+}
+
+fn guess_type(name: Option<&str>) -> ContentType {
+    let guessed = name
+        .and_then(|n| mime_guess::from_path(n).first_raw())
+        .unwrap_or("application/octet-stream");
+    ContentType::parse(guessed)
+        .unwrap_or(ContentType::parse("application/octet-stream").expect("valid"))
+}
+
+/// `<time.random@domain>`: unique enough for a Message-ID without another dependency.
+fn new_message_id(domain: &str) -> String {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let mut h = std::hash::RandomState::new().build_hasher();
+    h.write_u128(nanos);
+    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    h.write_u32(std::process::id());
+    format!("<{nanos:x}.{:016x}@{domain}>", h.finish())
+}

@@ -1,0 +1,213 @@
+//! Send Email: a target that sends a batch of messages over pooled SMTP sessions.
+
+//!
+//! Split by concern: [`request`] (settings, request, response), [`validate`] (rules
+//! checked before the first message is sent), [`mime`] (a request to a MIME message);
+//! this file is the target: the worker pool over SMTP sessions and the retries.
+
+mod mime;
+mod request;
+mod validate;
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use connector_sdk::{Error, ErrorBody, ErrorKind, Result, Target};
+
+pub use request::{
+    AttachmentRequest, Mailbox, Priority, RejectedRecipient, SendConfig, SendRequest,
+    SendResponse, SendResult, SendStatus,
+};
+
+use crate::connection::EmailConnection;
+use crate::protocol::smtp::{SmtpDialer, SmtpSession};
+use crate::transport::Steps;
+use mime::{Built, build};
+
+const TARGET: &str = "email_connector::send";
+
+/// The `send` target.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SendEmail;
+
+/// Sends email over SMTP: text, HTML or both, attachments and inline images, custom
+/// headers; a batch goes over pooled sessions, and each message gets its own result
+/// with the accepted and refused recipients.
+#[connector_sdk::activity(name = "send")]
+impl Target for SendEmail {
+    type Connection = EmailConnection;
+    type Config = SendConfig;
+    type Request = SendRequest;
+    type Response = SendResponse;
+
+    fn validate(&self, config: &SendConfig, request: &SendRequest) -> Result<()> {
+        validate::validate(config, request)
+    }
+
+    async fn call(
+        &self,
+        conn: &EmailConnection,
+        config: &SendConfig,
+        requests: Vec<SendRequest>,
+    ) -> Result<SendResponse> {
+        let smtp = conn.smtp()?;
+        let mut results: Vec<Option<SendResult>> = vec![None; requests.len()];
+        // Messages are built by the workers just before sending, so the first one goes
+        // out at once instead of after the whole batch was built.
+        let queue: Mutex<VecDeque<(usize, &SendRequest)>> =
+            Mutex::new(requests.iter().enumerate().collect());
+        let workers = (config.concurrency.get() as usize)
+            .min(requests.len())
+            .max(1);
+        let done =
+            futures_util::future::join_all((0..workers).map(|_| worker(smtp, config, &queue)))
+                .await;
+        for r in done.into_iter().flatten() {
+            let i = r.index;
+            results[i] = Some(r);
+        }
+        Ok(SendResponse {
+            results: results.into_iter().flatten().collect(),
+        })
+    }
+
+    fn failure(&self, response: &SendResponse) -> Option<Error> {
+        let failed: Vec<&SendResult> = response
+            .results
+            .iter()
+            .filter(|r| r.status == SendStatus::Failed)
+            .collect();
+        let first = failed.first()?;
+        let body = first.error.clone().unwrap_or(ErrorBody {
+            kind: ErrorKind::Internal,
+            message: "failed".into(),
+            retryable: false,
+            path: None,
+        });
+        let retryable = failed
+            .iter()
+            .all(|r| r.error.as_ref().is_some_and(|e| e.retryable));
+        Some(
+            Error::new(
+                body.kind,
+                format!(
+                    "{} of {} messages failed; first (index {}): {}",
+                    failed.len(),
+                    response.results.len(),
+                    first.index,
+                    body.message
+                ),
+            )
+            .retryable(retryable),
+        )
+    }
+}
+
+fn failed(index: usize, message_id: Option<String>, attempts: u32, e: &Error) -> SendResult {
+    SendResult {
+        index,
+        status: SendStatus::Failed,
+        message_id,
+        accepted: Vec::new(),
+        rejected: Vec::new(),
+        attempts,
+        server_reply: None,
+        error: Some(e.body()),
+    }
+}
+
+/// One pooled session: takes messages from the queue until it is empty.
+async fn worker(
+    smtp: &SmtpDialer,
+    config: &SendConfig,
+    queue: &Mutex<VecDeque<(usize, &SendRequest)>>,
+) -> Vec<SendResult> {
+    let mut session: Option<SmtpSession> = None;
+    let mut out = Vec::new();
+    loop {
+        let next = queue.lock().ok().and_then(|mut q| q.pop_front());
+        let Some((index, request)) = next else { break };
+        match build(config, request) {
+            Ok(built) => out.push(send_one(smtp, config, &mut session, index, &built).await),
+            Err(e) => out.push(failed(index, None, 0, &e)),
+        }
+    }
+    if let Some(s) = session {
+        s.quit().await;
+    }
+    out
+}
+
+async fn send_one(
+    smtp: &SmtpDialer,
+    config: &SendConfig,
+    session: &mut Option<SmtpSession>,
+    index: usize,
+    built: &Built,
+) -> SendResult {
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let outcome = match session {
+            Some(s) if s.usable() => Ok(()),
+            _ => smtp
+                .open(&mut Steps::silent("smtp"), true)
+                .await
+                .map(|s| *session = Some(s)),
+        };
+        let error = match outcome {
+            Err(e) => e,
+            Ok(()) => {
+                let s = session.as_mut().expect("opened above");
+                match s.send(&built.from, &built.recipients, &built.data).await {
+                    Ok(d) => {
+                        tracing::info!(target: TARGET, index, message_id = %built.message_id, accepted = d.accepted.len(), rejected = d.rejected.len(), "sent");
+                        return SendResult {
+                            index,
+                            status: SendStatus::Sent,
+                            message_id: Some(built.message_id.clone()),
+                            accepted: d.accepted,
+                            rejected: d
+                                .rejected
+                                .into_iter()
+                                .map(|(address, reason, _)| RejectedRecipient { address, reason })
+                                .collect(),
+                            attempts,
+                            server_reply: d.queued,
+                            error: None,
+                        };
+                    }
+                    Err(f) => {
+                        if f.broken {
+                            *session = None;
+                        }
+                        if !f.error.is_retryable() || attempts > config.max_retries {
+                            let mut r =
+                                failed(index, Some(built.message_id.clone()), attempts, &f.error);
+                            r.rejected = f
+                                .delivery
+                                .rejected
+                                .into_iter()
+                                .map(|(address, reason, _)| RejectedRecipient { address, reason })
+                                .collect();
+                            return r;
+                        }
+                        f.error
+                    }
+                }
+            }
+        };
+        if !error.is_retryable() || attempts > config.max_retries {
+            tracing::warn!(target: TARGET, index, attempts, "not sent: {error}");
+            return failed(index, Some(built.message_id.clone()), attempts, &error);
+        }
+        let wait = Duration::from_millis(
+            config
+                .retry_backoff_ms
+                .saturating_mul(1 << (attempts - 1).min(10)),
+        );
+        tracing::warn!(target: TARGET, index, attempts, wait_ms = wait.as_millis() as u64, "transient failure, retrying: {error}");
+        tokio::time::sleep(wait).await;
+    }
+}

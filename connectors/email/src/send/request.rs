@@ -1,0 +1,285 @@
+//! What Send Email takes and returns: its settings ([`SendConfig`]), one request per
+//! message ([`SendRequest`], with [`Mailbox`] addresses and attachments) and the
+//! response with one result per message.
+
+use std::borrow::Cow;
+use std::num::NonZeroU32;
+use std::path::PathBuf;
+use std::collections::BTreeMap;
+
+use connector_sdk::ErrorBody;
+use connector_sdk::schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use connector_sdk::serde::{Deserialize, Deserializer, Serialize, Serializer, de};
+use lettre::message::Mailbox as LettreMailbox;
+
+#[connector_sdk::settings]
+/// Settings of Send Email.
+pub struct SendConfig {
+    /// The sender for requests that name none (`"Me <me@example.com>"`).
+    #[serde(default)]
+    pub from: Option<Mailbox>,
+    /// Reply-To for requests that name none.
+    #[serde(default)]
+    pub reply_to: Vec<Mailbox>,
+    /// How many SMTP sessions a batch uses at once. The default, 3, is what Microsoft
+    /// 365 allows per mailbox (a fourth session gets `432 4.3.2`); a self-hosted server
+    /// may take more.
+    #[serde(default = "three_sessions")]
+    pub concurrency: NonZeroU32,
+    /// How many times a message is retried after a transient failure (a 4xx reply or a
+    /// dropped connection). Permanent failures (5xx) are never retried.
+    #[serde(default = "three")]
+    pub max_retries: u32,
+    /// The first wait before a retry, in milliseconds; it doubles with each retry.
+    #[serde(default = "backoff")]
+    pub retry_backoff_ms: u64,
+}
+
+fn three_sessions() -> NonZeroU32 {
+    NonZeroU32::new(3).expect("non-zero")
+}
+fn three() -> u32 {
+    3
+}
+fn backoff() -> u64 {
+    500
+}
+
+#[connector_sdk::settings]
+/// One email to send.
+pub struct SendRequest {
+    /// The sender; defaults to the activity's `from`.
+    #[serde(default)]
+    pub from: Option<Mailbox>,
+    /// Recipients.
+    #[serde(default)]
+    pub to: Vec<Mailbox>,
+    /// Copy recipients.
+    #[serde(default)]
+    pub cc: Vec<Mailbox>,
+    /// Blind copy recipients: they receive the message but appear in no header.
+    #[serde(default)]
+    pub bcc: Vec<Mailbox>,
+    /// Where replies should go; defaults to the activity's `reply_to`.
+    #[serde(default)]
+    pub reply_to: Vec<Mailbox>,
+    /// The subject line (any Unicode).
+    #[serde(default)]
+    pub subject: String,
+    /// The plain-text body.
+    #[serde(default)]
+    pub text: Option<String>,
+    /// The HTML body; with `text` too, the message is multipart/alternative.
+    #[serde(default)]
+    pub html: Option<String>,
+    /// Files to attach, or to show inline in the HTML.
+    #[serde(default)]
+    pub attachments: Vec<AttachmentRequest>,
+    /// Extra headers (`{"X-Ticket": "42"}`). Headers the message already sets (From,
+    /// To, Subject, Message-ID …) cannot be replaced here.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// The Message-ID this message replies to (`<id@example.com>`).
+    #[serde(default)]
+    pub in_reply_to: Option<String>,
+    /// Message-IDs of the thread (`["<id@example.com>"]`).
+    #[serde(default)]
+    pub references: Vec<String>,
+    /// Priority, as X-Priority and Importance headers.
+    #[serde(default)]
+    pub priority: Option<Priority>,
+}
+
+#[connector_sdk::settings]
+/// An attachment: from base64 content or a file.
+pub struct AttachmentRequest {
+    /// The file name recipients see; defaults to the name of `path`.
+    #[serde(default)]
+    pub filename: Option<String>,
+    /// The MIME type; guessed from the file name when left out.
+    #[serde(default)]
+    pub content_type: Option<String>,
+    /// The content, base64-encoded. Give this or `path`.
+    #[serde(default)]
+    pub content_base64: Option<String>,
+    /// A file to attach. Give this or `content_base64`.
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+    /// Show the part inside the HTML (referenced as `cid:<content_id>`) rather than as
+    /// an attachment.
+    #[serde(default)]
+    pub inline: bool,
+    /// The Content-ID, without angle brackets; required for inline parts.
+    #[serde(default)]
+    pub content_id: Option<String>,
+}
+
+#[connector_sdk::settings]
+#[derive(Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+/// Message priority.
+pub enum Priority {
+    /// X-Priority 1, Importance high.
+    High,
+    /// X-Priority 3, Importance normal.
+    Normal,
+    /// X-Priority 5, Importance low.
+    Low,
+}
+
+#[connector_sdk::settings]
+/// What happened to each message of the batch, in request order.
+pub struct SendResponse {
+    /// One result per request.
+    pub results: Vec<SendResult>,
+}
+
+#[connector_sdk::settings]
+/// What happened to one message.
+pub struct SendResult {
+    /// The request's position in the batch, from 0.
+    pub index: usize,
+    /// `sent` when the server accepted the message for at least one recipient.
+    pub status: SendStatus,
+    /// The Message-ID header given to the message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    /// Recipients the server accepted.
+    pub accepted: Vec<String>,
+    /// Recipients the server refused, with its reason.
+    pub rejected: Vec<RejectedRecipient>,
+    /// How many times sending was tried.
+    pub attempts: u32,
+    /// The server's reply to the message data (usually its queue id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_reply: Option<String>,
+    /// Why the message failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorBody>,
+}
+
+#[connector_sdk::settings]
+#[derive(Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+/// The outcome of one message.
+pub enum SendStatus {
+    /// Accepted by the server for at least one recipient.
+    Sent,
+    /// Not sent.
+    Failed,
+}
+
+#[connector_sdk::settings]
+/// A recipient the server refused.
+pub struct RejectedRecipient {
+    /// The address.
+    pub address: String,
+    /// The server's reply (`550 5.1.1 … User unknown`).
+    pub reason: String,
+}
+
+/// An address: `"a@example.com"`, `"Name <a@example.com>"` or
+/// `{"name": "Name", "address": "a@example.com"}`. Display names may be any Unicode;
+/// they are encoded for the header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mailbox(pub(crate) LettreMailbox);
+
+impl Mailbox {
+    /// The address without the name.
+    pub fn address(&self) -> &lettre::Address {
+        &self.0.email
+    }
+}
+
+impl std::str::FromStr for Mailbox {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        if s.contains(['\r', '\n']) {
+            return Err("an address may not contain line breaks".into());
+        }
+        s.trim().parse::<LettreMailbox>().map(Mailbox).map_err(|e| {
+            format!(
+                "`{s}` is not an address like \"a@example.com\" or \"Name <a@example.com>\": {e}"
+            )
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for Mailbox {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> de::Visitor<'de> for V {
+            type Value = Mailbox;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    r#"an address: "a@example.com", "Name <a@example.com>" or {"name", "address"}"#,
+                )
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> std::result::Result<Mailbox, E> {
+                s.parse().map_err(E::custom)
+            }
+            fn visit_map<A: de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<Mailbox, A::Error> {
+                let (mut name, mut address): (Option<String>, Option<String>) = (None, None);
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "name" => name = map.next_value()?,
+                        "address" => address = Some(map.next_value()?),
+                        other => return Err(de::Error::unknown_field(other, &["name", "address"])),
+                    }
+                }
+                let address = address.ok_or_else(|| de::Error::missing_field("address"))?;
+                if address.contains(['\r', '\n'])
+                    || name.as_deref().is_some_and(|n| n.contains(['\r', '\n']))
+                {
+                    return Err(de::Error::custom("an address may not contain line breaks"));
+                }
+                let email = address.trim().parse::<lettre::Address>().map_err(|e| {
+                    de::Error::custom(format!(
+                        "`{address}` is not an address like \"a@example.com\": {e}"
+                    ))
+                })?;
+                Ok(Mailbox(LettreMailbox::new(
+                    name.filter(|n| !n.is_empty()),
+                    email,
+                )))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl Serialize for Mailbox {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match &self.0.name {
+            Some(name) => s.serialize_str(&format!("{name} <{}>", self.0.email)),
+            None => s.serialize_str(self.0.email.as_ref()),
+        }
+    }
+}
+
+impl JsonSchema for Mailbox {
+    fn schema_name() -> Cow<'static, str> {
+        "Mailbox".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "An address: \"a@example.com\", \"Name <a@example.com>\" or {\"name\", \"address\"}.",
+            "oneOf": [
+                {"type": "string", "description": "\"a@example.com\" or \"Name <a@example.com>\"."},
+                {
+                    "type": "object",
+                    "description": "An address with an optional display name.",
+                    "properties": {
+                        "name": {"type": ["string", "null"], "description": "The display name."},
+                        "address": {"type": "string", "description": "The address itself."}
+                    },
+                    "required": ["address"],
+                    "additionalProperties": false
+                }
+            ]
+        })
+    }
+}

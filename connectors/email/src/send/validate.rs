@@ -1,0 +1,171 @@
+//! The rules a request must follow beyond its schema, checked for the whole batch
+//! before the first message is sent: a sender and a recipient, no line breaks where
+//! they would start a header, Message-ID forms, attachments that can be read.
+
+use base64::Engine as _;
+use connector_sdk::{Error, Result};
+use lettre::message::header::ContentType;
+
+use super::request::{SendConfig, SendRequest};
+
+/// Headers the message sets itself; a request may not replace them.
+const PROTECTED: [&str; 15] = [
+    "from",
+    "to",
+    "cc",
+    "bcc",
+    "subject",
+    "message-id",
+    "date",
+    "reply-to",
+    "sender",
+    "in-reply-to",
+    "references",
+    "mime-version",
+    "content-type",
+    "content-transfer-encoding",
+    "return-path",
+];
+
+fn no_line_breaks(path: &str, value: &str) -> Result<()> {
+    if value.contains(['\r', '\n']) {
+        return Err(Error::config(
+            path,
+            "line breaks are not allowed here (they would start a new header)",
+        ));
+    }
+    Ok(())
+}
+
+fn message_id_form(path: &str, id: &str) -> Result<()> {
+    no_line_breaks(path, id)?;
+    let ok = id.starts_with('<')
+        && id.ends_with('>')
+        && id.contains('@')
+        && !id[1..id.len() - 1].contains(['<', '>', ' ']);
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::config(
+            path,
+            format!("expected a Message-ID like \"<id@example.com>\", got {id:?}"),
+        ))
+    }
+}
+
+/// Checks a request before anything is sent (the host calls this for the whole batch).
+pub(crate) fn validate(config: &SendConfig, req: &SendRequest) -> Result<()> {
+    if req.from.is_none() && config.from.is_none() {
+        return Err(Error::config(
+            "/from",
+            "missing: give `from` in the request or in the activity settings",
+        ));
+    }
+    if req.to.is_empty() && req.cc.is_empty() && req.bcc.is_empty() {
+        return Err(Error::config(
+            "/to",
+            "no recipient: give at least one address in to, cc or bcc",
+        ));
+    }
+    no_line_breaks("/subject", &req.subject)?;
+    for (name, value) in &req.headers {
+        let path = format!("/headers/{}", name.replace('~', "~0").replace('/', "~1"));
+        let valid_name =
+            !name.is_empty() && name.bytes().all(|b| (33..=126).contains(&b) && b != b':');
+        if !valid_name {
+            return Err(Error::config(
+                path,
+                "a header name is printable ASCII without spaces or colons",
+            ));
+        }
+        if PROTECTED.contains(&name.to_ascii_lowercase().as_str()) {
+            return Err(Error::config(
+                path,
+                format!(
+                    "`{name}` is set from the request's own fields and cannot be given as a custom header"
+                ),
+            ));
+        }
+        no_line_breaks(&path, value)?;
+    }
+    if let Some(id) = &req.in_reply_to {
+        message_id_form("/in_reply_to", id)?;
+    }
+    for (i, id) in req.references.iter().enumerate() {
+        message_id_form(&format!("/references/{i}"), id)?;
+    }
+    for (i, a) in req.attachments.iter().enumerate() {
+        let at = |field: &str| format!("/attachments/{i}{field}");
+        match (&a.content_base64, &a.path) {
+            (Some(_), Some(_)) | (None, None) => {
+                return Err(Error::config(
+                    at(""),
+                    "give exactly one of `content_base64` and `path`",
+                ));
+            }
+            (Some(b64), None) => {
+                if base64::engine::general_purpose::STANDARD
+                    .decode(b64.trim())
+                    .is_err()
+                {
+                    return Err(Error::config(at("/content_base64"), "not valid base64"));
+                }
+                if a.filename.is_none() && !a.inline {
+                    return Err(Error::config(
+                        at("/filename"),
+                        "missing: an attachment given as content needs a file name",
+                    ));
+                }
+            }
+            (None, Some(path)) => match std::fs::metadata(path) {
+                Ok(m) if m.is_file() => {
+                    if let Err(e) = std::fs::File::open(path) {
+                        return Err(Error::config(
+                            at("/path"),
+                            format!("cannot read {}: {e}", path.display()),
+                        ));
+                    }
+                }
+                Ok(_) => {
+                    return Err(Error::config(
+                        at("/path"),
+                        format!("{} is not a file", path.display()),
+                    ));
+                }
+                Err(e) => {
+                    return Err(Error::config(
+                        at("/path"),
+                        format!("cannot read {}: {e}", path.display()),
+                    ));
+                }
+            },
+        }
+        if let Some(f) = &a.filename {
+            no_line_breaks(&at("/filename"), f)?;
+        }
+        if let Some(ct) = &a.content_type
+            && ContentType::parse(ct).is_err()
+        {
+            return Err(Error::config(
+                at("/content_type"),
+                format!("`{ct}` is not a MIME type like \"application/pdf\""),
+            ));
+        }
+        match &a.content_id {
+            Some(cid) if cid.contains(['\r', '\n', '<', '>', ' ']) || cid.is_empty() => {
+                return Err(Error::config(
+                    at("/content_id"),
+                    "a Content-ID is given without angle brackets or spaces (\"logo\")",
+                ));
+            }
+            None if a.inline => {
+                return Err(Error::config(
+                    at("/content_id"),
+                    "missing: an inline part needs a content_id for the HTML to reference",
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,252 @@
+//! The transport layer, shared by SMTP and IMAP: dialing with a connect timeout, TLS
+//! (one rustls configuration for the process), STARTTLS, a deadline on every read and
+//! write, the redacted trace of the dialogue, and how transport failures are
+//! classified.
+//!
+//! The lowest layer of the connector above its settings: it knows servers and bytes,
+//! not logins or mail.
+
+mod dialogue;
+pub(crate) mod error;
+mod starttls;
+mod steps;
+mod stream;
+pub(crate) mod tls;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use connector_sdk::{Error, Result};
+use rustls::pki_types::{CertificateDer, ServerName};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::rustls::{self, ClientConfig};
+
+pub(crate) use steps::Steps;
+pub(crate) use stream::Stream;
+use stream::Inner;
+
+use crate::settings::{Security, Server, Timeouts};
+
+/// Which protocol a stream carries, for logs and redaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Proto {
+    Smtp,
+    Imap,
+}
+
+impl Proto {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Smtp => "SMTP",
+            Self::Imap => "IMAP",
+        }
+    }
+}
+
+/// A server to dial, checked once: its host is a valid name for TLS.
+#[derive(Debug, Clone)]
+pub(crate) struct Endpoint {
+    pub(crate) proto: Proto,
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    pub(crate) security: Security,
+    name: ServerName<'static>,
+}
+
+impl Endpoint {
+    /// Checks `server` (at JSON path `at`, such as `/imap`).
+    pub(crate) fn new(proto: Proto, server: &Server, at: &str) -> Result<Self> {
+        let name = ServerName::try_from(server.host.clone()).map_err(|_| {
+            Error::config(
+                format!("{at}/host"),
+                format!(
+                    "expected a host name or IP address, got {:?}",
+                    crate::settings::clip(&server.host)
+                ),
+            )
+        })?;
+        Ok(Self {
+            proto,
+            host: server.host.clone(),
+            port: server.port.get(),
+            security: server.security,
+            name,
+        })
+    }
+
+    /// `SMTP host:port`, for messages.
+    pub(crate) fn what(&self) -> String {
+        format!("{} {}:{}", self.proto.name(), self.host, self.port)
+    }
+
+    /// The name of the step that secures the connection, for check reports.
+    pub(crate) fn tls_step(&self) -> &'static str {
+        if self.security == Security::Starttls {
+            "starttls"
+        } else {
+            "tls"
+        }
+    }
+}
+
+/// How to open connections: TLS configuration and timeouts.
+#[derive(Clone)]
+pub(crate) struct Net {
+    tls: Arc<ClientConfig>,
+    pub(crate) timeouts: Timeouts,
+}
+
+impl std::fmt::Debug for Net {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Net")
+            .field("timeouts", &self.timeouts)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Net {
+    /// Builds the TLS configuration once: the system's roots plus `extra` (the parsed
+    /// `tls.ca_file`), or no verification with `accept_invalid_certs`.
+    pub(crate) fn new(
+        accept_invalid_certs: bool,
+        extra: &[CertificateDer<'static>],
+        timeouts: Timeouts,
+    ) -> Result<Self> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| Error::internal(format!("TLS setup: {e}")))?;
+        let config = if accept_invalid_certs {
+            tracing::warn!(
+                target: "email_connector",
+                "tls.accept_invalid_certs is on: server certificates are NOT verified; anyone on the path can read and change the mail"
+            );
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(tls::AcceptAny(provider)))
+                .with_no_client_auth()
+        } else {
+            builder
+                .with_root_certificates(tls::roots(extra)?)
+                .with_no_client_auth()
+        };
+        Ok(Self {
+            tls: Arc::new(config),
+            timeouts,
+        })
+    }
+
+    /// Opens a TCP connection, within the connect timeout.
+    pub(crate) async fn tcp(&self, proto: Proto, host: &str, port: u16) -> Result<Stream> {
+        let what = format!("{} {host}:{port}", proto.name());
+        let tcp = within(
+            self.timeouts.connect(),
+            &what,
+            "connecting",
+            TcpStream::connect((host, port)),
+        )
+        .await?
+        .map_err(|e| error::connect_error(&what, &e))?;
+        let _ = tcp.set_nodelay(true);
+        let peer = tcp
+            .peer_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], port)));
+        tracing::debug!(target: "email_connector", %peer, "{what}: connected");
+        Ok(Stream::new(
+            Inner::Plain(tcp),
+            proto,
+            self.timeouts.io(),
+            peer,
+        ))
+    }
+
+    /// Upgrades a plain stream to TLS, checking the certificate against `name`.
+    pub(crate) async fn tls(&self, stream: Stream, name: &ServerName<'static>) -> Result<Stream> {
+        let what = format!("{} {}:{}", stream.proto.name(), name.to_str(), stream.peer.port());
+        let Inner::Plain(tcp) = stream.inner else {
+            return Err(Error::internal(format!("{what}: TLS started twice")));
+        };
+        let tls = within(
+            self.timeouts.connect(),
+            &what,
+            "the TLS handshake",
+            TlsConnector::from(Arc::clone(&self.tls)).connect(name.clone(), tcp),
+        )
+        .await?
+        .map_err(|e| tls::tls_error(&what, &e))?;
+        tracing::debug!(target: "email_connector", "{what}: TLS established");
+        Ok(Stream::new(
+            Inner::Tls(Box::new(tls)),
+            stream.proto,
+            stream.io_timeout,
+            stream.peer,
+        ))
+    }
+
+    /// The rustls configuration, for other clients that must trust the same
+    /// certificates (the OAuth token requests).
+    pub(crate) fn tls_config(&self) -> Arc<ClientConfig> {
+        Arc::clone(&self.tls)
+    }
+
+    /// Opens `endpoint` up to an encrypted stream: the `connect` step, then the `tls`
+    /// or `starttls` step (`hello` is the SMTP EHLO name). Returns the stream and
+    /// whether the greeting was already read (by STARTTLS).
+    pub(crate) async fn dial(
+        &self,
+        endpoint: &Endpoint,
+        hello: &str,
+        steps: &mut Steps<'_>,
+    ) -> Result<(Stream, bool)> {
+        let address = format!("{}:{}", endpoint.host, endpoint.port);
+        let stream = steps
+            .run(
+                "connect",
+                self.tcp(endpoint.proto, &endpoint.host, endpoint.port),
+                |_| address.clone(),
+            )
+            .await?;
+        let established = |_: &Stream| "TLS established".to_owned();
+        match endpoint.security {
+            Security::None => {
+                steps.skip("tls", "security is none: the session is not encrypted");
+                Ok((stream, false))
+            }
+            Security::Tls => {
+                let tls = self.tls(stream, &endpoint.name);
+                Ok((steps.run("tls", tls, established).await?, false))
+            }
+            Security::Starttls => {
+                let secured = async {
+                    let mut stream = stream;
+                    let what = endpoint.what();
+                    within(self.timeouts.io(), &what, "the STARTTLS negotiation", async {
+                        starttls::negotiate(&mut stream, endpoint.proto, &what, hello).await
+                    })
+                    .await??;
+                    self.tls(stream, &endpoint.name).await
+                };
+                Ok((steps.run("starttls", secured, established).await?, true))
+            }
+        }
+    }
+}
+
+/// Runs `fut` within `limit`, or fails with a timeout error naming what timed out.
+pub(crate) async fn within<T>(
+    limit: Duration,
+    what: &str,
+    doing: &str,
+    fut: impl Future<Output = T>,
+) -> Result<T> {
+    tokio::time::timeout(limit, fut).await.map_err(|_| {
+        Error::timeout(format!(
+            "{what}: {doing} timed out after {} s",
+            limit.as_secs()
+        ))
+    })
+}
+

@@ -1,0 +1,190 @@
+//! [`Stream`]: a connection to a mail server, plain or TLS, with a deadline on every
+//! read and write and the dialogue traced as it passes.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::time::Sleep;
+
+use super::Proto;
+use super::dialogue::Dialogue;
+
+pub(crate) enum Inner {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+/// A connection to a mail server: plain or TLS, with a timeout on every read and
+/// write and a redacted trace of what passes.
+pub(crate) struct Stream {
+    pub(crate) inner: Inner,
+    pub(crate) proto: Proto,
+    pub(crate) peer: SocketAddr,
+    pub(crate) io_timeout: Duration,
+    read_deadline: Option<Pin<Box<Sleep>>>,
+    write_deadline: Option<Pin<Box<Sleep>>>,
+    /// Bytes served before the socket's own (a synthetic greeting after STARTTLS).
+    prefix: Vec<u8>,
+    dialogue: Dialogue,
+}
+
+impl std::fmt::Debug for Stream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stream")
+            .field("proto", &self.proto)
+            .field("peer", &self.peer)
+            .field("tls", &self.is_tls())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Stream {
+    pub(crate) fn new(inner: Inner, proto: Proto, io_timeout: Duration, peer: SocketAddr) -> Self {
+        Self {
+            inner,
+            proto,
+            peer,
+            io_timeout,
+            read_deadline: None,
+            write_deadline: None,
+            prefix: Vec::new(),
+            dialogue: Dialogue::new(proto),
+        }
+    }
+
+    /// Whether the stream is encrypted.
+    pub(crate) fn is_tls(&self) -> bool {
+        matches!(self.inner, Inner::Tls(_))
+    }
+
+    /// Serves `bytes` to the next reads before the socket's own data.
+    pub(crate) fn with_prefix(mut self, bytes: &[u8]) -> Self {
+        self.prefix = bytes.to_vec();
+        self
+    }
+
+    fn timed_out(&self, doing: &str) -> io::Error {
+        io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!(
+                "{} {}: no answer while {doing} for {} s",
+                self.proto.name(),
+                self.peer,
+                self.io_timeout.as_secs()
+            ),
+        )
+    }
+}
+
+/// Polls a deadline that starts when an operation first has to wait.
+fn poll_deadline(
+    slot: &mut Option<Pin<Box<Sleep>>>,
+    limit: Duration,
+    cx: &mut Context<'_>,
+) -> bool {
+    let sleep = slot.get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+    sleep.as_mut().poll(cx).is_ready()
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        if !this.prefix.is_empty() {
+            let n = this.prefix.len().min(buf.remaining());
+            buf.put_slice(&this.prefix[..n]);
+            this.prefix.drain(..n);
+            return Poll::Ready(Ok(()));
+        }
+        let before = buf.filled().len();
+        let polled = match &mut this.inner {
+            Inner::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Inner::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        };
+        match polled {
+            Poll::Ready(result) => {
+                this.read_deadline = None;
+                if result.is_ok() {
+                    this.dialogue.server(&buf.filled()[before..]);
+                }
+                Poll::Ready(result)
+            }
+            Poll::Pending => {
+                if poll_deadline(&mut this.read_deadline, this.io_timeout, cx) {
+                    this.read_deadline = None;
+                    return Poll::Ready(Err(this.timed_out("reading")));
+                }
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        let polled = match &mut this.inner {
+            Inner::Plain(s) => Pin::new(s).poll_write(cx, data),
+            Inner::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, data),
+        };
+        match polled {
+            Poll::Ready(result) => {
+                this.write_deadline = None;
+                if let Ok(n) = &result {
+                    this.dialogue.client(&data[..*n]);
+                }
+                Poll::Ready(result)
+            }
+            Poll::Pending => {
+                if poll_deadline(&mut this.write_deadline, this.io_timeout, cx) {
+                    this.write_deadline = None;
+                    return Poll::Ready(Err(this.timed_out("writing")));
+                }
+                Poll::Pending
+            }
+        }
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        let polled = match &mut this.inner {
+            Inner::Plain(s) => Pin::new(s).poll_flush(cx),
+            Inner::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        };
+        if polled.is_pending() && poll_deadline(&mut this.write_deadline, this.io_timeout, cx) {
+            this.write_deadline = None;
+            return Poll::Ready(Err(this.timed_out("flushing")));
+        }
+        if polled.is_ready() {
+            this.write_deadline = None;
+        }
+        polled
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match &mut self.inner {
+            Inner::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Inner::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+impl lettre::transport::smtp::client::AsyncTokioStream for Stream {
+    fn peer_addr(&self) -> io::Result<SocketAddr> {
+        Ok(self.peer)
+    }
+}
+
