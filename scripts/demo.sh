@@ -5,5 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}"
-cargo build --quiet -p email-connector -p connector-testkit --bins
+cargo build --quiet -p email-connector -p email-testsupport --bins
 exec "$CARGO_TARGET_DIR/debug/mail-sandbox" --connection .sandbox/connection.json -- scripts/demo-round-trip.sh

@@ -82,11 +82,12 @@ pub trait Connector: Send + Sync + 'static {
     fn activities(&self) -> Activities<Self::Connection>;
 
     /// Checks the settings beyond what serde can (two fields that exclude each other),
-    /// without connecting. The host runs it before `connect` and for `validate`; an
-    /// error exits 2. The default accepts everything.
+    /// without connecting. The host runs it for `validate`, and (through the default
+    /// [`open`](Connector::open)) before `connect`; an error exits 2. The default
+    /// accepts everything.
     ///
     /// # Errors
-    /// Why the settings are invalid, usually [`Error::config`] with a path.
+    /// Why the settings are invalid, usually [`Error::config`](crate::Error::config) with a path.
     fn validate(&self, settings: &Self::Settings) -> Result<()> {
         let _ = settings;
         Ok(())

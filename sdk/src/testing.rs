@@ -17,8 +17,8 @@
 //! # }
 //! ```
 
-pub use crate::emit::{Emitted, Received};
 use crate::emit::Emitter;
+pub use crate::emit::{Emitted, Received};
 
 /// An [`Emitter`] for a source under test and the [`Received`] half that reads what it
 /// emitted; the channel holds up to `capacity` items (sends wait beyond that).

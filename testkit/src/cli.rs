@@ -6,7 +6,8 @@
 //! assert_eq!(manifest["name"], "file");
 //! ```
 
-use std::process::Output;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
@@ -62,4 +63,39 @@ pub fn stdout_lines(out: &Output) -> Vec<Value> {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
         .collect()
+}
+
+/// Runs `command` as a consumer that goes away early would (`… | head -n N`): reads
+/// `lines` lines of its stdout, closes the pipe, and waits for the program to end.
+/// Returns the lines read and the program's output (stdout holds nothing more).
+///
+/// ```no_run
+/// let mut cmd = std::process::Command::new("target/debug/file-connector");
+/// cmd.args(["run", "read", "--connection", "conn.json", "--config", "read.json"]);
+/// let (first, out) = connector_testkit::cli::close_after(&mut cmd, 10);
+/// assert_eq!(first.len(), 10);
+/// assert_eq!(connector_testkit::cli::last_error(&out)["kind"], "internal");
+/// ```
+///
+/// # Panics
+/// When the program cannot be started or its stdout read.
+pub fn close_after(command: &mut Command, lines: usize) -> (Vec<String>, Output) {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
+    let mut read = Vec::with_capacity(lines);
+    for _ in 0..lines {
+        let mut line = String::new();
+        if stdout.read_line(&mut line).expect("read stdout") == 0 {
+            break;
+        }
+        read.push(line);
+    }
+    drop(stdout); // the consumer goes away
+    let out = child.wait_with_output().expect("wait for the program");
+    (read, out)
 }

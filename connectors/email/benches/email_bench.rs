@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use connector_testkit::mail::{MailServers, Transport, User};
+use email_testsupport::mail::{MailServers, Transport, User};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_email-connector");

@@ -124,3 +124,57 @@ impl CheckedAuth {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(settings: serde_json::Value) -> Result<Checked> {
+        Checked::new(&connector_sdk::from_value(&settings).expect("well-formed"))
+    }
+
+    #[test]
+    fn a_host_that_is_no_name_fails_at_its_own_path_before_connecting() {
+        let err = check(serde_json::json!({
+            "smtp": {"host": "smtp.example.com", "port": 587, "security": "starttls"},
+            "imap": {"host": "bad host\u{0}name", "port": 993},
+            "auth": {"type": "basic", "username": "u", "password": "p"}
+        }))
+        .unwrap_err();
+        assert_eq!(err.path(), Some("/imap/host"));
+        assert!(
+            err.message()
+                .starts_with("expected a host name or IP address"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn each_server_keeps_its_own_login_and_the_shared_one_is_planned_once() {
+        let checked = check(serde_json::json!({
+            "smtp": {"host": "127.0.0.1", "port": 25, "security": "none", "auth": {"type": "none"}},
+            "imap": {"host": "::1", "port": 993},
+            "auth": {"type": "oauth2", "username": "u", "grant": "client_credentials",
+                     "tenant_id": "contoso.onmicrosoft.com", "client_id": "c", "client_secret": "s"}
+        }))
+        .expect("valid");
+        assert!(matches!(checked.smtp, Some((_, Some(CheckedAuth::None)))));
+        assert!(
+            matches!(checked.imap, Some((_, None))),
+            "IMAP uses the shared login"
+        );
+        assert!(
+            matches!(&checked.auth, CheckedAuth::Token { plan: Some(_), at, .. } if at == "/auth")
+        );
+    }
+
+    #[test]
+    fn a_password_over_plaintext_is_refused_at_the_servers_security() {
+        let err = check(serde_json::json!({
+            "imap": {"host": "imap.example.com", "port": 143, "security": "none"},
+            "auth": {"type": "basic", "username": "u", "password": "p"}
+        }))
+        .unwrap_err();
+        assert_eq!(err.path(), Some("/imap/security"));
+    }
+}

@@ -98,24 +98,17 @@ fn a_closed_output_commits_only_what_was_flushed() {
         ));
     }
     let config = fx.file("read.json", &json!({"max_messages": 1000}));
-    let mut child = Command::new(BIN)
-        .args([
+    let (_, out) = connector_testkit::cli::close_after(
+        Command::new(BIN).args([
             "run",
             "read",
             "--connection",
             &fx.conn(),
             "--config",
             &config,
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-    let mut line = String::new();
-    stdout.read_line(&mut line).expect("read");
-    drop(stdout);
-    let out = child.wait_with_output().expect("wait");
+        ]),
+        1,
+    );
     let seen = fx.stored("INBOX").iter().filter(|m| m.seen()).count();
     if out.status.code() == Some(1) {
         let err = common::last_error(&out);

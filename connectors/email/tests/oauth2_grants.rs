@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use common::{Fixture, code, records, run, servers, stderr, stdout_json, step};
-use connector_testkit::oauth::TokenEndpoint;
+use email_testsupport::oauth::TokenEndpoint;
 use serde_json::{Value, json};
 
 fn endpoint() -> TokenEndpoint {

@@ -5,7 +5,7 @@
 mod common;
 
 use common::{Fixture, code, last_error, stdout_json};
-use connector_testkit::mail::BUSY;
+use email_testsupport::mail::BUSY;
 use serde_json::json;
 
 #[test]

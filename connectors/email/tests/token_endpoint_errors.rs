@@ -6,7 +6,7 @@
 mod common;
 
 use common::{Fixture, code, last_error, run, servers, stderr, stdout_json, step};
-use connector_testkit::oauth::{Mode, TokenEndpoint};
+use email_testsupport::oauth::{Mode, TokenEndpoint};
 use serde_json::{Value, json};
 
 fn endpoint() -> TokenEndpoint {
@@ -203,4 +203,55 @@ fn no_secret_or_token_appears_in_any_output_at_trace_level() {
             assert!(!everything.contains(part), "part of a token leaked");
         }
     }
+}
+
+/// A server that answers every request with `404 Not Found`: a `token_url` that is not
+/// a token endpoint.
+fn not_found_server() -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!(
+        "http://{}/not-the-token-endpoint",
+        listener.local_addr().expect("addr")
+    );
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(8).flatten() {
+            let mut stream = stream;
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let _ = stream.write_all(
+                b"HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: 9\r\nConnection: close\r\n\r\nnot found",
+            );
+        }
+    });
+    url
+}
+
+#[test]
+fn a_token_url_that_is_not_an_endpoint_is_a_config_error_at_the_blocks_own_path() {
+    // The IMAP server logs in with its own OAuth block, at /imap/auth: the error names
+    // that block's token_url, not the top-level /auth.
+    let fx = Fixture::new();
+    let mut settings = fx.settings();
+    settings["imap"]["auth"] = json!({
+        "type": "oauth2", "username": fx.user.address, "grant": "client_credentials",
+        "token_url": not_found_server(), "client_id": "app", "client_secret": "s",
+    });
+    let conn = fx.file("conn.json", &settings);
+    let out = run(&["check", "--connection", &conn]);
+    let report = stdout_json(&out);
+    let token = step(&report, "oauth2.token");
+    assert_eq!(token["status"], "failed", "{report}");
+    assert_eq!(token["error"]["kind"], "config", "{report}");
+    assert_eq!(token["error"]["path"], "/imap/auth/token_url", "{report}");
+    assert!(
+        token["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("HTTP 404 Not Found: \"not found\": is this the token endpoint?"),
+        "{report}"
+    );
+    // SMTP logs in with the top-level password and is unaffected.
+    assert_eq!(step(&report, "smtp.auth")["status"], "ok", "{report}");
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
 }

@@ -12,8 +12,8 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::{BIN, Fixture, code, servers, stderr, stdout_json, step};
-use connector_testkit::mail::BUSY;
-use connector_testkit::oauth::TokenEndpoint;
+use email_testsupport::mail::BUSY;
+use email_testsupport::oauth::TokenEndpoint;
 use serde_json::{Value, json};
 
 fn endpoint() -> TokenEndpoint {

@@ -42,9 +42,9 @@ use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
-use connector_sdk::{
-    CheckReport, Connection, Connector, Emitter, Error, Object, Result, Source, Target,
-};
+// ANCHOR: imports
+use connector_sdk::prelude::*;
+// ANCHOR_END: imports
 use serde_json::Value;
 
 const TARGET: &str = "file_connector";

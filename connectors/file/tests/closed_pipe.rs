@@ -3,8 +3,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use common::{BIN, Fixture, stdout_lines};
 use serde_json::json;
@@ -15,27 +14,17 @@ fn closing_stdout_commits_nothing_unwritten() {
     let total = 200_000;
     fx.lines("in.jsonl", total);
     let config = fx.json("r.json", &json!({"path": "in.jsonl"}));
-    let mut child = Command::new(BIN)
-        .args([
+    let (_, out) = connector_testkit::cli::close_after(
+        Command::new(BIN).args([
             "run",
             "read",
             "--connection",
             &fx.conn(),
             "--config",
             &config,
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-    let mut line = String::new();
-    for _ in 0..10 {
-        line.clear();
-        stdout.read_line(&mut line).expect("read");
-    }
-    drop(stdout); // the consumer goes away
-    let out = child.wait_with_output().expect("wait");
+        ]),
+        10,
+    );
     assert_eq!(
         out.status.code(),
         Some(1),

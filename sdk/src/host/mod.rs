@@ -160,7 +160,10 @@ fn one_stdin(files: &[(&str, Option<&str>)]) -> Result<()> {
         let (last, rest) = names.split_last().unwrap_or((&names[0], &[]));
         return Err(Error::config(
             "",
-            format!("only one of {} and {last} can be `-` (stdin)", rest.join(", ")),
+            format!(
+                "only one of {} and {last} can be `-` (stdin)",
+                rest.join(", ")
+            ),
         ));
     }
     Ok(())
@@ -226,7 +229,10 @@ async fn execute<C: Connector>(connector: &C, command: cli::Command) -> Result<(
             if !activity.info().discovery {
                 return Err(crate::activity::no_discovery(activity.info().name));
             }
-            one_stdin(&[("connection", Some(&connection)), ("config", config.as_deref())])?;
+            one_stdin(&[
+                ("connection", Some(&connection)),
+                ("config", config.as_deref()),
+            ])?;
             let config = config_value(config.as_deref())?;
             let prepared = activity.prepare_discover(config.as_ref())?;
             let conn = open(connector, &connection).await?;

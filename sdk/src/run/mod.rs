@@ -30,4 +30,3 @@ pub(crate) async fn stopped(stop: &mut watch::Receiver<bool>) {
         }
     }
 }
-

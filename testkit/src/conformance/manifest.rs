@@ -1,507 +1,78 @@
-//! Checks on a manifest as data: schema validity, activity shape, descriptions,
-//! secrets, and backward compatibility between two versions.
+//! Checks of the manifest as a whole: deterministic output, the committed snapshot,
+//! and backward compatibility with it.
+
+use std::path::PathBuf;
 
 use serde_json::Value;
 
-/// Every JSON Schema in a manifest, with where it is (`connection`,
-/// `activities/send/request`).
-pub(crate) fn schemas(manifest: &Value) -> Vec<(String, &Value)> {
-    let mut out = Vec::new();
-    if let Some(c) = manifest.get("connection") {
-        out.push(("connection".to_owned(), c));
-    }
-    for a in manifest
-        .get("activities")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let name = a.get("name").and_then(Value::as_str).unwrap_or("?");
-        for key in ["config", "request", "response", "record"] {
-            if let Some(s) = a.get(key) {
-                out.push((format!("activities/{name}/{key}"), s));
-            }
-        }
-    }
-    out
-}
+use super::runner::Run;
+use super::{Suite, compat, snapshot_body, sort_keys};
 
-/// Problems with the schemas themselves: not valid 2020-12, or not declaring it.
-pub(crate) fn invalid_schemas(manifest: &Value) -> Vec<String> {
-    let mut problems = Vec::new();
-    for (at, schema) in schemas(manifest) {
-        if schema.get("$schema").and_then(Value::as_str)
-            != Some("https://json-schema.org/draft/2020-12/schema")
-        {
-            problems.push(format!(
-                "{at}: `$schema` is not \"https://json-schema.org/draft/2020-12/schema\"; derive it with connector_sdk::schema_of"
-            ));
+impl Suite {
+    pub(super) fn deterministic(&self) -> Vec<String> {
+        let a = Run::new(&self.binary).args(["spec"]).output();
+        let b = Run::new(&self.binary).args(["spec"]).output();
+        let mut problems = Vec::new();
+        if a.stdout != b.stdout {
+            problems.push("two runs of `spec` printed different bytes; derive everything from types, with no clock, randomness or hash-map order".into());
         }
-        if let Err(e) = jsonschema::meta::validate(schema) {
-            problems.push(format!(
-                "{at}{}: not a valid JSON Schema 2020-12: {e}; fix the hand-written JsonSchema impl behind it",
-                e.instance_path()
-            ));
+        if let Ok(v) = serde_json::from_str::<Value>(&a.stdout) {
+            let sorted = serde_json::to_string_pretty(&sort_keys(&v)).unwrap_or_default();
+            if sorted.trim() != a.stdout.trim() {
+                problems.push(
+                    "`spec` keys are not sorted; print it with connector_sdk::Manifest::to_value"
+                        .into(),
+                );
+            }
         }
+        problems
     }
-    problems
-}
 
-/// Problems with the activity list: names, roles, the schemas each role needs.
-pub(crate) fn malformed_activities(manifest: &Value) -> Vec<String> {
-    let mut problems = Vec::new();
-    for key in ["name", "version", "description"] {
-        if manifest
-            .get(key)
-            .and_then(Value::as_str)
-            .is_none_or(str::is_empty)
-        {
-            problems.push(format!(
-                "/{key}: missing or empty; #[connector] fills it from its arguments and doc comment"
-            ));
-        }
+    pub(super) fn snapshot_path(&self) -> Result<PathBuf, String> {
+        let dir = self.need(&self.snapshots, "snapshots")?;
+        Ok(dir.join(format!("{}_manifest.snap", self.name)))
     }
-    let Some(activities) = manifest.get("activities").and_then(Value::as_array) else {
-        problems.push("/activities: missing".into());
-        return problems;
-    };
-    let mut seen = Vec::new();
-    for (i, a) in activities.iter().enumerate() {
-        let name = a.get("name").and_then(Value::as_str).unwrap_or("");
-        if name.is_empty() {
-            problems.push(format!("/activities/{i}/name: missing"));
-        }
-        if seen.contains(&name) {
-            problems.push(format!(
-                "/activities/{i}/name: `{name}` is used twice; activity names must be unique"
-            ));
-        }
-        seen.push(name);
-        if a.get("description")
-            .and_then(Value::as_str)
-            .is_none_or(str::is_empty)
-        {
-            problems.push(format!(
-                "/activities/{i}/description: empty; add a doc comment to the activity's impl"
-            ));
-        }
-        match a.get("role").and_then(Value::as_str) {
-            Some("source") => {
-                if a.get("record").is_none() {
-                    problems.push(format!("/activities/{i}: a source needs a `record` schema"));
-                }
-            }
-            Some("target") => {
-                for k in ["request", "response"] {
-                    if a.get(k).is_none() {
-                        problems.push(format!("/activities/{i}: a target needs a `{k}` schema"));
-                    }
-                }
-            }
-            other => problems.push(format!(
-                "/activities/{i}/role: {other:?} is neither \"source\" nor \"target\""
-            )),
-        }
-        if a.get("config").is_none() {
-            problems.push(format!("/activities/{i}/config: missing"));
-        }
-        if !a.get("discovery").is_some_and(Value::is_boolean) {
-            problems.push(format!(
-                "/activities/{i}/discovery: missing or not a boolean"
-            ));
-        }
-    }
-    problems
-}
 
-/// Visits every property schema: `(where, name, schema)`.
-fn properties<'a>(at: &str, node: &'a Value, out: &mut Vec<(String, String, &'a Value)>) {
-    match node {
-        Value::Object(map) => {
-            if let Some(Value::Object(props)) = map.get("properties") {
-                for (name, schema) in props {
-                    out.push((format!("{at}/properties/{name}"), name.clone(), schema));
-                }
-            }
-            for (k, v) in map {
-                properties(&format!("{at}/{k}"), v, out);
-            }
-        }
-        Value::Array(items) => {
-            for (i, v) in items.iter().enumerate() {
-                properties(&format!("{at}/{i}"), v, out);
-            }
-        }
-        _ => {}
+    pub(super) fn snapshot(&self) -> Result<Vec<String>, String> {
+        let spec = self.spec()?;
+        let dir = self.need(&self.snapshots, "snapshots")?.clone();
+        let text = serde_json::to_string_pretty(&spec).map_err(|e| e.to_string())?;
+        let name = format!("{}_manifest", self.name);
+        let result = std::panic::catch_unwind(|| {
+            let mut settings = insta::Settings::clone_current();
+            settings.set_snapshot_path(dir);
+            settings.set_prepend_module_to_snapshot(false);
+            settings.set_omit_expression(true);
+            settings.bind(|| insta::assert_snapshot!(name, text));
+        });
+        Ok(match result {
+            Ok(()) => Vec::new(),
+            Err(_) => vec![format!(
+                "the manifest differs from the committed snapshot {}; review the diff above, then accept it with `cargo insta review` (or INSTA_UPDATE=always) and commit the .snap file",
+                self.snapshot_path()?.display()
+            )],
+        })
     }
-}
 
-fn all_properties(manifest: &Value) -> Vec<(String, String, &Value, &Value)> {
-    let mut out = Vec::new();
-    for (at, schema) in schemas(manifest) {
-        let mut props = Vec::new();
-        properties("", schema, &mut props);
-        out.extend(
-            props
-                .into_iter()
-                .map(|(path, name, s)| (format!("{at}{path}"), name, s, schema)),
+    pub(super) fn compatible(&self) -> Result<Vec<String>, String> {
+        let path = self.snapshot_path()?;
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            // Nothing committed yet: nothing to be compatible with.
+            return Ok(Vec::new());
+        };
+        let old = snapshot_body(&text)
+            .ok_or_else(|| format!("{} is not an insta snapshot of a manifest", path.display()))?;
+        let new = self.spec()?;
+        let (ov, nv) = (
+            old["version"].as_str().unwrap_or("0"),
+            new["version"].as_str().unwrap_or("0"),
         );
-    }
-    out
-}
-
-fn resolve<'a>(root: &'a Value, schema: &'a Value) -> &'a Value {
-    match schema
-        .get("$ref")
-        .and_then(Value::as_str)
-        .and_then(|r| r.strip_prefix('#'))
-    {
-        Some(ptr) => root.pointer(ptr).unwrap_or(schema),
-        None => schema,
-    }
-}
-
-/// Properties without a description.
-pub(crate) fn undescribed(manifest: &Value) -> Vec<String> {
-    all_properties(manifest)
-        .into_iter()
-        .filter(|(_, _, s, root)| {
-            let own = s.get("description").is_some();
-            let target = resolve(root, s).get("description").is_some();
-            !own && !target
-        })
-        .map(|(at, name, _, _)| {
-            format!("{at}: `{name}` has no description; add a doc comment to the field")
-        })
-        .collect()
-}
-
-/// Whether a property name suggests a secret: it names a password, secret, token,
-/// key, credential or private value, and does not end in a word that says it is
-/// *about* one (where it is, what kind, how long): `token_url`, `token_cache_file`,
-/// `key_id`, `token_type` are not secrets.
-///
-/// ```
-/// use connector_testkit::conformance::looks_secret;
-/// assert!(looks_secret("client_secret") && looks_secret("refresh_token") && looks_secret("apiKey"));
-/// assert!(!looks_secret("token_url") && !looks_secret("token_cache_file") && !looks_secret("key_id"));
-/// assert!(!looks_secret("username"));
-/// ```
-pub fn looks_secret(name: &str) -> bool {
-    const ABOUT: [&str; 14] = [
-        "url", "uri", "endpoint", "file", "path", "dir", "type", "id", "name", "mode", "ttl",
-        "secs", "expiry", "length",
-    ];
-    let lower = name.to_ascii_lowercase();
-    let last = lower
-        .rsplit(|c: char| !c.is_ascii_alphanumeric())
-        .next()
-        .unwrap_or_default();
-    if lower.contains(|c: char| !c.is_ascii_alphanumeric()) && ABOUT.contains(&last) {
-        return false;
-    }
-    const WORDS: [&str; 8] = [
-        "password",
-        "passwd",
-        "secret",
-        "token",
-        "key",
-        "credential",
-        "credentials",
-        "private",
-    ];
-    let lower = name.to_ascii_lowercase();
-    lower
-        .split(|c: char| !c.is_ascii_alphanumeric())
-        .any(|w| WORDS.contains(&w))
-        || lower.contains("password")
-        || lower.contains("secret")
-        || lower.ends_with("token")
-        || lower.ends_with("apikey")
-}
-
-fn marked_secret(root: &Value, schema: &Value) -> bool {
-    let s = resolve(root, schema);
-    if s.get("x-secret") == Some(&Value::Bool(true))
-        && s.get("writeOnly") == Some(&Value::Bool(true))
-    {
-        return true;
-    }
-    ["anyOf", "oneOf", "allOf"]
-        .iter()
-        .filter_map(|k| s.get(*k).and_then(Value::as_array))
-        .flatten()
-        .any(|b| b.get("type") != Some(&Value::String("null".into())) && marked_secret(root, b))
-}
-
-/// Secret-looking input properties that are not marked `x-secret` + `writeOnly`.
-/// Records and responses are output: a `token_count` there is data, not a secret.
-pub(crate) fn unmarked_secrets(manifest: &Value) -> Vec<String> {
-    all_properties(manifest)
-        .into_iter()
-        .filter(|(at, ..)| !at.contains("/record/") && !at.contains("/response/"))
-        .filter(|(_, name, s, root)| looks_secret(name) && !marked_secret(root, s))
-        .map(|(at, name, _, _)| {
-            format!("{at}: `{name}` looks like a secret but is not marked (writeOnly + x-secret); make its type connector_sdk::Secret")
-        })
-        .collect()
-}
-
-/// A default found in a schema: where it goes in an instance, its value, and, inside
-/// an enum variant, the tag the instance must carry there for it to apply.
-pub(crate) struct Default {
-    pub(crate) pointer: String,
-    pub(crate) value: Value,
-    pub(crate) only_if: Option<(String, Value)>,
-}
-
-/// Every `default` in a schema, for the properties of the top object and of objects
-/// reached through properties and variants.
-pub(crate) fn defaults(schema: &Value) -> Vec<Default> {
-    let mut out = Vec::new();
-    collect_defaults(schema, schema, "", None, &mut out, 0);
-    out
-}
-
-fn collect_defaults(
-    root: &Value,
-    node: &Value,
-    at: &str,
-    only_if: Option<&(String, Value)>,
-    out: &mut Vec<Default>,
-    depth: usize,
-) {
-    if depth > 8 {
-        return;
-    }
-    let node = resolve(root, node);
-    if let Some(Value::Object(props)) = node.get("properties") {
-        for (name, s) in props {
-            let path = format!("{at}/{name}");
-            if let Some(d) = s.get("default").or_else(|| resolve(root, s).get("default")) {
-                out.push(Default {
-                    pointer: path.clone(),
-                    value: d.clone(),
-                    only_if: only_if.cloned(),
-                });
-            }
-            collect_defaults(root, s, &path, only_if, out, depth + 1);
+        if compat::major(nv) > compat::major(ov) {
+            return Ok(Vec::new());
         }
+        Ok(compat::breaking_changes(&old, &new)
+            .into_iter()
+            .map(|c| format!("{c} — breaks users of version {ov}; keep it compatible or raise the major version (now {nv})"))
+            .collect())
     }
-    for k in ["anyOf", "oneOf"] {
-        for b in node.get(k).and_then(Value::as_array).into_iter().flatten() {
-            let branch = resolve(root, b);
-            if branch.get("type") == Some(&Value::String("null".into()))
-                || branch.get("const").is_some()
-            {
-                continue;
-            }
-            // A tagged variant (`"type": {"const": "oauth2"}`): its defaults apply only
-            // where the instance has that tag.
-            let tag = branch
-                .get("properties")
-                .and_then(Value::as_object)
-                .and_then(|props| {
-                    props.iter().find_map(|(name, p)| {
-                        p.get("const").map(|c| (format!("{at}/{name}"), c.clone()))
-                    })
-                });
-            collect_defaults(root, branch, at, tag.as_ref().or(only_if), out, depth + 1);
-        }
-    }
-}
-
-/// Changes from `old` to `new` that break users of `old`: a removed activity or
-/// property, a new required property, a narrowed type or enum, a changed role.
-pub(crate) fn breaking_changes(old: &Value, new: &Value) -> Vec<String> {
-    let mut out = Vec::new();
-    let old_acts = activity_map(old);
-    let new_acts = activity_map(new);
-    for (name, oa) in &old_acts {
-        match new_acts.iter().find(|(n, _)| n == name) {
-            None => out.push(format!("activity `{name}` was removed")),
-            Some((_, na)) => {
-                if oa.get("role") != na.get("role") {
-                    out.push(format!(
-                        "activity `{name}`: role changed from {} to {}",
-                        oa["role"], na["role"]
-                    ));
-                }
-                for key in ["config", "request"] {
-                    if let (Some(o), Some(n)) = (oa.get(key), na.get(key)) {
-                        compare_input(o, o, n, n, &format!("activities/{name}/{key}"), &mut out);
-                    }
-                }
-                for key in ["response", "record"] {
-                    if let (Some(o), Some(n)) = (oa.get(key), na.get(key)) {
-                        compare_output(o, o, n, n, &format!("activities/{name}/{key}"), &mut out);
-                    }
-                }
-            }
-        }
-    }
-    if let (Some(o), Some(n)) = (old.get("connection"), new.get("connection")) {
-        compare_input(o, o, n, n, "connection", &mut out);
-    }
-    out
-}
-
-fn activity_map(m: &Value) -> Vec<(String, &Value)> {
-    m.get("activities")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .map(|a| {
-            (
-                a.get("name")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_owned(),
-                a,
-            )
-        })
-        .collect()
-}
-
-fn types(root: &Value, s: &Value) -> Vec<String> {
-    let s = resolve(root, s);
-    let mut t: Vec<String> = match s.get("type") {
-        Some(Value::String(x)) => vec![x.clone()],
-        Some(Value::Array(xs)) => xs
-            .iter()
-            .filter_map(Value::as_str)
-            .map(str::to_owned)
-            .collect(),
-        _ => Vec::new(),
-    };
-    for k in ["anyOf", "oneOf"] {
-        for b in s.get(k).and_then(Value::as_array).into_iter().flatten() {
-            t.extend(types(root, b));
-        }
-    }
-    if t.contains(&"number".to_owned()) && !t.contains(&"integer".to_owned()) {
-        t.push("integer".into());
-    }
-    t.sort();
-    t.dedup();
-    t
-}
-
-fn enum_values(root: &Value, s: &Value) -> Option<Vec<Value>> {
-    let s = resolve(root, s);
-    if let Some(Value::Array(v)) = s.get("enum") {
-        return Some(v.clone());
-    }
-    let alts = s
-        .get("oneOf")
-        .or_else(|| s.get("anyOf"))
-        .and_then(Value::as_array)?;
-    alts.iter()
-        .map(|a| resolve(root, a).get("const").cloned())
-        .collect()
-}
-
-fn required(root: &Value, s: &Value) -> Vec<String> {
-    resolve(root, s)
-        .get("required")
-        .and_then(Value::as_array)
-        .map(|r| {
-            r.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn props<'a>(root: &'a Value, s: &'a Value) -> Vec<(String, &'a Value)> {
-    let s = resolve(root, s);
-    s.get("properties")
-        .and_then(Value::as_object)
-        .map(|m| m.iter().map(|(k, v)| (k.clone(), v)).collect())
-        .unwrap_or_default()
-}
-
-/// Inputs (settings, requests) must keep accepting what they accepted.
-fn compare_input(
-    oroot: &Value,
-    o: &Value,
-    nroot: &Value,
-    n: &Value,
-    at: &str,
-    out: &mut Vec<String>,
-) {
-    let (ot, nt) = (types(oroot, o), types(nroot, n));
-    if !ot.is_empty() && !nt.is_empty() {
-        for t in &ot {
-            if !nt.contains(t) {
-                out.push(format!(
-                    "{at}: no longer accepts {t} (type narrowed from {ot:?} to {nt:?})"
-                ));
-            }
-        }
-    }
-    if let (Some(ov), Some(nv)) = (enum_values(oroot, o), enum_values(nroot, n)) {
-        for v in ov {
-            if !nv.contains(&v) {
-                out.push(format!(
-                    "{at}: value {v} is no longer accepted (enum narrowed)"
-                ));
-            }
-        }
-    }
-    let (oreq, nreq) = (required(oroot, o), required(nroot, n));
-    for r in &nreq {
-        if !oreq.contains(r) {
-            out.push(format!(
-                "{at}/{r}: new required field; existing settings do not have it (give it a default)"
-            ));
-        }
-    }
-    let nprops = props(nroot, n);
-    for (name, os) in props(oroot, o) {
-        match nprops.iter().find(|(k, _)| *k == name) {
-            None => out.push(format!(
-                "{at}/{name}: property removed; settings that set it are now refused"
-            )),
-            Some((_, ns)) => compare_input(oroot, os, nroot, ns, &format!("{at}/{name}"), out),
-        }
-    }
-}
-
-/// Outputs (responses, records) must keep every field consumers read, with its type.
-fn compare_output(
-    oroot: &Value,
-    o: &Value,
-    nroot: &Value,
-    n: &Value,
-    at: &str,
-    out: &mut Vec<String>,
-) {
-    let (ot, nt) = (types(oroot, o), types(nroot, n));
-    if !ot.is_empty() && !nt.is_empty() {
-        for t in &nt {
-            if !ot.contains(t) {
-                out.push(format!("{at}: may now be {t}, which consumers do not expect (type changed from {ot:?} to {nt:?})"));
-            }
-        }
-    }
-    let nprops = props(nroot, n);
-    for (name, os) in props(oroot, o) {
-        match nprops.iter().find(|(k, _)| *k == name) {
-            None => out.push(format!(
-                "{at}/{name}: field removed; consumers reading it break"
-            )),
-            Some((_, ns)) => compare_output(oroot, os, nroot, ns, &format!("{at}/{name}"), out),
-        }
-    }
-}
-
-/// The major version of a semantic version string.
-pub(crate) fn major(version: &str) -> u64 {
-    version
-        .split('.')
-        .next()
-        .and_then(|m| m.parse().ok())
-        .unwrap_or(0)
 }

@@ -1,135 +1,189 @@
-//! Running the connector under test and reading what it printed.
+//! Checks of the program as a process: exit codes and the JSON error line, stdout
+//! carrying only data, and the canary secret never printed anywhere.
 
-use std::ffi::OsString;
-use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
-/// A temporary directory for fixture files.
-pub(crate) struct Workdir(tempfile::TempDir);
+use super::Suite;
+use super::runner::{Output, Run, Workdir};
 
-impl Workdir {
-    pub(crate) fn new() -> Self {
-        Self(tempfile::tempdir().expect("a temporary directory"))
-    }
-
-    /// Writes `value` as `name` and returns the path.
-    pub(crate) fn json(&self, name: &str, value: &Value) -> String {
-        let path = self.0.path().join(name);
-        std::fs::write(&path, serde_json::to_vec_pretty(value).expect("JSON"))
-            .expect("write a fixture file");
-        path.to_str().expect("a UTF-8 path").to_owned()
-    }
-}
-
-/// What a run printed and how it ended.
-#[derive(Debug)]
-pub(crate) struct Output {
-    pub(crate) code: Option<i32>,
-    pub(crate) stdout: String,
-    pub(crate) stderr: String,
-}
-
-impl Output {
-    /// The last line of stderr.
-    pub(crate) fn last_line(&self) -> &str {
-        self.stderr.lines().last().unwrap_or("(nothing on stderr)")
-    }
-
-    /// The `error` object of the last stderr line, if it is one.
-    pub(crate) fn error(&self) -> Option<Value> {
-        let v: Value = serde_json::from_str(self.stderr.lines().last()?).ok()?;
-        v.get("error").cloned()
-    }
-}
-
-/// One run of the connector program.
-pub(crate) struct Run {
-    cmd: Command,
-    timeout: Duration,
-    closed_stdout: bool,
-}
-
-impl Run {
-    pub(crate) fn new(binary: &Path) -> Self {
-        let mut cmd = Command::new(binary);
-        cmd.stdin(Stdio::null()).env_remove("RUST_LOG");
-        Self {
-            cmd,
-            timeout: Duration::from_secs(30),
-            closed_stdout: false,
-        }
-    }
-
-    pub(crate) fn args<I, S>(mut self, args: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<OsString>,
-    {
-        self.cmd.args(args.into_iter().map(Into::into));
-        self
-    }
-
-    pub(crate) fn timeout(mut self, limit: Duration) -> Self {
-        self.timeout = limit;
-        self
-    }
-
-    /// stdout is a pipe whose reading end is closed before the program starts.
-    pub(crate) fn closed_stdout(mut self) -> Self {
-        self.closed_stdout = true;
-        self
-    }
-
-    pub(crate) fn output(mut self) -> Output {
-        let stderr_file = tempfile::tempfile().expect("a temporary file");
-        let stdout_file = tempfile::tempfile().expect("a temporary file");
-        self.cmd.stderr(stderr_file.try_clone().expect("clone"));
-        if self.closed_stdout {
-            let (reader, writer) = std::io::pipe().expect("a pipe");
-            drop(reader);
-            self.cmd.stdout(writer);
-        } else {
-            self.cmd.stdout(stdout_file.try_clone().expect("clone"));
-        }
-        let mut child = match self.cmd.spawn() {
-            Ok(c) => c,
-            Err(e) => {
-                return Output {
-                    code: None,
-                    stdout: String::new(),
-                    stderr: format!("cannot start the connector: {e}"),
-                };
-            }
+impl Suite {
+    pub(super) fn canary_check(&self) -> Result<Vec<String>, String> {
+        let Some(canary) = &self.canary else {
+            let spec = serde_json::to_string(&self.spec()?).unwrap_or_default();
+            return if spec.contains("\"x-secret\":true") {
+                Err("the connector has secrets: add .canary(\"…\") with a value that the `connection` fixture uses for one".into())
+            } else {
+                Ok(Vec::new())
+            };
         };
-        let deadline = Instant::now() + self.timeout;
-        let code = loop {
-            match child.try_wait() {
-                Ok(Some(status)) => break status.code(),
-                Ok(None) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(5))
-                }
-                _ => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    break None;
-                }
+        let conn = self.need(&self.connection, "connection")?;
+        let wd = Workdir::new();
+        let conn_file = wd.json("conn.json", conn);
+        let trace = ["--log-level", "trace"];
+        let mut runs: Vec<(String, Output)> = Vec::new();
+        let mut go = |label: String, run: Run| runs.push((label, run.output()));
+        go(
+            "spec".into(),
+            Run::new(&self.binary).args(trace).args(["spec"]),
+        );
+        go(
+            "validate".into(),
+            Run::new(&self.binary)
+                .args(trace)
+                .args(["validate", "--connection", &conn_file]),
+        );
+        go(
+            "check".into(),
+            Run::new(&self.binary)
+                .args(trace)
+                .args(["check", "--connection", &conn_file])
+                .timeout(Duration::from_secs(60)),
+        );
+        for (activity, config) in &self.configs {
+            let cfg = wd.json(&format!("{activity}.json"), config);
+            let input = self
+                .targets
+                .iter()
+                .find(|t| &t.activity == activity)
+                .map(|t| wd.json(&format!("{activity}-in.json"), &t.request));
+            let mut run = Run::new(&self.binary).args(trace).args([
+                "run",
+                activity,
+                "--connection",
+                &conn_file,
+                "--config",
+                &cfg,
+            ]);
+            if let Some(input) = &input {
+                run = run.args(["--input", input]);
             }
-        };
-        Output {
-            code,
-            stdout: read_all(stdout_file),
-            stderr: read_all(stderr_file),
+            go(
+                format!("run {activity}"),
+                run.timeout(Duration::from_secs(60)),
+            );
         }
+        for (settings, _) in &self.invalid {
+            let f = wd.json("invalid.json", settings);
+            go(
+                "check (invalid settings)".into(),
+                Run::new(&self.binary)
+                    .args(trace)
+                    .args(["check", "--connection", &f]),
+            );
+        }
+        Ok(runs
+            .into_iter()
+            .filter(|(_, o)| o.stdout.contains(canary.as_str()) || o.stderr.contains(canary.as_str()))
+            .map(|(label, o)| {
+                let stream = if o.stdout.contains(canary.as_str()) { "stdout" } else { "stderr" };
+                let line = o.stdout.lines().chain(o.stderr.lines()).find(|l| l.contains(canary.as_str())).unwrap_or("");
+                format!(
+                    "`{label}` printed the canary secret on {stream}: {}; keep secrets in connector_sdk::Secret and never format them",
+                    line.replace(canary.as_str(), "<CANARY>")
+                )
+            })
+            .collect())
     }
-}
 
-fn read_all(mut file: std::fs::File) -> String {
-    use std::io::{Read, Seek, SeekFrom};
-    let mut text = String::new();
-    let _ = file.seek(SeekFrom::Start(0));
-    let _ = file.read_to_string(&mut text);
-    text
+    pub(super) fn exit_codes(&self) -> Result<Vec<String>, String> {
+        let mut problems = Vec::new();
+        let cases: [(&[&str], i32, &str); 3] = [
+            (&["no-such-command"], 2, "an unknown command"),
+            (&["run"], 2, "a missing argument"),
+            (
+                &[
+                    "run",
+                    "no-such-activity",
+                    "--connection",
+                    "/nonexistent.json",
+                ],
+                2,
+                "an unknown activity",
+            ),
+        ];
+        for (args, code, what) in cases {
+            let out = Run::new(&self.binary).args(args.iter().copied()).output();
+            if out.code != Some(code) {
+                problems.push(format!("{what} must exit {code}, got {:?}", out.code));
+            }
+            match out.error() {
+                Some(e) if e["kind"].is_string() && e["message"].is_string() && e["retryable"].is_boolean() => {}
+                _ => problems.push(format!(
+                    "after {what} the last stderr line must be {{\"error\": {{\"kind\", \"message\", \"retryable\", \"path\"}}}}, got: {}",
+                    out.last_line()
+                )),
+            }
+            if !out.stdout.trim().is_empty() {
+                problems.push(format!(
+                    "{what} printed on stdout: {}",
+                    out.stdout.lines().next().unwrap_or("")
+                ));
+            }
+        }
+        let out = Run::new(&self.binary).args(["spec"]).output();
+        if out.code != Some(0) {
+            problems.push(format!("`spec` must exit 0, got {:?}", out.code));
+        }
+        Ok(problems)
+    }
+
+    pub(super) fn stdout_only_data(&self) -> Result<Vec<String>, String> {
+        let conn = self.need(&self.connection, "connection")?;
+        let wd = Workdir::new();
+        let conn_file = wd.json("conn.json", conn);
+        let trace = ["--log-level", "trace"];
+        let mut problems = Vec::new();
+        let mut documents = vec![
+            (
+                "spec",
+                Run::new(&self.binary).args(trace).args(["spec"]).output(),
+            ),
+            (
+                "validate",
+                Run::new(&self.binary)
+                    .args(trace)
+                    .args(["validate", "--connection", &conn_file])
+                    .output(),
+            ),
+        ];
+        if let Some(live) = &self.live {
+            let f = wd.json("live.json", &live());
+            documents.push((
+                "check",
+                Run::new(&self.binary)
+                    .args(trace)
+                    .args(["check", "--connection", &f])
+                    .timeout(Duration::from_secs(60))
+                    .output(),
+            ));
+        }
+        for (what, out) in documents {
+            if serde_json::from_str::<Value>(&out.stdout).is_err() {
+                problems.push(format!(
+                    "`{what}` at trace level: stdout is not exactly one JSON document (first line: {:?}); send logs to stderr with tracing, never println!",
+                    out.stdout.lines().next().unwrap_or("")
+                ));
+            }
+        }
+        for s in &self.sources {
+            let case = (s.setup)();
+            let c = wd.json("src-conn.json", &case.connection);
+            let cfg = wd.json("src-config.json", &case.config);
+            let out = Run::new(&self.binary)
+                .args(trace)
+                .args(["run", &s.activity, "--connection", &c, "--config", &cfg])
+                .timeout(Duration::from_secs(120))
+                .output();
+            if let Some(bad) = out.stdout.lines().find(|l| {
+                serde_json::from_str::<Value>(l)
+                    .map(|v| !v.is_object())
+                    .unwrap_or(true)
+            }) {
+                problems.push(format!("`run {}` at trace level wrote a line on stdout that is not a JSON record: {bad:?}", s.activity));
+            }
+        }
+        Ok(problems)
+    }
 }

@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use connector_sdk::Secret;
 
-use oauth::Tokens;
 use crate::settings::OauthMechanism;
+use oauth::Tokens;
 
 /// A server's login, built from the checked settings.
 #[derive(Debug, Clone)]

@@ -242,7 +242,10 @@ pub(crate) fn attribute_name(attr: &NameAttribute<'_>) -> String {
 }
 
 /// Lists every mailbox with its attributes.
-pub(crate) async fn list(session: &mut ImapSession, what: &str) -> Result<Vec<(String, Vec<String>)>> {
+pub(crate) async fn list(
+    session: &mut ImapSession,
+    what: &str,
+) -> Result<Vec<(String, Vec<String>)>> {
     let names: Vec<_> = session
         .list(None, Some("*"))
         .await

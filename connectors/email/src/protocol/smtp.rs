@@ -228,9 +228,10 @@ impl SmtpSession {
             delivery,
         };
 
-        let mail = timed(
+        let mail = exchange(
             io,
             &what,
+            "MAIL",
             self.conn.command(Mail::new(Some(from.clone()), vec![])),
         )
         .await;
@@ -238,9 +239,10 @@ impl SmtpSession {
             return Err(self.abort(fail(e.error, e.broken, delivery)).await);
         }
         for rcpt in recipients {
-            match timed(
+            match exchange(
                 io,
                 &what,
+                "RCPT",
                 self.conn.command(Rcpt::new(rcpt.clone(), vec![])),
             )
             .await
@@ -263,12 +265,12 @@ impl SmtpSession {
                 .retryable(all_transient);
             return Err(self.abort(fail(error, false, delivery)).await);
         }
-        if let Err(e) = timed(io, &what, self.conn.command(Data)).await {
+        if let Err(e) = exchange(io, &what, "DATA", self.conn.command(Data)).await {
             return Err(self.abort(fail(e.error, e.broken, delivery)).await);
         }
         // The whole message gets one timeout per write; a large one gets more time.
         let budget = io + std::time::Duration::from_secs((data.len() / (256 * 1024)) as u64);
-        match timed(budget, &what, self.conn.message(data)).await {
+        match exchange(budget, &what, "the message data", self.conn.message(data)).await {
             Ok(reply) => {
                 delivery.queued = Some(reply.message().collect::<Vec<_>>().join(" "));
                 Ok(delivery)
@@ -281,7 +283,7 @@ impl SmtpSession {
     async fn abort(&mut self, mut failure: Failure) -> Failure {
         if !failure.broken {
             let io = self.dialer.net.timeouts.io();
-            if timed(io, &self.dialer.what(), self.conn.command(Rset))
+            if exchange(io, &self.dialer.what(), "RSET", self.conn.command(Rset))
                 .await
                 .is_err()
             {
@@ -303,26 +305,30 @@ impl SmtpSession {
     }
 }
 
-struct Timed {
+/// A failed SMTP exchange: its error, and whether the session is broken by it.
+struct Failed {
     error: Error,
     broken: bool,
 }
 
-async fn timed<T>(
+/// Runs one SMTP exchange (`doing`: `MAIL`, `RCPT`, `DATA` …) within `limit`. A reply
+/// from the server, even a refusal, leaves the session usable; a timeout or a lost
+/// connection does not.
+async fn exchange<T>(
     limit: std::time::Duration,
     what: &str,
+    doing: &str,
     fut: impl std::future::Future<Output = std::result::Result<T, lettre::transport::smtp::Error>>,
-) -> std::result::Result<T, Timed> {
-    match tokio::time::timeout(limit, fut).await {
-        Err(_) => Err(Timed {
-            error: Error::timeout(format!("{what}: no reply for {} s", limit.as_secs())),
+) -> std::result::Result<T, Failed> {
+    match within(limit, what, doing, fut).await {
+        Err(error) => Err(Failed {
+            error,
             broken: true,
         }),
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => {
-            // A reply from the server leaves the session usable; anything else does not.
             let answered = e.is_response() || e.is_permanent() || e.is_transient();
-            Err(Timed {
+            Err(Failed {
                 error: classify(what, "", &e),
                 broken: !answered,
             })

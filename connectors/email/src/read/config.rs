@@ -115,7 +115,6 @@ impl ReadConfig {
     /// the one read, `since` before `before`.
     pub(crate) fn check(&self) -> Result<()> {
         let config = self;
-        super::mailbox::search_query(config)?;
         if let AfterRead::MoveTo(folder) = &config.after_read {
             if folder.is_empty() || crate::protocol::imap::quote(folder).is_none() {
                 return Err(Error::config(
@@ -163,7 +162,12 @@ impl Date {
 impl std::str::FromStr for Date {
     type Err = String;
     fn from_str(s: &str) -> std::result::Result<Self, String> {
-        let bad = || format!("`{}` is not a day like \"2026-01-31\"", crate::settings::clip(s));
+        let bad = || {
+            format!(
+                "`{}` is not a day like \"2026-01-31\"",
+                crate::settings::clip(s)
+            )
+        };
         let mut parts = s.split('-');
         let (Some(y), Some(m), Some(d), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
@@ -213,5 +217,37 @@ impl JsonSchema for Date {
     }
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
         json_schema!({"type": "string", "format": "date", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"})
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_must_be_in_the_calendar() {
+        assert_eq!(
+            "2026-01-31".parse::<Date>().map(Date::imap),
+            Ok("31-Jan-2026".into())
+        );
+        assert_eq!(
+            "2024-02-29".parse::<Date>().map(Date::imap),
+            Ok("29-Feb-2024".into())
+        );
+        for bad in [
+            "2026-02-31",
+            "2025-02-29",
+            "2026-13-01",
+            "2026-1-5",
+            "26-01-01",
+            "x",
+        ] {
+            assert!(bad.parse::<Date>().is_err(), "{bad}");
+        }
+        let err = connector_sdk::from_value::<ReadConfig>(
+            &serde_json::json!({"filter": {"since": "2026-02-31"}}),
+        )
+        .unwrap_err();
+        assert_eq!(err.path(), Some("/filter/since"));
     }
 }

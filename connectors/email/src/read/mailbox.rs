@@ -49,7 +49,12 @@ pub(super) fn lost(e: &Error) -> bool {
 }
 
 /// Marks, deletes or moves the messages in `set` after their records were delivered.
-pub(super) async fn apply(conn: &EmailConnection, config: &ReadConfig, what: &str, set: &str) -> Result<()> {
+pub(super) async fn apply(
+    conn: &EmailConnection,
+    config: &ReadConfig,
+    what: &str,
+    set: &str,
+) -> Result<()> {
     let mut session = conn.session().await?;
     match &config.after_read {
         AfterRead::None => {}
@@ -116,18 +121,7 @@ pub(super) async fn fetch_sizes(
 ) -> Result<HashMap<u32, u64>> {
     let mut sizes = HashMap::with_capacity(uids.len());
     for chunk in uids.chunks(5000) {
-        let mut session = conn.session().await?;
-        let fetched: Vec<async_imap::types::Fetch> = session
-            .uid_fetch(uid_set(chunk), "(UID RFC822.SIZE)")
-            .await
-            .map_err(|e| classify(what, "UID FETCH", e))?
-            .try_collect()
-            .await
-            .map_err(|e| classify(what, "UID FETCH", e))?;
-        if fetched.len() < chunk.len() {
-            confirm(&mut session, what).await?;
-        }
-        for f in fetched {
+        for f in uid_fetch(conn, what, chunk, "(UID RFC822.SIZE)").await? {
             if let (Some(uid), Some(size)) = (f.uid, f.size) {
                 sizes.insert(uid, u64::from(size));
             }
@@ -161,21 +155,32 @@ pub(crate) fn plan_batches(
     batches
 }
 
+/// The messages of `batch`, whole, without marking them read (`BODY.PEEK`).
 pub(super) async fn fetch_batch(
     conn: &EmailConnection,
     what: &str,
     batch: &[u32],
 ) -> Result<Vec<async_imap::types::Fetch>> {
-    // Hold the session only while fetching, so commits can run in between.
+    uid_fetch(conn, what, batch, "(UID FLAGS RFC822.SIZE BODY.PEEK[])").await
+}
+
+/// One `UID FETCH` of `uids` for `items`, holding the session only while fetching (so
+/// commits can run in between).
+async fn uid_fetch(
+    conn: &EmailConnection,
+    what: &str,
+    uids: &[u32],
+    items: &str,
+) -> Result<Vec<async_imap::types::Fetch>> {
     let mut session = conn.session().await?;
     let fetched: Vec<async_imap::types::Fetch> = session
-        .uid_fetch(uid_set(batch), "(UID FLAGS RFC822.SIZE BODY.PEEK[])")
+        .uid_fetch(uid_set(uids), items)
         .await
         .map_err(|e| classify(what, "UID FETCH", e))?
         .try_collect()
         .await
         .map_err(|e| classify(what, "UID FETCH", e))?;
-    if fetched.len() < batch.len() {
+    if fetched.len() < uids.len() {
         // async-imap ends a FETCH stream quietly when the connection drops; a NOOP
         // tells that apart from messages expunged in the meantime.
         confirm(&mut session, what).await?;

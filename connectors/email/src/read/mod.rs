@@ -37,6 +37,7 @@ impl Source for ReadEmail {
     type Ack = u32;
 
     fn validate(&self, config: &ReadConfig) -> Result<()> {
+        search_query(config)?;
         config.check()
     }
 

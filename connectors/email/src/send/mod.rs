@@ -16,8 +16,8 @@ use std::time::Duration;
 use connector_sdk::{Error, ErrorBody, ErrorKind, Result, Target};
 
 pub use request::{
-    AttachmentRequest, Mailbox, Priority, RejectedRecipient, SendConfig, SendRequest,
-    SendResponse, SendResult, SendStatus,
+    AttachmentRequest, Mailbox, Priority, RejectedRecipient, SendConfig, SendRequest, SendResponse,
+    SendResult, SendStatus,
 };
 
 use crate::connection::EmailConnection;

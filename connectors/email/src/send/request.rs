@@ -3,9 +3,9 @@
 //! response with one result per message.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::num::NonZeroU32;
 use std::path::PathBuf;
-use std::collections::BTreeMap;
 
 use connector_sdk::ErrorBody;
 use connector_sdk::schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};

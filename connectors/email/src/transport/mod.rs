@@ -25,8 +25,8 @@ use tokio_rustls::TlsConnector;
 use tokio_rustls::rustls::{self, ClientConfig};
 
 pub(crate) use steps::Steps;
-pub(crate) use stream::Stream;
 use stream::Inner;
+pub(crate) use stream::Stream;
 
 use crate::settings::{Security, Server, Timeouts};
 
@@ -165,7 +165,12 @@ impl Net {
 
     /// Upgrades a plain stream to TLS, checking the certificate against `name`.
     pub(crate) async fn tls(&self, stream: Stream, name: &ServerName<'static>) -> Result<Stream> {
-        let what = format!("{} {}:{}", stream.proto.name(), name.to_str(), stream.peer.port());
+        let what = format!(
+            "{} {}:{}",
+            stream.proto.name(),
+            name.to_str(),
+            stream.peer.port()
+        );
         let Inner::Plain(tcp) = stream.inner else {
             return Err(Error::internal(format!("{what}: TLS started twice")));
         };
@@ -223,9 +228,14 @@ impl Net {
                 let secured = async {
                     let mut stream = stream;
                     let what = endpoint.what();
-                    within(self.timeouts.io(), &what, "the STARTTLS negotiation", async {
-                        starttls::negotiate(&mut stream, endpoint.proto, &what, hello).await
-                    })
+                    within(
+                        self.timeouts.io(),
+                        &what,
+                        "the STARTTLS negotiation",
+                        async {
+                            starttls::negotiate(&mut stream, endpoint.proto, &what, hello).await
+                        },
+                    )
                     .await??;
                     self.tls(stream, &endpoint.name).await
                 };
@@ -249,4 +259,3 @@ pub(crate) async fn within<T>(
         ))
     })
 }
-

@@ -187,4 +187,3 @@ impl lettre::transport::smtp::client::AsyncTokioStream for Stream {
         Ok(self.peer)
     }
 }
-

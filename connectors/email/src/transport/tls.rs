@@ -5,9 +5,9 @@ use std::io;
 use std::sync::Arc;
 
 use connector_sdk::{Error, Result};
-use tokio_rustls::rustls::{self, RootCertStore};
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::{self, RootCertStore};
 
 use crate::settings::TlsSettings;
 
@@ -18,9 +18,9 @@ pub(crate) fn roots(extra: &[CertificateDer<'static>]) -> Result<RootCertStore> 
     let (added, _) = roots.add_parsable_certificates(native.certs);
     tracing::debug!(target: "email_connector", added, "system CA certificates loaded");
     for cert in extra {
-        roots
-            .add(cert.clone())
-            .map_err(|e| Error::config("/tls/ca_file", format!("not a usable CA certificate: {e}")))?;
+        roots.add(cert.clone()).map_err(|e| {
+            Error::config("/tls/ca_file", format!("not a usable CA certificate: {e}"))
+        })?;
     }
     Ok(roots)
 }
@@ -112,4 +112,3 @@ impl rustls::client::danger::ServerCertVerifier for AcceptAny {
         self.0.signature_verification_algorithms.supported_schemes()
     }
 }
-

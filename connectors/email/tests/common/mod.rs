@@ -7,7 +7,7 @@ use std::io::Write;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-pub use connector_testkit::mail::{MailServers, StoredMessage, Transport, User};
+pub use email_testsupport::mail::{MailServers, StoredMessage, Transport, User};
 use serde_json::{Value, json};
 
 /// The binary under test.

@@ -48,7 +48,11 @@ impl Client {
             "token endpoint {}:{}",
             url.host().unwrap_or("?"),
             url.port_u16()
-                .unwrap_or(if url.scheme_str() == Some("https") { 443 } else { 80 })
+                .unwrap_or(if url.scheme_str() == Some("https") {
+                    443
+                } else {
+                    80
+                })
         );
         let request = reqwest::Request::try_from(request)
             .map_err(|e| Error::internal(format!("{what}: cannot build the request: {e}")))?;
@@ -111,7 +115,9 @@ fn transport_error(what: &str, e: &reqwest::Error) -> Error {
     let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
     while let Some(s) = source {
         if let Some(io) = s.downcast_ref::<std::io::Error>()
-            && io.get_ref().is_some_and(|i| i.is::<tokio_rustls::rustls::Error>())
+            && io
+                .get_ref()
+                .is_some_and(|i| i.is::<tokio_rustls::rustls::Error>())
         {
             return crate::transport::tls::tls_error(what, io);
         }
@@ -161,4 +167,3 @@ pub(super) fn snippet(body: &[u8]) -> String {
         format!("{:?}", flat.trim())
     }
 }
-

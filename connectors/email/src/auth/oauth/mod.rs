@@ -16,8 +16,8 @@ use oauth2::{
     ResourceOwnerUsername, Scope, TokenResponse, TokenUrl,
 };
 
-pub(crate) use plan::{Plan, plan};
 use plan::Provider;
+pub(crate) use plan::{Plan, plan};
 
 use crate::settings::{ClientAuth, Grant, OAuth2};
 use crate::transport::Net;
@@ -376,9 +376,7 @@ impl Granted {
             )),
         }
     }
-
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -375,5 +375,4 @@ mod tests {
             .is_ok()
         );
     }
-
 }

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use connector_testkit::conformance::{SourceCase, Suite};
-use connector_testkit::mail::{MailServers, Transport};
+use email_testsupport::mail::{MailServers, Transport};
 use serde_json::json;
 
 const CANARY: &str = "canary-7Qx9-never-print-me";
@@ -35,7 +35,7 @@ fn suite() -> Suite {
     let mut missing_password = with_canary.clone();
     missing_password["auth"] = json!({"type": "basic", "username": "u"});
 
-    Suite::new(connector_testkit::workspace::binary("email-connector", "email-connector"), "email")
+    Suite::new(env!("CARGO_BIN_EXE_email-connector"), "email")
         .snapshots(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/snapshots"))
         .connection(with_canary)
         .canary(CANARY)

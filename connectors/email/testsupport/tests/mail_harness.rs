@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use connector_testkit::mail::MailServers;
+use email_testsupport::mail::MailServers;
 
 fn servers() -> &'static MailServers {
     MailServers::shared().unwrap_or_else(|e| panic!("the mail servers must start: {e}"))

@@ -11,8 +11,8 @@
 //! (never the secrets) for assertions.
 //!
 //! ```no_run
-//! use connector_testkit::mail::MailServers;
-//! use connector_testkit::oauth::TokenEndpoint;
+//! use email_testsupport::mail::MailServers;
+//! use email_testsupport::oauth::TokenEndpoint;
 //!
 //! let servers = MailServers::shared().unwrap();
 //! let endpoint = TokenEndpoint::start(servers).unwrap();
@@ -499,37 +499,16 @@ fn basic_credentials(authorization: Option<&String>) -> Option<(String, String)>
 }
 
 fn parse_form(body: &str) -> HashMap<String, String> {
-    body.split('&')
-        .filter(|p| !p.is_empty())
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (percent_decode(k), percent_decode(v))
-        })
+    form_urlencoded::parse(body.as_bytes())
+        .into_owned()
         .collect()
 }
 
+/// One form-urlencoded value (`+` is a space), as in HTTP Basic client credentials.
 fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                let hex = |b: u8| (b as char).to_digit(16);
-                match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                    (Some(hi), Some(lo)) => {
-                        out.push((hi * 16 + lo) as u8);
-                        i += 2;
-                    }
-                    _ => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(&s.replace('+', " "))
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 #[cfg(test)]

@@ -3,21 +3,18 @@
 //! (dates, ids, boundaries, ports, users), so an SDK or connector change that alters
 //! behaviour shows up as a snapshot diff to review.
 
-use std::path::PathBuf;
 use std::process::Command;
-use std::sync::OnceLock;
 use std::time::Duration;
 
-use connector_testkit::mail::{MailServers, Transport, User};
+use email_testsupport::mail::{MailServers, Transport, User};
 use serde_json::{Value, json};
 
 fn servers() -> &'static MailServers {
     MailServers::shared().unwrap_or_else(|e| panic!("the mail servers must start: {e}"))
 }
 
-fn email() -> &'static PathBuf {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| connector_testkit::workspace::binary("email-connector", "email-connector"))
+fn email() -> &'static str {
+    env!("CARGO_BIN_EXE_email-connector")
 }
 
 fn run(dir: &tempfile::TempDir, args: &[&str], files: &[(&str, &Value)]) -> std::process::Output {

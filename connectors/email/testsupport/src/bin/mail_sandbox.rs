@@ -6,7 +6,7 @@
 //! ```
 //!
 //! With `--oauth2`, a token endpoint runs on loopback too and the connection logs in
-//! with the `client_credentials` grant against it (see `connector_testkit::oauth`).
+//! with the `client_credentials` grant against it (see `email_testsupport::oauth`).
 //!
 //! With a command, the servers stop when it ends and its exit status is returned;
 //! without one, they run until stdin closes (press Ctrl-D) or the process is killed.
@@ -16,7 +16,7 @@
 use std::io::Read;
 use std::process::{Command, ExitCode};
 
-use connector_testkit::mail::{MailServers, Transport};
+use email_testsupport::mail::{MailServers, Transport};
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
@@ -52,7 +52,7 @@ fn main() -> ExitCode {
     let peer = servers.new_user();
     let mut settings = servers.connection(&user, transport);
     let endpoint = if oauth2 {
-        match connector_testkit::oauth::TokenEndpoint::start(&servers) {
+        match email_testsupport::oauth::TokenEndpoint::start(&servers) {
             Ok(endpoint) => {
                 let app = endpoint.app(&user);
                 settings["auth"] = serde_json::json!({

@@ -1,0 +1,14 @@
+//! Test support for the Email connector, kept out of the generic `connector-testkit`
+//! so a connector author who never speaks SMTP or IMAP does not build mail servers.
+//!
+//! - [`mail`]: real Postfix and Dovecot on loopback, started by the test itself on
+//!   ports it picks (no mail account needed; fails loudly when they cannot start).
+//! - [`oauth`]: an OAuth 2.0 token endpoint on loopback whose tokens the harness's
+//!   Dovecot accepts, for the client credentials, password and refresh token grants.
+//! - `mail-sandbox` (a binary): the same servers left running for trying the connector
+//!   by hand.
+//!
+//! The server configurations are the files in `templates/`, filled in at start.
+
+pub mod mail;
+pub mod oauth;

@@ -1,0 +1,64 @@
+//! Checks of the `check` command: an unreachable endpoint fails in time, a live one
+//! succeeds.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::Suite;
+use super::runner::{Run, Workdir};
+
+impl Suite {
+    pub(super) fn unreachable_check(&self) -> Result<Vec<String>, String> {
+        let (settings, timeout) = self.need(&self.unreachable, "unreachable")?;
+        let wd = Workdir::new();
+        let f = wd.json("unreachable.json", settings);
+        let limit = *timeout + Duration::from_secs(2);
+        let started = Instant::now();
+        let out = Run::new(&self.binary)
+            .args(["check", "--connection", &f])
+            .timeout(limit + Duration::from_secs(10))
+            .output();
+        let took = started.elapsed();
+        let mut problems = Vec::new();
+        if took > limit {
+            problems.push(format!("`check` took {took:?} against an unreachable endpoint; it must give up within the configured timeout ({timeout:?}) plus 2 s"));
+        }
+        if out.code != Some(1) {
+            problems.push(format!(
+                "`check` against an unreachable endpoint must exit 1, got {:?}",
+                out.code
+            ));
+        }
+        match out.error() {
+            Some(e) if e["kind"] == "connect" || e["kind"] == "timeout" => {}
+            Some(e) => problems.push(format!("`check` against an unreachable endpoint failed as {} instead of connect or timeout", e["kind"])),
+            None => problems.push(format!("no JSON error line after a failed check: {}", out.last_line())),
+        }
+        Ok(problems)
+    }
+
+    pub(super) fn live_check(&self) -> Result<Vec<String>, String> {
+        let live = self.need(&self.live, "live")?;
+        let wd = Workdir::new();
+        let f = wd.json("live.json", &live());
+        let out = Run::new(&self.binary)
+            .args(["check", "--connection", &f])
+            .timeout(Duration::from_secs(60))
+            .output();
+        let mut problems = Vec::new();
+        if out.code != Some(0) {
+            problems.push(format!(
+                "`check` against the live endpoint failed (exit {:?}): {}",
+                out.code,
+                out.last_line()
+            ));
+        }
+        match serde_json::from_str::<Value>(&out.stdout) {
+            Ok(r) if r["ok"] == true && r["steps"].as_array().is_some_and(|s| !s.is_empty()) => {}
+            Ok(r) => problems.push(format!("the check report is not ok or has no steps: {r}")),
+            Err(e) => problems.push(format!("the check report is not JSON: {e}")),
+        }
+        Ok(problems)
+    }
+}
