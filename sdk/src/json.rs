@@ -87,7 +87,7 @@ pub(crate) fn pointer<'a>(value: &'a Value, pointer: &str) -> Option<&'a Value> 
 }
 
 /// Follows `$ref` to `#/$defs/…` within `root`.
-fn resolve<'a>(root: &'a Value, mut schema: &'a Value) -> &'a Value {
+pub(crate) fn resolve<'a>(root: &'a Value, mut schema: &'a Value) -> &'a Value {
     for _ in 0..32 {
         match schema.get("$ref").and_then(Value::as_str) {
             Some(r) => match r.strip_prefix('#').and_then(|p| root.pointer(p)) {
@@ -150,6 +150,41 @@ pub(crate) fn is_secret(root: &Value, schema: &Value) -> bool {
     let schema = resolve(root, schema);
     schema.get("x-secret") == Some(&Value::Bool(true))
         || branches(schema).any(|b| is_secret(root, b))
+}
+
+/// Whether a value described by `schema` may be or contain a secret: the schema or
+/// anything below it (properties, items, branches) is marked `x-secret`. Bounded by
+/// the schema's own depth (ours, not the input's), and by a visit limit for recursive
+/// types.
+pub(crate) fn may_hold_secret(root: &Value, schema: &Value) -> bool {
+    fn visit(root: &Value, schema: &Value, budget: &mut u32) -> bool {
+        if *budget == 0 {
+            return true; // too deep to tell: assume the worst
+        }
+        *budget -= 1;
+        let schema = resolve(root, schema);
+        if schema.get("x-secret") == Some(&Value::Bool(true)) {
+            return true;
+        }
+        let children = schema
+            .get("properties")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flat_map(|p| p.values())
+            .chain(
+                ["items", "additionalProperties"]
+                    .iter()
+                    .filter_map(|k| schema.get(*k)),
+            )
+            .chain(branches(schema));
+        for child in children {
+            if child.is_object() && visit(root, child, budget) {
+                return true;
+            }
+        }
+        false
+    }
+    visit(root, schema, &mut 10_000)
 }
 
 /// The property names an object schema allows, sorted.
@@ -246,18 +281,49 @@ fn describe_type(root: &Value, schema: &Value, t: &str) -> String {
                 (None, None) => noun.to_owned(),
             }
         }
-        "string" => match schema.get("format").and_then(Value::as_str) {
-            Some(f) => format!("a string ({f})"),
-            None => "a string".to_owned(),
-        },
+        "string" => {
+            let mut out = match schema.get("format").and_then(Value::as_str) {
+                Some(f) => format!("a string ({f})"),
+                None => "a string".to_owned(),
+            };
+            out.push_str(&count(schema, "minLength", "maxLength", "character"));
+            if let Some(p) = schema.get("pattern").and_then(Value::as_str) {
+                out.push_str(&format!(" matching {p}"));
+            }
+            out
+        }
         "boolean" => "true or false".to_owned(),
         "null" => "null".to_owned(),
-        "array" => match schema.get("items").filter(|i| i.is_object()) {
-            Some(items) => format!("an array of {}", plural(&describe(root, items))),
-            None => "an array".to_owned(),
-        },
+        "array" => {
+            let items = match schema.get("items").filter(|i| i.is_object()) {
+                Some(items) => format!("an array of {}", plural(&describe(root, items))),
+                None => "an array".to_owned(),
+            };
+            format!("{items}{}", count(schema, "minItems", "maxItems", "item"))
+        }
         "object" => "an object".to_owned(),
         other => other.to_owned(),
+    }
+}
+
+/// ` of 2 to 8 characters`, ` with at most 3 items`: the bounds `min`/`max` put on a
+/// count, or nothing.
+fn count(schema: &Value, min: &str, max: &str, unit: &str) -> String {
+    let n = |k: &str| schema.get(k).and_then(Value::as_u64);
+    let units = |n: u64| {
+        if n == 1 {
+            unit.to_owned()
+        } else {
+            format!("{unit}s")
+        }
+    };
+    let of = if unit == "item" { "with" } else { "of" };
+    match (n(min), n(max)) {
+        (Some(a), Some(b)) if a == b => format!(" {of} exactly {a} {}", units(a)),
+        (Some(a), Some(b)) => format!(" {of} {a} to {b} {}", units(b)),
+        (Some(a), None) if a > 0 => format!(" {of} at least {a} {}", units(a)),
+        (_, Some(b)) => format!(" {of} at most {b} {}", units(b)),
+        _ => String::new(),
     }
 }
 

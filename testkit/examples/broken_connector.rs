@@ -258,12 +258,14 @@ impl JsonSchema for EchoRequest {
         } else {
             json_schema!({"type": "string", "description": "The text."})
         };
+        // `accept_anything` declares that it takes any field (the SDK enforces the
+        // schema, so a connector that accepts junk must say so) and lets it through.
         json_schema!({
             "type": "object",
             "description": "One text to echo.",
             "properties": {"text": text},
             "required": ["text"],
-            "additionalProperties": false
+            "additionalProperties": broken("accept_anything")
         })
     }
 }

@@ -19,20 +19,40 @@ fn endpoint() -> TokenEndpoint {
 /// `settings`. Returns the check report.
 fn round_trip(fx: &Fixture, settings: &Value, subject: &str) -> Value {
     let conn = fx.file("oauth.json", settings);
+    // On failure, Dovecot's own reason for refusing a token is in its log.
+    let dovecot = || servers().log_tail("log/dovecot.log");
     let out = run(&["check", "--connection", &conn]);
-    assert_eq!(code(&out), 0, "check: {}", stderr(&out));
+    assert_eq!(
+        code(&out),
+        0,
+        "check: {}\ndovecot:\n{}",
+        stderr(&out),
+        dovecot()
+    );
     let report = stdout_json(&out);
     let input = fx.file(
         "in.json",
         &json!({"from": fx.user.address, "to": [fx.user.address], "subject": subject, "text": "hello"}),
     );
     let out = run(&["run", "send", "--connection", &conn, "--input", &input]);
-    assert_eq!(code(&out), 0, "send: {}", stderr(&out));
+    assert_eq!(
+        code(&out),
+        0,
+        "send: {}\ndovecot:\n{}",
+        stderr(&out),
+        dovecot()
+    );
     servers()
         .wait_for(&fx.user, "INBOX", 1, Duration::from_secs(10))
         .expect("delivered");
     let out = run(&["run", "read", "--connection", &conn]);
-    assert_eq!(code(&out), 0, "read: {}", stderr(&out));
+    assert_eq!(
+        code(&out),
+        0,
+        "read: {}\ndovecot:\n{}",
+        stderr(&out),
+        dovecot()
+    );
     let got = records(&out);
     assert_eq!(got.len(), 1);
     assert_eq!(got[0]["subject"], subject);

@@ -217,6 +217,9 @@ impl MailServers {
     }
 }
 
+/// How many seconds before now tokens say they were issued.
+const ISSUED_BEFORE: u64 = 5;
+
 /// A JWT for `address` signed with `key` (HS256), valid for `ttl`.
 pub(crate) fn sign_token(key: &[u8], address: &str, ttl: Duration) -> String {
     use base64::Engine as _;
@@ -232,7 +235,11 @@ pub(crate) fn sign_token(key: &[u8], address: &str, ttl: Duration) -> String {
         "aud": TOKEN_AUDIENCE,
         "sub": address,
         "email": address,
-        "iat": now,
+        // Backdated, as identity providers do: Dovecot compares `iat` with time(NULL),
+        // which reads the kernel's coarse clock and can lag this precise one by a tick,
+        // so a token issued just after a second boundary and used at once would be
+        // "issued in future" (seen once in CI as a refused fresh token).
+        "iat": now.saturating_sub(ISSUED_BEFORE),
         "exp": now + ttl.as_secs(),
     });
     let payload = b64.encode(claims.to_string());

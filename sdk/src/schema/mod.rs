@@ -10,7 +10,11 @@ use schemars::{JsonSchema, Schema, generate::SchemaSettings};
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::Value;
 
+mod enforce;
+mod explain;
+
 use crate::error::{Error, Result};
+use explain::{explain, pointer_of};
 
 /// A type read from JSON that the host can describe in the manifest: connection
 /// settings, activity settings and target requests.
@@ -91,13 +95,14 @@ pub fn schema_of<T: JsonSchema + ?Sized>() -> Value {
 /// # Errors
 /// A config [`Error`] with the path of the first bad value.
 pub fn from_value<T: Input>(value: &Value) -> Result<T> {
+    let compiled = enforce::compiled::<T>();
+    compiled.check(value)?;
     match serde_path_to_error::deserialize::<_, T>(value) {
         Ok(v) => Ok(v),
         Err(err) => {
             let pointer = pointer_of(err.path());
             let inner = err.into_inner().to_string();
-            let schema = schema_of::<T>();
-            Err(explain(&schema, value, &pointer, &inner))
+            Err(explain(&compiled.schema, value, &pointer, &inner))
         }
     }
 }
@@ -115,118 +120,6 @@ pub fn from_str<T: Input>(text: &str) -> Result<T> {
 /// Parses JSON text, turning a syntax error into a config error at the root.
 pub(crate) fn parse_json(text: &str) -> Result<Value> {
     serde_json::from_str(text).map_err(|e| Error::config("", format!("invalid JSON: {e}")))
-}
-
-fn pointer_of(path: &serde_path_to_error::Path) -> String {
-    use serde_path_to_error::Segment;
-    let mut out = String::new();
-    for segment in path.iter() {
-        match segment {
-            Segment::Seq { index } => {
-                out.push('/');
-                out.push_str(&index.to_string());
-            }
-            Segment::Map { key } => {
-                out.push('/');
-                out.push_str(&escape_pointer(key));
-            }
-            Segment::Enum { .. } | Segment::Unknown => {}
-        }
-    }
-    out
-}
-
-fn escape_pointer(key: &str) -> String {
-    key.replace('~', "~0").replace('/', "~1")
-}
-
-/// Turns serde's message into one that names the path and the expected form.
-fn explain(schema: &Value, value: &Value, pointer: &str, serde_msg: &str) -> Error {
-    let here = crate::json::schema_at(schema, pointer);
-    if let Some(field) = between(serde_msg, "missing field `", "`") {
-        let path = format!("{pointer}/{}", escape_pointer(field));
-        let expected = crate::json::schema_at(schema, &path)
-            .map(|s| format!(", expected {}", crate::json::describe(schema, s)))
-            .unwrap_or_default();
-        return Error::config(path, format!("missing required field{expected}"));
-    }
-    if let Some(field) = between(serde_msg, "unknown field `", "`") {
-        // serde_path_to_error already names the unknown key in some positions.
-        let leaf = format!("/{}", escape_pointer(field));
-        let parent = pointer.strip_suffix(leaf.as_str()).unwrap_or(pointer);
-        let path = format!("{parent}{leaf}");
-        let known = crate::json::schema_at(schema, parent)
-            .map(|s| crate::json::property_names(schema, s))
-            .filter(|names| !names.is_empty())
-            .map(|names| format!(", expected one of: {}", names.join(", ")))
-            .unwrap_or_default();
-        return Error::config(path, format!("unknown field{known}"));
-    }
-    let structural = [
-        "invalid type",
-        "invalid value",
-        "unknown variant",
-        "invalid length",
-    ]
-    .iter()
-    .any(|p| serde_msg.starts_with(p));
-    match here {
-        Some(s) if structural => {
-            let mut msg = format!("expected {}", crate::json::describe(schema, s));
-            if !crate::json::is_secret(schema, s)
-                && let Some(got) = crate::json::pointer(value, pointer)
-            {
-                msg.push_str(", got ");
-                msg.push_str(&crate::json::brief(got));
-            }
-            Error::config(pointer, msg)
-        }
-        _ => {
-            // Serde buffers internally tagged enums, so the path stops at the enum. A
-            // custom message usually quotes the bad value (an env var name, a file
-            // path, an address): follow the one child it names.
-            let mut pointer = pointer.to_owned();
-            let is_secret = |p: &str| {
-                crate::json::schema_at(schema, p).is_some_and(|s| crate::json::is_secret(schema, s))
-            };
-            while !is_secret(&pointer)
-                && let Some((key, leaf)) =
-                    crate::json::pointer(value, &pointer).and_then(|v| child_named_in(v, serde_msg))
-            {
-                pointer = format!("{pointer}/{}", escape_pointer(&key));
-                if leaf {
-                    break;
-                }
-            }
-            Error::config(pointer, serde_msg.to_owned())
-        }
-    }
-}
-
-/// The one key of `value` whose value `message` quotes, if exactly one, and whether
-/// that value is a leaf (a string, or a one-key reference like `{"env": "NAME"}`).
-fn child_named_in(value: &Value, message: &str) -> Option<(String, bool)> {
-    let names = |s: &str| s.len() >= 2 && message.contains(s);
-    let Value::Object(map) = value else {
-        return None;
-    };
-    let mut hits = map.iter().filter_map(|(k, v)| match v {
-        Value::String(s) if names(s) => Some((k.clone(), true)),
-        Value::Object(m) if m.len() == 1 && m.values().all(|i| i.as_str().is_some_and(names)) => {
-            Some((k.clone(), true))
-        }
-        Value::Object(m) if m.values().any(|i| i.as_str().is_some_and(names)) => {
-            Some((k.clone(), false))
-        }
-        _ => None,
-    });
-    let first = hits.next()?;
-    hits.next().is_none().then_some(first)
-}
-
-fn between<'a>(s: &'a str, start: &str, end: &str) -> Option<&'a str> {
-    let rest = s.strip_prefix(start)?;
-    rest.find(end).map(|i| &rest[..i])
 }
 
 #[cfg(test)]
