@@ -1,4 +1,5 @@
-//! A message that cannot be parsed is reported and left untouched; the others go on.
+//! A message that cannot be parsed, or is nested past the limit, is reported with its
+//! UID and left untouched; the others go on.
 
 mod common;
 
@@ -61,4 +62,50 @@ fn odd_but_parseable_messages_are_still_read() {
         .filter_map(|a| a["filename"].as_str())
         .collect();
     assert!(names.contains(&"résumé.txt"), "{names:?}");
+}
+
+/// A message whose body is a `message/rfc822` whose body is one too, `depth` deep.
+fn nested(depth: usize) -> String {
+    let mut out = String::from("Message-ID: <poison@x>\r\nFrom: a@example.test\r\n");
+    for _ in 0..depth {
+        out.push_str("Subject: x\r\nContent-Type: message/rfc822\r\n\r\n");
+    }
+    out.push_str("Subject: core\r\n\r\nhello\r\n");
+    out
+}
+
+#[test]
+fn a_poison_message_nested_40000_deep_does_not_stop_the_mailbox() {
+    // 1.3 MB that any sender can deliver: it used to abort every run with a stack
+    // overflow (exit 134), so no later message was ever read.
+    let fx = Fixture::new();
+    fx.plant(&raw_message("before@x", "before", "a@example.test"));
+    fx.plant(&nested(40_000));
+    fx.plant(&raw_message("after@x", "after", "a@example.test"));
+    let out = fx.read(json!({}));
+    assert_eq!(code(&out), 1, "the run reports the poison message");
+    let subjects: Vec<_> = records(&out).iter().map(|r| r["subject"].clone()).collect();
+    assert_eq!(subjects, [json!("before"), json!("after")]);
+    let err = last_error(&out);
+    assert_eq!(err["kind"], "protocol");
+    let msg = err["message"].as_str().expect("message");
+    assert!(
+        msg.contains("uid 2") && msg.contains("nested more than 100 deep"),
+        "{msg}"
+    );
+    let stored = fx.stored("INBOX");
+    assert!(
+        stored[0].seen() && stored[2].seen(),
+        "the good ones are committed"
+    );
+    assert!(!stored[1].seen(), "the poison message is left untouched");
+
+    // The limit is a setting: within it, the message is read.
+    let shallow = Fixture::new();
+    shallow.plant(&nested(150));
+    let out = shallow.read(json!({"max_nesting_depth": 200}));
+    assert_eq!(code(&out), 0, "{}", common::stderr(&out));
+    assert_eq!(records(&out).len(), 1);
+    let out = shallow.read(json!({"max_nesting_depth": 0}));
+    assert_eq!(code(&out), 2, "the limit's own bounds are enforced");
 }

@@ -33,6 +33,13 @@ pub struct ReadConfig {
     /// without their content.
     #[serde(default = "max_attachment")]
     pub max_attachment_bytes: u64,
+    /// A message whose MIME parts nest deeper than this (multiparts in multiparts,
+    /// messages in messages) is not turned into a record: it is reported with its UID
+    /// and left untouched, and the run goes on. Postfix refuses mail nested deeper
+    /// than 100.
+    #[serde(default = "hundred_deep")]
+    #[schemars(range(min = 1, max = 1000))]
+    pub max_nesting_depth: u32,
     /// At most this many messages per UID FETCH.
     #[serde(default = "batch")]
     pub batch_size: NonZeroU32,
@@ -53,6 +60,9 @@ fn yes() -> bool {
 }
 fn max_attachment() -> u64 {
     25 * 1024 * 1024
+}
+fn hundred_deep() -> u32 {
+    100
 }
 fn batch() -> NonZeroU32 {
     NonZeroU32::new(200).expect("non-zero")

@@ -1,22 +1,33 @@
 //! A fetched message's MIME, parsed with mail-parser, turned into a record.
 
 use base64::Engine as _;
-use mail_parser::{MessageParser, MimeHeaders};
+use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
 
 use super::config::{AttachmentMode, ReadConfig};
 use super::record::{AddressRecord, AttachmentRecord, EmailRecord, HeaderRecord};
 
-/// Turns one fetched message into a record; `None` when it cannot be parsed.
+/// Turns one fetched message into a record, or says why it cannot be one.
 pub(crate) fn record(
     config: &ReadConfig,
     uid: u32,
     uid_validity: u32,
     flags: Vec<String>,
     raw: &[u8],
-) -> Option<EmailRecord> {
-    let message = MessageParser::default().parse(raw)?;
+) -> Result<EmailRecord, String> {
+    let message = Flat(Some(
+        MessageParser::default()
+            .parse(raw)
+            .ok_or("it cannot be parsed as MIME")?,
+    ));
     if message.headers().is_empty() {
-        return None;
+        return Err("it has no header".into());
+    }
+    let depth = nesting(&message);
+    if depth > config.max_nesting_depth as usize {
+        return Err(format!(
+            "its MIME parts are nested more than {} deep (max_nesting_depth)",
+            config.max_nesting_depth
+        ));
     }
     let addresses = |a: Option<&mail_parser::Address<'_>>| -> Vec<AddressRecord> {
         a.map(|a| {
@@ -103,7 +114,7 @@ pub(crate) fn record(
             })
             .collect()
     };
-    Some(EmailRecord {
+    Ok(EmailRecord {
         uid,
         uid_validity,
         folder: config.folder.clone(),
@@ -123,6 +134,64 @@ pub(crate) fn record(
         size: raw.len() as u64,
         attachments,
     })
+}
+
+/// How deep containers nest in `message`: multiparts inside multiparts and
+/// `message/rfc822` parts inside messages, counted with a stack of our own (the input
+/// sets the depth, so no recursion may).
+fn nesting(message: &Message<'_>) -> usize {
+    let mut deepest = 0;
+    // (message, part id, depth); a part is visited once, so a loop of ids cannot spin.
+    let mut stack: Vec<(&Message<'_>, usize, usize)> = vec![(message, 0, 0)];
+    let mut seen: Vec<Vec<bool>> = Vec::new();
+    let mut seen_of = std::collections::HashMap::new();
+    while let Some((m, id, depth)) = stack.pop() {
+        deepest = deepest.max(depth);
+        let key = std::ptr::from_ref(m) as usize;
+        let slot = *seen_of.entry(key).or_insert_with(|| {
+            seen.push(vec![false; m.parts.len()]);
+            seen.len() - 1
+        });
+        let Some(visited) = seen[slot].get_mut(id) else {
+            continue;
+        };
+        if std::mem::replace(visited, true) {
+            continue;
+        }
+        match &m.parts[id].body {
+            PartType::Multipart(children) => {
+                stack.extend(children.iter().map(|c| (m, *c as usize, depth + 1)));
+            }
+            PartType::Message(inner) => stack.push((inner, 0, depth + 1)),
+            _ => {}
+        }
+    }
+    deepest
+}
+
+/// A parsed message that is dropped without recursion: dropping mail-parser's part
+/// tree recurses once per nested `message/rfc822`, so 40,000 levels from a stranger
+/// would overflow the stack (issue: a poison message stopped every run).
+struct Flat<'x>(Option<Message<'x>>);
+
+impl<'x> std::ops::Deref for Flat<'x> {
+    type Target = Message<'x>;
+    fn deref(&self) -> &Message<'x> {
+        self.0.as_ref().expect("present until dropped")
+    }
+}
+
+impl Drop for Flat<'_> {
+    fn drop(&mut self) {
+        let mut pending: Vec<Message<'_>> = self.0.take().into_iter().collect();
+        while let Some(mut m) = pending.pop() {
+            for part in &mut m.parts {
+                if let PartType::Message(inner) = std::mem::take(&mut part.body) {
+                    pending.push(inner);
+                }
+            }
+        }
+    }
 }
 
 /// A body as records carry it: MIME's CRLF line endings become `\n`, and the line
@@ -159,4 +228,71 @@ fn utc(ts: i64) -> String {
     mail_parser::DateTime::from_timestamp(ts)
         .to_rfc3339()
         .replace("+00:00", "Z")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A message whose body is a `message/rfc822` whose body is one too, `depth` deep:
+    /// any sender can deliver it.
+    pub(crate) fn nested(depth: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        for _ in 0..depth {
+            out.extend_from_slice(b"Subject: x\r\nContent-Type: message/rfc822\r\n\r\n");
+        }
+        out.extend_from_slice(b"Subject: core\r\n\r\nhello\r\n");
+        out
+    }
+
+    fn config() -> ReadConfig {
+        connector_sdk::from_value(&serde_json::json!({})).expect("defaults")
+    }
+
+    #[test]
+    fn a_deeply_nested_message_is_refused_without_overflowing_the_stack() {
+        // The size of a tokio blocking thread's stack, where messages are parsed.
+        let raw = nested(40_000);
+        let outcome = std::thread::Builder::new()
+            .stack_size(2 * 1024 * 1024)
+            .spawn(move || record(&config(), 7, 1, Vec::new(), &raw).map(|r| r.uid))
+            .expect("spawn")
+            .join()
+            .expect("parsing must not overflow the stack");
+        let reason = outcome.expect_err("too deep to be a record");
+        assert!(reason.contains("nested more than 100 deep"), "{reason}");
+    }
+
+    #[test]
+    fn deeply_nested_multiparts_are_refused_too() {
+        let depth = 40_000;
+        let mut raw = b"Subject: deep\r\n".to_vec();
+        for i in 0..depth {
+            raw.extend_from_slice(
+                format!("Content-Type: multipart/mixed; boundary=b{i}\r\n\r\n--b{i}\r\n")
+                    .as_bytes(),
+            );
+        }
+        raw.extend_from_slice(b"Content-Type: text/plain\r\n\r\ncore\r\n");
+        for i in (0..depth).rev() {
+            raw.extend_from_slice(format!("--b{i}--\r\n").as_bytes());
+        }
+        let outcome = std::thread::Builder::new()
+            .stack_size(2 * 1024 * 1024)
+            .spawn(move || record(&config(), 7, 1, Vec::new(), &raw).map(|r| r.uid))
+            .expect("spawn")
+            .join()
+            .expect("parsing must not overflow the stack");
+        assert!(
+            outcome
+                .expect_err("too deep")
+                .contains("nested more than 100 deep")
+        );
+    }
+
+    #[test]
+    fn nesting_within_the_limit_is_read() {
+        let rec = record(&config(), 7, 1, Vec::new(), &nested(20)).expect("a record");
+        assert_eq!(rec.subject.as_deref(), Some("x"));
+    }
 }

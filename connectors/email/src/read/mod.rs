@@ -170,7 +170,7 @@ impl Source for ReadEmail {
 /// A fetched message, parsed or not.
 enum Parsed {
     Record(Box<EmailRecord>, u32),
-    Unreadable { uid: u32, size: usize },
+    Unreadable { uid: u32, size: usize, why: String },
 }
 
 fn parse_fetch(
@@ -182,10 +182,11 @@ fn parse_fetch(
     let flags: Vec<String> = fetch.flags().map(|f| flag_name(&f)).collect();
     let raw = fetch.body().unwrap_or_default();
     Some(match mime::record(config, uid, uid_validity, flags, raw) {
-        Some(rec) => Parsed::Record(Box::new(rec), uid),
-        None => Parsed::Unreadable {
+        Ok(rec) => Parsed::Record(Box::new(rec), uid),
+        Err(why) => Parsed::Unreadable {
             uid,
             size: raw.len(),
+            why,
         },
     })
 }
@@ -201,9 +202,9 @@ async fn emit_parsed(
     for p in parsed {
         match p {
             Parsed::Record(rec, uid) => out.emit(*rec, uid).await?,
-            Parsed::Unreadable { uid, size } => {
+            Parsed::Unreadable { uid, size, why } => {
                 out.skip(Error::protocol(format!(
-                    "message uid {uid} ({size} bytes) in {folder} cannot be parsed as MIME; left untouched"
+                    "message uid {uid} ({size} bytes) in {folder} cannot be read: {why}; left untouched"
                 )))
                 .await?;
             }
