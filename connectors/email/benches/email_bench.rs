@@ -200,10 +200,13 @@ fn main() {
         "big-send.json",
         &json!({"from": sender.address, "to": [sink.address], "subject": "25 MB", "text": "see attached", "attachments": [{"path": attachment}]}),
     );
+    write(w, "big-config.json", &json!({"attachment_dir": w}));
     let rss_25mb = peak_rss(
         Command::new(BIN)
             .args(["--log-level", "warn", "run", "send", "--connection"])
             .arg(w.join("tls.json"))
+            .arg("--config")
+            .arg(w.join("big-config.json"))
             .arg("--input")
             .arg(w.join("big-send.json")),
     );

@@ -72,7 +72,7 @@ pub(crate) fn build(config: &SendConfig, req: &SendRequest) -> Result<Built> {
     let mut inline = Vec::new();
     let mut attached = Vec::new();
     for (i, a) in req.attachments.iter().enumerate() {
-        let (content, name) = attachment_content(i, a)?;
+        let (content, name) = attachment_content(config, i, a)?;
         // Base64 always: a text attachment in 7bit or quoted-printable would have its
         // line endings rewritten in transit, and attachments must arrive byte for byte.
         let content = MimeBody::new_with_encoding(content, ContentTransferEncoding::Base64)
@@ -173,7 +173,11 @@ fn raw(name: &str, value: &str) -> Result<HeaderValue> {
     Ok(HeaderValue::new(header, value.to_owned()))
 }
 
-fn attachment_content(i: usize, a: &AttachmentRequest) -> Result<(Vec<u8>, Option<String>)> {
+fn attachment_content(
+    config: &SendConfig,
+    i: usize,
+    a: &AttachmentRequest,
+) -> Result<(Vec<u8>, Option<String>)> {
     match (&a.content_base64, &a.path) {
         (Some(b64), _) => {
             let bytes = base64::engine::general_purpose::STANDARD
@@ -187,12 +191,7 @@ fn attachment_content(i: usize, a: &AttachmentRequest) -> Result<(Vec<u8>, Optio
             Ok((bytes, a.filename.clone()))
         }
         (None, Some(path)) => {
-            let bytes = std::fs::read(path).map_err(|e| {
-                Error::config(
-                    format!("/attachments/{i}/path"),
-                    format!("cannot read {}: {e}", path.display()),
-                )
-            })?;
+            let bytes = super::files::read(config, path, &format!("/attachments/{i}/path"))?;
             let name = a
                 .filename
                 .clone()

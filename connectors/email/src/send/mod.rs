@@ -5,6 +5,7 @@
 //! checked before the first message is sent), [`mime`] (a request to a MIME message);
 //! this file is the target: the worker pool over SMTP sessions and the retries.
 
+mod files;
 mod mime;
 mod request;
 mod validate;

@@ -33,6 +33,20 @@ pub struct SendConfig {
     /// The first wait before a retry, in milliseconds; it doubles with each retry.
     #[serde(default = "backoff")]
     pub retry_backoff_ms: u64,
+    /// The directory whose files requests may attach by `path` (a relative `path` is
+    /// taken inside it). A `path` must resolve, symlinks followed, to a regular file
+    /// inside it. Without it, attachments by `path` are refused: requests may come from
+    /// anyone upstream, and could otherwise mail any file this process can read.
+    #[serde(default)]
+    pub attachment_dir: Option<PathBuf>,
+    /// The largest attachment, in bytes, given as content or by path.
+    #[serde(default = "max_attachment")]
+    #[schemars(range(min = 1))]
+    pub max_attachment_bytes: u64,
+}
+
+fn max_attachment() -> u64 {
+    25 * 1024 * 1024
 }
 
 fn three_sessions() -> NonZeroU32 {

@@ -104,6 +104,17 @@ pub(crate) fn validate(config: &SendConfig, req: &SendRequest) -> Result<()> {
                 ));
             }
             (Some(b64), None) => {
+                // Decoded, base64 is three quarters of its length: refuse before decoding.
+                let decoded = (b64.trim().len() as u64 / 4) * 3;
+                if decoded > config.max_attachment_bytes {
+                    return Err(Error::config(
+                        at("/content_base64"),
+                        format!(
+                            "the content is larger than max_attachment_bytes ({})",
+                            config.max_attachment_bytes
+                        ),
+                    ));
+                }
                 if base64::engine::general_purpose::STANDARD
                     .decode(b64.trim())
                     .is_err()
@@ -117,28 +128,9 @@ pub(crate) fn validate(config: &SendConfig, req: &SendRequest) -> Result<()> {
                     ));
                 }
             }
-            (None, Some(path)) => match std::fs::metadata(path) {
-                Ok(m) if m.is_file() => {
-                    if let Err(e) = std::fs::File::open(path) {
-                        return Err(Error::config(
-                            at("/path"),
-                            format!("cannot read {}: {e}", path.display()),
-                        ));
-                    }
-                }
-                Ok(_) => {
-                    return Err(Error::config(
-                        at("/path"),
-                        format!("{} is not a file", path.display()),
-                    ));
-                }
-                Err(e) => {
-                    return Err(Error::config(
-                        at("/path"),
-                        format!("cannot read {}: {e}", path.display()),
-                    ));
-                }
-            },
+            (None, Some(path)) => {
+                super::files::resolve(config, path, &at("/path"))?;
+            }
         }
         if let Some(f) = &a.filename {
             no_line_breaks(&at("/filename"), f)?;

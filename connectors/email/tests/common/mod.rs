@@ -93,7 +93,8 @@ impl Fixture {
         if request.get("to").is_none() {
             request["to"] = json!([self.user.address]);
         }
-        let out = self.send(json!({}), request);
+        // Files attached by path come from the fixture's own directory.
+        let out = self.send(json!({"attachment_dir": self.dir.path()}), request);
         assert_eq!(code(&out), 0, "send failed: {}", stderr(&out));
         servers()
             .wait_for(&self.user, "INBOX", before + 1, Duration::from_secs(15))
