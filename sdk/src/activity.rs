@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::batch::{Requests, Results};
 use crate::connection::Connection;
 use crate::emit::Emitter;
 use crate::error::{Error, Result};
@@ -71,11 +72,17 @@ pub(crate) fn no_discovery(name: &str) -> Error {
     Error::config("", format!("activity `{name}` has no discovery"))
 }
 
-/// A target activity: typed requests in, one typed response out.
+/// A target activity: typed requests in, one typed result per request out, each
+/// reported as soon as it is known.
 ///
-/// The host reads one request or a JSON array of them, validates *every* request
-/// first (a bad one exits 2 with its path, and nothing is called), then calls
-/// [`Target::call`] once with the whole batch so the target can share connections.
+/// The host reads the requests (one JSON object, an array, or JSON Lines), validates
+/// *every* one first (a bad one exits 2 with its path, and nothing is called), then
+/// calls [`Target::call`] once with the whole batch so the target can share
+/// connections. The target pulls requests from [`Requests`] and reports each outcome to
+/// [`Results`]; the host writes one JSON line per result at once, flushed, with the
+/// request's `index` added, so a run that is stopped or killed has said what it did. On
+/// SIGINT/SIGTERM the host stops handing out requests ([`Requests::next`] returns
+/// `None`) and gives the call a short grace period to finish what it holds.
 #[async_trait]
 pub trait Target: Send + Sync + 'static {
     /// The connection this activity runs on.
@@ -84,16 +91,28 @@ pub trait Target: Send + Sync + 'static {
     type Config: Input;
     /// One request.
     type Request: Input;
-    /// The response to a batch.
+    /// The result of one request: one line on stdout, with its `index` added.
     type Response: Output;
 
     /// Name, description and discovery flag; written by `#[activity]`.
     fn info(&self) -> ActivityInfo;
 
-    /// Checks what serde cannot (a request with no recipient, two options that exclude
-    /// each other). The host calls it for every request, with the activity settings,
-    /// before connecting; an error (usually [`Error::config`] with a path inside the
-    /// request) exits 2 and nothing is called. The default accepts everything.
+    /// Checks the activity settings alone, beyond their schema, before any request is
+    /// looked at; an error (with a path inside the settings) exits 2. `validate` with
+    /// no input runs only this. The default accepts everything.
+    ///
+    /// # Errors
+    /// Why the settings are invalid.
+    fn validate_config(&self, config: &Self::Config) -> Result<()> {
+        let _ = config;
+        Ok(())
+    }
+
+    /// Checks what the schema cannot (a request with no recipient, two options that
+    /// exclude each other). The host calls it for every request, with the activity
+    /// settings, before connecting; an error (usually [`Error::config`] with a path
+    /// inside the request) exits 2 and nothing is called. The default accepts
+    /// everything.
     ///
     /// # Errors
     /// Why the request is invalid.
@@ -102,18 +121,23 @@ pub trait Target: Send + Sync + 'static {
         Ok(())
     }
 
-    /// Handles a batch of one or more requests.
+    /// Handles the batch: takes requests from `requests` until it returns `None`, and
+    /// reports each one's outcome to `results` as soon as it is known, in any order.
+    /// Every request taken must be reported; a failed request is a result too (see
+    /// [`Target::failure`]). Return an error only when the batch as a whole cannot go
+    /// on (the server is gone for good, the output is closed).
     async fn call(
         &self,
         conn: &Self::Connection,
         config: &Self::Config,
-        requests: Vec<Self::Request>,
-    ) -> Result<Self::Response>;
+        requests: &Requests<Self::Request>,
+        results: &Results<Self::Response>,
+    ) -> Result<()>;
 
-    /// The error to report when the response says part of the batch failed. The host
-    /// still prints the response, then exits 1 with this error. The default: none.
-    fn failure(&self, response: &Self::Response) -> Option<Error> {
-        let _ = response;
+    /// The error a result stands for, when the request failed. The host prints every
+    /// result, then exits 1 with the first failure if there was one. The default: none.
+    fn failure(&self, result: &Self::Response) -> Option<Error> {
+        let _ = result;
         None
     }
 

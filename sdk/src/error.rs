@@ -14,8 +14,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// What went wrong, in the categories an operator acts on.
 ///
-/// The kind decides the exit status of the host (`config` exits 2, every other kind
-/// exits 1) and the default retry class (see [`ErrorKind::retryable_by_default`]).
+/// The kind decides the exit status of the host (`config` exits 2, `interrupted` exits
+/// 128 plus the signal's number, every other kind exits 1) and the default retry class
+/// (see [`ErrorKind::retryable_by_default`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -34,6 +35,8 @@ pub enum ErrorKind {
     Protocol,
     /// A fault in the connector or the host itself.
     Internal,
+    /// A signal (SIGINT, SIGTERM) stopped the run early; what was done is reported.
+    Interrupted,
 }
 
 impl ErrorKind {
@@ -51,11 +54,12 @@ impl ErrorKind {
             Self::Rejected => "rejected",
             Self::Protocol => "protocol",
             Self::Internal => "internal",
+            Self::Interrupted => "interrupted",
         }
     }
 
     /// Whether trying again later may succeed when nothing else is known: true for
-    /// `connect` and `timeout`, false for the others.
+    /// `connect`, `timeout` and `interrupted`, false for the others.
     ///
     /// ```
     /// use connector_sdk::ErrorKind;
@@ -63,7 +67,7 @@ impl ErrorKind {
     /// assert!(!ErrorKind::Auth.retryable_by_default());
     /// ```
     pub fn retryable_by_default(self) -> bool {
-        matches!(self, Self::Connect | Self::Timeout)
+        matches!(self, Self::Connect | Self::Timeout | Self::Interrupted)
     }
 }
 
@@ -173,6 +177,11 @@ impl Error {
     /// A fault in the connector or the host (not retryable).
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Internal, message)
+    }
+
+    /// A signal stopped the run (retryable: nothing is wrong with the work itself).
+    pub fn interrupted(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Interrupted, message)
     }
 
     /// Sets the retry class.

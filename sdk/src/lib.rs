@@ -7,7 +7,8 @@
 //! - its **connection settings**, a type whose JSON Schema is derived with `schemars`
 //!   ([`settings`] adds every derive in one attribute and requires doc comments, which
 //!   become the schema's descriptions);
-//! - its **activities**: [`Target`]s take typed requests and return a typed response;
+//! - its **activities**: [`Target`]s take typed requests and report a typed result for
+//!   each as soon as it is known;
 //!   [`Source`]s emit typed records with an acknowledgement each, and commit only what
 //!   the host has delivered (at-least-once, never "marked read" before delivery);
 //! - a [`Connection`] with a step-by-step [`check`](Connection::check) (the *Test*
@@ -56,10 +57,10 @@
 //! }
 //!
 //! #[connector_sdk::settings]
-//! /// The greetings, one per request.
-//! pub struct Greetings {
-//!     /// One line per request.
-//!     pub lines: Vec<String>,
+//! /// One greeting.
+//! pub struct Greeting {
+//!     /// The line.
+//!     pub line: String,
 //! }
 //!
 //! /// The greet activity.
@@ -72,11 +73,20 @@
 //!     type Connection = Greeter;
 //!     type Config = NoConfig;
 //!     type Request = Greet;
-//!     type Response = Greetings;
+//!     type Response = Greeting;
 //!
-//!     async fn call(&self, conn: &Greeter, _: &NoConfig, requests: Vec<Greet>) -> Result<Greetings> {
-//!         let lines = requests.iter().map(|r| format!("{}, {}!", conn.word, r.name)).collect();
-//!         Ok(Greetings { lines })
+//!     async fn call(
+//!         &self,
+//!         conn: &Greeter,
+//!         _: &NoConfig,
+//!         requests: &Requests<Greet>,
+//!         results: &Results<Greeting>,
+//!     ) -> Result<()> {
+//!         while let Some((index, request)) = requests.next() {
+//!             let line = format!("{}, {}!", conn.word, request.name);
+//!             results.send(index, Greeting { line })?; // printed at once
+//!         }
+//!         Ok(())
 //!     }
 //! }
 //!
@@ -110,7 +120,7 @@
 //!     GreeterConnector,
 //!     ["greeter", "run", "greet", "--connection", conn.to_str().unwrap(), "--input", input.to_str().unwrap()],
 //! );
-//! assert_eq!(status, std::process::ExitCode::SUCCESS); // prints {"lines": ["Hello, Ada!"]}
+//! assert_eq!(status, std::process::ExitCode::SUCCESS); // prints {"index":0,"line":"Hello, Ada!"}
 //! ```
 //!
 //! # Where things are
@@ -131,6 +141,7 @@
 extern crate self as connector_sdk;
 
 mod activity;
+mod batch;
 mod check;
 mod connection;
 mod connector;
@@ -147,6 +158,7 @@ mod secret;
 pub mod testing;
 
 pub use activity::{ActivityInfo, NoConfig, Object, Role, Source, Target};
+pub use batch::{Requests, Results};
 pub use check::{CheckReport, CheckStep, StepDetail, StepStatus};
 pub use connection::Connection;
 pub use connector::{Connector, Info};

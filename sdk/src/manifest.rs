@@ -39,7 +39,8 @@ pub struct ActivityManifest {
     /// Schema of one request (targets).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request: Option<Value>,
-    /// Schema of the response (targets).
+    /// Schema of one result line (targets): the target's result with the request's
+    /// `index` the host adds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub response: Option<Value>,
     /// Schema of one record (sources).
@@ -82,7 +83,7 @@ impl ActivityManifest {
         Resp: schemars::JsonSchema,
     {
         self.request = Some(schema_of::<Req>());
-        self.response = Some(schema_of::<Resp>());
+        self.response = Some(with_index(schema_of::<Resp>()));
         self
     }
 
@@ -90,4 +91,52 @@ impl ActivityManifest {
         self.record = Some(schema_of::<R>());
         self
     }
+}
+
+/// A result's schema as the host prints it: with the request's `index` added (an
+/// object's own property, or around a result that is not an object).
+fn with_index(mut schema: Value) -> Value {
+    let index = serde_json::json!({
+        "description": "The request's position in the input, from 0.",
+        "minimum": 0,
+        "type": "integer"
+    });
+    let is_object = schema.get("type").and_then(Value::as_str) == Some("object")
+        && schema.get("properties").is_some_and(Value::is_object);
+    if is_object {
+        if let Some(props) = schema["properties"].as_object_mut() {
+            props.insert("index".to_owned(), index);
+        }
+        match schema.get_mut("required").and_then(Value::as_array_mut) {
+            Some(required) => {
+                required.push(Value::from("index"));
+                required.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
+                required.dedup();
+            }
+            None => schema["required"] = serde_json::json!(["index"]),
+        }
+        return crate::json::canonical(&schema);
+    }
+    // Not an object: the host prints {"index": i, "result": …}.
+    let defs = schema
+        .as_object_mut()
+        .and_then(|m| m.remove("$defs"))
+        .unwrap_or(Value::Null);
+    let dialect = schema
+        .as_object_mut()
+        .and_then(|m| m.remove("$schema"))
+        .unwrap_or(Value::Null);
+    let mut wrapped = serde_json::json!({
+        "type": "object",
+        "properties": {"index": index, "result": schema},
+        "required": ["index", "result"],
+        "additionalProperties": false
+    });
+    if !dialect.is_null() {
+        wrapped["$schema"] = dialect;
+    }
+    if !defs.is_null() {
+        wrapped["$defs"] = defs;
+    }
+    crate::json::canonical(&wrapped)
 }

@@ -17,6 +17,7 @@
 //! ```
 
 pub use crate::activity::{ActivityInfo, NoConfig, Object, Role, Source, Target};
+pub use crate::batch::{Requests, Results};
 pub use crate::check::{CheckReport, CheckStep, StepStatus};
 pub use crate::connection::Connection;
 pub use crate::connector::{Connector, Info};

@@ -17,13 +17,21 @@ use crate::manifest::ActivityManifest;
 use crate::run::RunIo;
 use crate::schema::{from_value, schema_of};
 
+/// A target's input as read: its requests, and whether it was a batch (an array or
+/// JSON Lines: errors then carry the request's index, `/3/to`).
+#[derive(Debug)]
+pub(crate) struct RequestDocs {
+    pub(crate) items: Vec<Value>,
+    pub(crate) batch: bool,
+}
+
 /// An activity whose types the host no longer knows.
 pub(crate) trait Erased<C>: Send + Sync {
     fn info(&self) -> ActivityInfo;
     fn role(&self) -> Role;
     fn manifest(&self) -> ActivityManifest;
     /// Validates settings and input before anything connects.
-    fn prepare(&self, config: &Value, input: Option<&Value>) -> Result<Box<dyn Prepared<C>>>;
+    fn prepare(&self, config: &Value, input: Option<&RequestDocs>) -> Result<Box<dyn Prepared<C>>>;
     /// Validates the optional settings of a discovery, then discovers.
     fn prepare_discover(&self, config: Option<&Value>) -> Result<Box<dyn Discover<C>>>;
 }
@@ -82,7 +90,7 @@ impl<S: Source> Erased<S::Connection> for SourceActivity<S> {
     fn prepare(
         &self,
         config: &Value,
-        _input: Option<&Value>,
+        _input: Option<&RequestDocs>,
     ) -> Result<Box<dyn Prepared<S::Connection>>> {
         let config: S::Config = from_value(config)?;
         self.0.validate(&config)?;
@@ -125,31 +133,25 @@ impl<T: Target> Erased<T::Connection> for TargetActivity<T> {
     fn prepare(
         &self,
         config: &Value,
-        input: Option<&Value>,
+        input: Option<&RequestDocs>,
     ) -> Result<Box<dyn Prepared<T::Connection>>> {
         let config: T::Config = from_value(config)?;
-        let requests = match input {
-            None => Vec::new(),
-            Some(Value::Array(items)) => {
-                if items.is_empty() {
-                    return Err(Error::config(
-                        "",
-                        "expected a request or a non-empty array of requests, got []",
-                    ));
+        self.0.validate_config(&config)?;
+        let mut requests = Vec::new();
+        if let Some(docs) = input {
+            let at = |i: usize, e: Error| {
+                if docs.batch {
+                    e.under(&format!("/{i}"))
+                } else {
+                    e
                 }
-                items
-                    .iter()
-                    .enumerate()
-                    .map(|(i, item)| from_value(item).map_err(|e| e.under(&format!("/{i}"))))
-                    .collect::<Result<Vec<_>>>()?
+            };
+            requests.reserve(docs.items.len());
+            for (i, item) in docs.items.iter().enumerate() {
+                let request: T::Request = from_value(item).map_err(|e| at(i, e))?;
+                self.0.validate(&config, &request).map_err(|e| at(i, e))?;
+                requests.push(request);
             }
-            Some(single) => vec![from_value(single)?],
-        };
-        let batch = requests.len() > 1 || matches!(input, Some(Value::Array(_)));
-        for (i, request) in requests.iter().enumerate() {
-            self.0
-                .validate(&config, request)
-                .map_err(|e| if batch { e.under(&format!("/{i}")) } else { e })?;
         }
         Ok(Box::new(PreparedTarget {
             target: Arc::clone(&self.0),

@@ -1,6 +1,8 @@
 //! Helpers for testing a connector in-process, without the host: drive a
 //! [`Source`](crate::Source) through [`channel`] and look at what it emitted.
 //!
+//! Drive a [`Target`](crate::Target) with [`requests`] and [`results`].
+//!
 //! For tests of the whole program (the binary and its host protocol) use the
 //! `connector-testkit` crate instead.
 //!
@@ -17,6 +19,13 @@
 //! # }
 //! ```
 
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::batch::{Requests, Results};
 use crate::emit::Emitter;
 pub use crate::emit::{Emitted, Received};
 
@@ -24,4 +33,62 @@ pub use crate::emit::{Emitted, Received};
 /// emitted; the channel holds up to `capacity` items (sends wait beyond that).
 pub fn channel<R, A>(capacity: usize) -> (Emitter<R, A>, Received<R, A>) {
     Emitter::channel(capacity)
+}
+
+/// A batch of `requests` for a target under test; never stopped.
+pub fn requests<R>(requests: Vec<R>) -> Requests<R> {
+    let (stop, rx) = tokio::sync::watch::channel(false);
+    // Keep the sender alive for the process: the batch is never stopped.
+    std::mem::forget(stop);
+    Requests::new(requests, rx)
+}
+
+/// A [`Results`] for a batch of `len` requests under test, and the lines it wrote (as
+/// the host writes them: each result with its `index`).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use connector_sdk::testing::results;
+///
+/// let (out, lines) = results::<serde_json::Value>(2);
+/// out.send(1, serde_json::json!({"ok": true})).unwrap();
+/// assert_eq!(lines.values(), [serde_json::json!({"index": 1, "ok": true})]);
+/// assert!(out.send(1, serde_json::json!({})).is_err(), "reported twice");
+/// # }
+/// ```
+pub fn results<T: Serialize>(len: usize) -> (Results<T>, Lines) {
+    let buffer = Lines(Arc::new(Mutex::new(Vec::new())));
+    let writer = Box::new(buffer.clone());
+    (Results::new(writer, len, Box::new(|_| None)), buffer)
+}
+
+/// The lines a [`Results`] from [`results`] wrote.
+#[derive(Debug, Clone)]
+pub struct Lines(Arc<Mutex<Vec<u8>>>);
+
+impl Lines {
+    /// Every line written so far, parsed.
+    ///
+    /// # Panics
+    /// When a line is not JSON (a bug in the host).
+    pub fn values(&self) -> Vec<Value> {
+        let bytes = self.0.lock().map(|b| b.clone()).unwrap_or_default();
+        String::from_utf8_lossy(&bytes)
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("each result is one JSON line"))
+            .collect()
+    }
+}
+
+impl Write for Lines {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut b) = self.0.lock() {
+            b.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }

@@ -94,8 +94,17 @@ impl Target for Sink {
     type Request = Lenient;
     type Response = Lenient;
 
-    async fn call(&self, _: &Conn, c: &Lenient, _: Vec<Lenient>) -> Result<Lenient> {
-        Ok(c.clone())
+    async fn call(
+        &self,
+        _: &Conn,
+        c: &Lenient,
+        requests: &connector_sdk::Requests<Lenient>,
+        results: &connector_sdk::Results<Lenient>,
+    ) -> Result<()> {
+        while let Some((index, _)) = requests.next() {
+            results.send(index, c.clone())?;
+        }
+        Ok(())
     }
 }
 

@@ -14,8 +14,8 @@ use std::time::Duration;
 use connector_sdk::schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use connector_sdk::serde::{Deserialize, Serialize, Serializer};
 use connector_sdk::{
-    Activities, ActivityInfo, CheckReport, Connection, Connector, Emitter, Error, Info, Result,
-    Secret, Source, Target,
+    Activities, ActivityInfo, CheckReport, Connection, Connector, Emitter, Error, Info, Requests,
+    Result, Results, Secret, Source, Target,
 };
 use serde_json::Value;
 
@@ -270,12 +270,12 @@ impl JsonSchema for EchoRequest {
     }
 }
 
-/// The echoes.
+/// One echo.
 #[derive(Debug, JsonSchema)]
 #[schemars(crate = "connector_sdk::schemars")]
 struct EchoResponse {
-    /// One per request.
-    echoed: Vec<String>,
+    /// The text, with the prefix.
+    echoed: String,
 }
 
 impl Serialize for EchoResponse {
@@ -321,15 +321,22 @@ impl Target for Echo {
         &self,
         _: &Conn,
         config: &EchoConfig,
-        requests: Vec<EchoRequest>,
-    ) -> Result<EchoResponse> {
+        requests: &Requests<EchoRequest>,
+        results: &Results<EchoResponse>,
+    ) -> Result<()> {
         let prefix = config.prefix.clone().unwrap_or_default();
-        Ok(EchoResponse {
-            echoed: requests
-                .into_iter()
-                .map(|r| format!("{prefix}{}", r.text))
-                .collect(),
-        })
+        while let Some((index, r)) = requests.next() {
+            if broken("lose_result") && index > 0 {
+                continue; // taken, never reported
+            }
+            results.send(
+                index,
+                EchoResponse {
+                    echoed: format!("{prefix}{}", r.text),
+                },
+            )?;
+        }
+        Ok(())
     }
 }
 

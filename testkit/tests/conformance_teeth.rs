@@ -147,7 +147,10 @@ fn a_removed_activity_fails_backward_compatibility() {
             .expect_err("must fail")
             .problems;
         assert_mentions(&problems, needle);
-        assert_mentions(&problems, "raise the major version");
+        assert_mentions(
+            &problems,
+            "raise the version so Cargo sees a breaking change",
+        );
     }
 }
 
@@ -290,6 +293,14 @@ fn a_response_off_its_schema_fails_responses_match() {
     assert_mentions(
         &fails("bad_response", Check::ResponsesMatchSchema),
         "breaks its schema at /echoed",
+    );
+}
+
+#[test]
+fn a_request_without_a_result_line_fails_response_checking() {
+    assert_mentions(
+        &fails("lose_result", Check::ResponsesMatchSchema),
+        "request 1 of `echo` got 0 result lines",
     );
 }
 

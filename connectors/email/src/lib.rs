@@ -68,7 +68,7 @@ pub use read::{
 };
 pub use send::{
     AttachmentRequest, Mailbox, Priority, RejectedRecipient, SendConfig, SendEmail, SendRequest,
-    SendResponse, SendResult, SendStatus,
+    SendResult, SendStatus,
 };
 pub use settings::{
     Auth, ClientAuth, EmailSettings, Grant, OAuth2, OauthMechanism, Port, Security, Server,

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Fixture, code, last_error, stderr, stdout_json};
+use common::{Fixture, code, last_error, stderr};
 use serde_json::{Value, json};
 
 fn request(fx: &Fixture, path: &str) -> Value {
@@ -136,7 +136,7 @@ fn a_file_inside_the_attachment_dir_is_attached_byte_for_byte() {
     ] {
         let out = fx.send(json!({"attachment_dir": dir}), request(&fx, &path));
         assert_eq!(code(&out), 0, "{path}: {}", stderr(&out));
-        assert_eq!(stdout_json(&out)["results"][0]["status"], "sent");
+        assert_eq!(common::results(&out)[0]["status"], "sent");
     }
     common::servers()
         .wait_for(&fx.user, "INBOX", 2, Duration::from_secs(15))

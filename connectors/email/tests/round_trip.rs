@@ -45,7 +45,7 @@ fn every_field_survives_the_round_trip() {
         "references": ["<root@example.test>", "<parent@example.test>"],
         "priority": "high"
     }));
-    let result = &response["results"][0];
+    let result = &response[0];
     assert_eq!(result["status"], "sent");
     let mut accepted: Vec<&str> = result["accepted"]
         .as_array()

@@ -1,10 +1,10 @@
-//! A batch goes over pooled sessions; each message gets its own result; transient
-//! failures are retried, permanent ones are not; any failure exits 1 with the full
-//! response printed.
+//! A batch goes over pooled sessions; each message gets its own result line; transient
+//! failures are retried, permanent ones are not; any failure exits 1 with every result
+//! printed.
 
 mod common;
 
-use common::{Fixture, code, last_error, stdout_json};
+use common::{Fixture, code, last_error, results};
 use email_testsupport::mail::BUSY;
 use serde_json::json;
 
@@ -32,10 +32,7 @@ fn a_batch_sends_every_message_over_a_few_sessions() {
         &input,
     ]);
     assert_eq!(code(&out), 0, "{}", common::stderr(&out));
-    let results = stdout_json(&out)["results"]
-        .as_array()
-        .expect("results")
-        .clone();
+    let results = results(&out);
     assert_eq!(results.len(), 30);
     for (i, r) in results.iter().enumerate() {
         assert_eq!(r["index"], i);
@@ -67,8 +64,8 @@ fn refused_recipients_are_reported_with_the_server_reason() {
         ]),
     );
     assert_eq!(code(&out), 1, "one message failed");
-    let response = stdout_json(&out);
-    let partly = &response["results"][0];
+    let response = results(&out);
+    let partly = &response[0];
     assert_eq!(partly["status"], "sent");
     assert_eq!(partly["accepted"], json!([fx.user.address]));
     assert_eq!(partly["rejected"][0]["address"], "nobody@example.test");
@@ -79,7 +76,7 @@ fn refused_recipients_are_reported_with_the_server_reason() {
             .starts_with("550"),
         "{partly}"
     );
-    let failed = &response["results"][1];
+    let failed = &response[1];
     assert_eq!(failed["status"], "failed");
     assert_eq!(failed["attempts"], 1, "a permanent refusal is not retried");
     assert_eq!(failed["error"]["kind"], "rejected");
@@ -89,7 +86,7 @@ fn refused_recipients_are_reported_with_the_server_reason() {
         err["message"]
             .as_str()
             .expect("msg")
-            .starts_with("1 of 2 messages failed"),
+            .starts_with("1 of 2 requests failed"),
         "{err}"
     );
 }
@@ -103,7 +100,7 @@ fn transient_failures_are_retried_with_backoff_then_reported() {
         json!({"from": fx.peer.address, "to": [BUSY], "subject": "busy", "text": "x"}),
     );
     assert_eq!(code(&out), 1);
-    let r = &stdout_json(&out)["results"][0];
+    let r = &results(&out)[0];
     assert_eq!(r["status"], "failed");
     assert_eq!(r["attempts"], 3, "one try and two retries");
     assert_eq!(r["error"]["retryable"], true);
@@ -133,7 +130,7 @@ fn wrong_password_fails_every_message_as_auth() {
     );
     let out = common::run(&["run", "send", "--connection", &conn, "--input", &input]);
     assert_eq!(code(&out), 1);
-    let r = &stdout_json(&out)["results"][0];
+    let r = &results(&out)[0];
     assert_eq!(r["error"]["kind"], "auth");
     assert_eq!(r["attempts"], 1, "a refused login is not retried");
 }

@@ -208,8 +208,7 @@ fn smtp_sessions_lost_in_a_batch_are_reopened_with_a_new_token() {
     let out = child.wait_with_output().expect("wait");
     // The busy recipient's message fails (retryable); the others went out once each.
     assert_eq!(code(&out), 1, "{}", stderr(&out));
-    let response = stdout_json(&out);
-    let results = response["results"].as_array().expect("results");
+    let results = common::results(&out);
     assert_eq!(results[0]["status"], "failed");
     assert_eq!(results[0]["error"]["retryable"], true);
     for r in &results[1..] {

@@ -316,55 +316,66 @@ pub struct AppendRequest {
 }
 
 #[connector_sdk::settings]
-/// What was appended.
-pub struct AppendResponse {
+/// Where one request's line went.
+pub struct Appended {
     /// The file, relative to the root.
     pub path: String,
-    /// How many lines were appended.
-    pub appended: u64,
-    /// The file's size after appending, in bytes.
-    pub size: u64,
+    /// The byte offset where the line starts.
+    pub offset: u64,
+    /// The line's length in bytes, with its newline.
+    pub bytes: u64,
 }
 
 /// The `append` target.
 #[derive(Debug, Default)]
 pub struct AppendLines;
 
-/// Appends each request's `data` as one JSON line, all in one write.
+/// Appends each request's `data` as one JSON line, all in one write, then reports
+/// where each line went.
 #[connector_sdk::activity(name = "append")]
 impl Target for AppendLines {
     type Connection = FileConnection;
     type Config = AppendConfig;
     type Request = AppendRequest;
-    type Response = AppendResponse;
+    type Response = Appended;
 
     async fn call(
         &self,
         conn: &FileConnection,
         config: &AppendConfig,
-        requests: Vec<AppendRequest>,
-    ) -> Result<AppendResponse> {
+        requests: &Requests<AppendRequest>,
+        results: &Results<Appended>,
+    ) -> Result<()> {
         let path = conn.resolve(&config.path, "/path")?;
         let mut lines = Vec::new();
-        for request in &requests {
+        let mut taken = Vec::new();
+        while let Some((index, request)) = requests.next() {
+            let start = lines.len();
             serde_json::to_writer(&mut lines, &request.data)
                 .map_err(|e| Error::internal(format!("cannot serialize: {e}")))?;
             lines.push(b'\n');
+            taken.push((index, start, lines.len() - start));
         }
         let mut file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&path)
             .map_err(|e| Error::rejected(format!("cannot open {}: {e}", config.path)))?;
+        let before = file.metadata().map(|m| m.len()).unwrap_or(0);
         file.write_all(&lines)
             .and_then(|()| file.sync_data())
             .map_err(|e| Error::rejected(format!("cannot append to {}: {e}", config.path)))?;
-        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-        Ok(AppendResponse {
-            path: config.path.clone(),
-            appended: requests.len() as u64,
-            size,
-        })
+        for (index, start, len) in taken {
+            results.send(
+                index,
+                Appended {
+                    path: config.path.clone(),
+                    offset: before + start as u64,
+                    bytes: len as u64,
+                },
+            )?;
+        }
+        Ok(())
     }
 }
 // ANCHOR_END: append

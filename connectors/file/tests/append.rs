@@ -1,8 +1,9 @@
-//! The `append` target takes one request or an array and prints one response.
+//! The `append` target takes one request, an array or JSON Lines, and prints one result
+//! line per request with its index; empty input is nothing to do.
 
 mod common;
 
-use common::{Fixture, code, run, run_with_stdin, stdout_json};
+use common::{Fixture, code, run, run_with_stdin, stdout_lines};
 use serde_json::json;
 
 #[test]
@@ -22,8 +23,8 @@ fn appends_a_single_request_and_a_batch() {
     ]);
     assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(
-        stdout_json(&out),
-        json!({"path": "out.jsonl", "appended": 1, "size": 8})
+        stdout_lines(&out),
+        [json!({"index": 0, "path": "out.jsonl", "offset": 0, "bytes": 8})]
     );
 
     let out = run_with_stdin(
@@ -40,7 +41,13 @@ fn appends_a_single_request_and_a_batch() {
         r#"[{"data": "x"}, {"data": [1, 2]}]"#,
     );
     assert_eq!(code(&out), 0);
-    assert_eq!(stdout_json(&out)["appended"], 2);
+    assert_eq!(
+        stdout_lines(&out),
+        [
+            json!({"index": 0, "path": "out.jsonl", "offset": 8, "bytes": 4}),
+            json!({"index": 1, "path": "out.jsonl", "offset": 12, "bytes": 6}),
+        ]
+    );
     let text = std::fs::read_to_string(fx.root().join("out.jsonl")).expect("read");
     assert_eq!(text, "{\"a\":1}\n\"x\"\n[1,2]\n");
 }
@@ -67,19 +74,45 @@ fn what_append_writes_read_reads_back() {
 }
 
 #[test]
-fn an_empty_batch_is_refused() {
+fn json_lines_are_a_batch_and_empty_input_is_nothing_to_do() {
     let fx = Fixture::new();
     let config = fx.json("a.json", &json!({"path": "out.jsonl"}));
-    let out = run_with_stdin(
-        &[
-            "run",
-            "append",
-            "--connection",
-            &fx.conn(),
-            "--config",
-            &config,
-        ],
-        "[]",
-    );
+    let append = |stdin: &str| {
+        run_with_stdin(
+            &[
+                "run",
+                "append",
+                "--connection",
+                &fx.conn(),
+                "--config",
+                &config,
+            ],
+            stdin,
+        )
+    };
+    let out = append("{\"data\": 1}\n{\"data\": 2}\n\n{\"data\": 3}\n");
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let indexes: Vec<_> = stdout_lines(&out)
+        .iter()
+        .map(|l| l["index"].clone())
+        .collect();
+    assert_eq!(indexes, [json!(0), json!(1), json!(2)]);
+
+    // A bad line is refused with its index, before anything is written.
+    let out = append("{\"data\": 4}\n{\"dta\": 5}\n");
     assert_eq!(code(&out), 2);
+    assert_eq!(common::last_error(&out)["path"], "/1/dta");
+
+    for empty in ["", "  \n", "[]"] {
+        let out = append(empty);
+        assert_eq!(
+            code(&out),
+            0,
+            "{empty:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.stdout.is_empty());
+    }
+    let text = std::fs::read_to_string(fx.root().join("out.jsonl")).expect("read");
+    assert_eq!(text, "1\n2\n3\n");
 }

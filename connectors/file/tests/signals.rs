@@ -42,13 +42,16 @@ fn stop_with(signal: &str) {
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut stdout, &mut rest).expect("read rest");
     let out = child.wait_with_output().expect("wait");
+    // 128 + the signal's number, as shells report a run a signal ended.
+    let expected = if signal == "TERM" { 143 } else { 130 };
     assert_eq!(
         out.status.code(),
-        Some(1),
+        Some(expected),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
     let err = common::last_error(&out);
+    assert_eq!(err["kind"], "interrupted");
     assert!(
         err["message"]
             .as_str()
@@ -66,11 +69,11 @@ fn stop_with(signal: &str) {
 }
 
 #[test]
-fn sigterm_commits_what_was_delivered_and_exits_1() {
+fn sigterm_commits_what_was_delivered_and_exits_143() {
     stop_with("TERM");
 }
 
 #[test]
-fn sigint_commits_what_was_delivered_and_exits_1() {
+fn sigint_commits_what_was_delivered_and_exits_130() {
     stop_with("INT");
 }

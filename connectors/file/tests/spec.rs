@@ -62,7 +62,7 @@ fn spec_is_byte_for_byte_deterministic_with_sorted_keys() {
             "  \"connection\": {",
             "  \"description\": \"Reads and appends JSON Lines files in one directory; a worked example of the SDK.\",",
             "  \"name\": \"file\",",
-            "  \"version\": \"0.1.0\""
+            &*format!("  \"version\": \"{}\"", env!("CARGO_PKG_VERSION"))
         ]
     );
 }

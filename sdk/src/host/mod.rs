@@ -46,6 +46,7 @@ use crate::connection::Connection;
 use crate::connector::Connector;
 use crate::error::{Error, ErrorKind, Result};
 use crate::manifest::Manifest;
+use crate::registry::RequestDocs;
 use crate::run::RunIo;
 use crate::schema::{from_value, parse_json};
 
@@ -80,8 +81,9 @@ where
         {
             Ok(runtime) => {
                 let result = runtime.block_on(execute(&connector, command));
-                // Stop stray tasks before the last stderr line, so it stays last.
-                runtime.shutdown_timeout(Duration::from_secs(2));
+                // Stop stray tasks before the last stderr line, so it stays last; briefly,
+                // since a signal's 2-second promise includes this.
+                runtime.shutdown_timeout(Duration::from_millis(200));
                 result
             }
             Err(e) => Err(Error::internal(format!(
@@ -105,14 +107,19 @@ fn fail(err: &Error) -> ExitCode {
     ExitCode::from(exit_status(err))
 }
 
-/// The exit status for an error: 2 for config errors, 1 for every other kind.
+/// The exit status for an error: 2 for config errors, 128 plus the signal's number
+/// for a run a signal stopped (130 for SIGINT, 143 for SIGTERM, as shells report it),
+/// 1 for every other kind.
 pub fn exit_status(err: &Error) -> u8 {
-    if err.kind() == ErrorKind::Config {
-        2
-    } else {
-        1
+    match err.kind() {
+        ErrorKind::Config => 2,
+        ErrorKind::Interrupted => 128 + SIGNAL.load(std::sync::atomic::Ordering::Relaxed).max(2),
+        _ => 1,
     }
 }
+
+/// The number of the signal that stopped the run (0: none yet).
+static SIGNAL: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
 
 fn print_json(value: &Value) -> Result<()> {
     let mut stdout = std::io::stdout().lock();
@@ -123,22 +130,65 @@ fn print_json(value: &Value) -> Result<()> {
         .map_err(|e| Error::internal(format!("cannot write to stdout: {e}")))
 }
 
-/// Reads a JSON document from a file, or stdin for `-`.
-fn read_json(source: &str, what: &str) -> Result<Value> {
-    let text = if source == "-" {
+/// Reads a file, or stdin for `-`.
+fn read_text(source: &str, what: &str) -> Result<String> {
+    if source == "-" {
         let mut text = String::new();
         std::io::stdin()
             .read_to_string(&mut text)
             .map_err(|e| Error::config("", format!("cannot read {what} from stdin: {e}")))?;
-        text
+        Ok(text)
     } else {
         std::fs::read_to_string(source)
-            .map_err(|e| Error::config("", format!("cannot read {what} file `{source}`: {e}")))?
-    };
+            .map_err(|e| Error::config("", format!("cannot read {what} file `{source}`: {e}")))
+    }
+}
+
+/// Reads a JSON document from a file, or stdin for `-`.
+fn read_json(source: &str, what: &str) -> Result<Value> {
+    let text = read_text(source, what)?;
     parse_json(&text).map_err(|e| Error::config("", format!("{what} `{source}`: {}", e.message())))
 }
 
-/// Reads the connection settings (serde only: the shape and types).
+/// Reads a target's input: one JSON object, a JSON array, or JSON Lines (one request
+/// per line); empty input is an empty batch.
+fn read_input(source: &str) -> Result<RequestDocs> {
+    let text = read_text(source, "input")?;
+    if text.trim().is_empty() {
+        return Ok(RequestDocs {
+            items: Vec::new(),
+            batch: true,
+        });
+    }
+    let mut items = Vec::new();
+    for (i, item) in serde_json::Deserializer::from_str(&text)
+        .into_iter::<Value>()
+        .enumerate()
+    {
+        let item = item.map_err(|e| {
+            Error::config(
+                "",
+                format!("input `{source}`: request {i} is not valid JSON: {e}"),
+            )
+        })?;
+        items.push(item);
+    }
+    Ok(match items.as_slice() {
+        [Value::Array(_)] => RequestDocs {
+            items: match items.pop() {
+                Some(Value::Array(all)) => all,
+                _ => Vec::new(),
+            },
+            batch: true,
+        },
+        [_] => RequestDocs {
+            items,
+            batch: false,
+        },
+        _ => RequestDocs { items, batch: true },
+    })
+}
+
 fn connection_settings<C: Connector>(source: &str) -> Result<C::Settings> {
     let value = read_json(source, "connection")?;
     let settings: C::Settings = from_value(&value)?;
@@ -199,10 +249,7 @@ async fn execute<C: Connector>(connector: &C, command: cli::Command) -> Result<(
             if let Some(activity) = activity {
                 let activity = find(&activity)?;
                 let config = config_value(config.as_deref())?.unwrap_or_else(empty);
-                let input = input
-                    .as_deref()
-                    .map(|i| read_json(i, "input"))
-                    .transpose()?;
+                let input = input.as_deref().map(read_input).transpose()?;
                 activity.prepare(&config, input.as_ref())?;
             }
             print_json(&serde_json::json!({ "valid": true }))
@@ -258,7 +305,7 @@ async fn execute<C: Connector>(connector: &C, command: cli::Command) -> Result<(
             ])?;
             let config = config_value(config.as_deref())?.unwrap_or_else(empty);
             let input = match activity.role() {
-                crate::Role::Target => Some(read_json(input.as_deref().unwrap_or("-"), "input")?),
+                crate::Role::Target => Some(read_input(input.as_deref().unwrap_or("-"))?),
                 crate::Role::Source => {
                     if input.is_some() {
                         return Err(Error::config(
@@ -270,6 +317,11 @@ async fn execute<C: Connector>(connector: &C, command: cli::Command) -> Result<(
                 }
             };
             let prepared = activity.prepare(&config, input.as_ref())?;
+            if input.as_ref().is_some_and(|i| i.items.is_empty()) {
+                // Validated, and nothing to do: no connection is opened.
+                tracing::info!(target: "connector_sdk::host", "the input holds no request: nothing to do");
+                return Ok(());
+            }
             let conn = Arc::new(open(connector, &connection).await?);
             let io = RunIo {
                 output: Box::new(std::io::stdout()),
@@ -278,6 +330,10 @@ async fn execute<C: Connector>(connector: &C, command: cli::Command) -> Result<(
             };
             let result = prepared.run(Arc::clone(&conn), io).await;
             match Arc::try_unwrap(conn) {
+                // After a signal, goodbyes get little time: the exit is promised in 2 s.
+                Ok(conn) if matches!(&result, Err(e) if e.kind() == ErrorKind::Interrupted) => {
+                    let _ = tokio::time::timeout(Duration::from_millis(200), close(conn)).await;
+                }
                 Ok(conn) => close(conn).await,
                 Err(_) => {
                     tracing::debug!(target: "connector_sdk::host", "connection still shared at exit; dropped without close")
@@ -317,6 +373,7 @@ fn signals() -> tokio::sync::watch::Receiver<bool> {
 
 #[cfg(unix)]
 async fn wait_for_signal() -> &'static str {
+    use std::sync::atomic::Ordering;
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut int), Ok(mut term)) = (
         signal(SignalKind::interrupt()),
@@ -325,8 +382,14 @@ async fn wait_for_signal() -> &'static str {
         return std::future::pending().await;
     };
     tokio::select! {
-        _ = int.recv() => "SIGINT",
-        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => {
+            SIGNAL.store(2, Ordering::Relaxed);
+            "SIGINT"
+        }
+        _ = term.recv() => {
+            SIGNAL.store(15, Ordering::Relaxed);
+            "SIGTERM"
+        }
     }
 }
 

@@ -219,10 +219,9 @@ async fn finish<S: Source>(
         if let Some(Err(e)) = read_result {
             tracing::debug!(target: TARGET, "the source ended after the stop with: {e}");
         }
-        return Err(Error::internal(format!(
+        return Err(Error::interrupted(format!(
             "interrupted by a signal after {delivered} delivered and {committed} committed records"
-        ))
-        .retryable(true));
+        )));
     }
     if let Some(Err(e)) = read_result {
         return Err(e);

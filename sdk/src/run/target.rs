@@ -1,42 +1,77 @@
-//! Running a target: one call with the whole batch, its response written as JSON.
+//! Running a target: requests handed out one by one, each result written as one JSON
+//! line the moment the target reports it, and the run's outcome tallied at the end.
+//! After a signal no request is handed out, and the call gets [`GRACE`] to finish what
+//! it holds.
 
-use std::io::Write;
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::{RunIo, stopped};
 use crate::activity::Target;
+use crate::batch::{Requests, Results};
 use crate::error::{Error, Result};
+
+const TARGET: &str = "connector_sdk::host";
+
+/// How long a call may go on after SIGINT/SIGTERM to finish the requests in hand. The
+/// host promises to exit within 2 seconds of a signal.
+pub(crate) const GRACE: Duration = Duration::from_millis(1500);
 
 pub(crate) async fn run<T: Target>(
     target: Arc<T>,
     conn: Arc<T::Connection>,
     config: T::Config,
     requests: Vec<T::Request>,
-    mut io: RunIo,
+    io: RunIo,
 ) -> Result<()> {
     let count = requests.len();
-    tracing::debug!(target: "connector_sdk::host", activity = target.info().name, count, "calling target");
-    // A signal stops the call: the handlers `run` installs replace the default exit.
+    let name = target.info().name;
+    let signal = io.stop.clone();
     let mut stop = io.stop.clone();
-    let response = tokio::select! {
-        response = target.call(&conn, &config, requests) => response?,
-        () = stopped(&mut stop) => {
-            return Err(Error::internal(format!(
-                "interrupted by a signal before the response of {count} request(s); some may have been handled already"
-            )));
-        }
+    let batch = Requests::new(requests, io.stop);
+    let judge = Arc::clone(&target);
+    let results: Results<T::Response> =
+        Results::new(io.output, count, Box::new(move |r| judge.failure(r)));
+    tracing::debug!(target: TARGET, activity = name, count, "calling target");
+    let outcome = tokio::select! {
+        outcome = target.call(&conn, &config, &batch, &results) => Some(outcome),
+        () = async {
+            stopped(&mut stop).await;
+            tokio::time::sleep(GRACE).await;
+        } => None,
     };
-    let failure = target.failure(&response);
-    let value = serde_json::to_value(&response)
-        .map_err(|e| Error::internal(format!("cannot serialize the response: {e}")))?;
-    let value = crate::json::canonical(&value);
-    serde_json::to_writer_pretty(&mut io.output, &value)
-        .map_err(std::io::Error::from)
-        .and_then(|()| writeln!(io.output))
-        .and_then(|()| io.output.flush())
-        .map_err(|e| Error::internal(format!("cannot write the response: {e}")))?;
-    match failure {
-        Some(err) => Err(err),
-        None => Ok(()),
+    let tally = results.tally();
+    tracing::info!(target: TARGET, activity = name, requests = count, reported = tally.reported, failed = tally.failures.len(), "target run ended");
+    if *signal.borrow() {
+        let left = count - tally.reported;
+        return Err(Error::interrupted(format!(
+            "interrupted by a signal: {} of {count} requests reported ({} failed); the other {left} were not started or were abandoned, so their outcome is unknown",
+            tally.reported,
+            tally.failures.len()
+        )));
     }
+    match outcome {
+        Some(Err(e)) => return Err(e),
+        Some(Ok(())) => {}
+        None => return Err(Error::interrupted("interrupted by a signal")),
+    }
+    if let Some(first) = tally.unreported.first() {
+        return Err(Error::internal(format!(
+            "the target reported no result for {} of {count} requests (first: index {first}); every request taken must be reported",
+            tally.unreported.len()
+        )));
+    }
+    if let Some((index, first)) = tally.failures.first() {
+        let retryable = tally.failures.iter().all(|(_, e)| e.is_retryable());
+        return Err(Error::new(
+            first.kind(),
+            format!(
+                "{} of {count} requests failed; first (index {index}): {}",
+                tally.failures.len(),
+                first.message()
+            ),
+        )
+        .retryable(retryable));
+    }
+    Ok(())
 }

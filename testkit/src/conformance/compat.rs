@@ -191,11 +191,26 @@ fn compare_output(
     }
 }
 
-/// The major version of a semantic version string.
-pub(crate) fn major(version: &str) -> u64 {
-    version
-        .split('.')
-        .next()
-        .and_then(|m| m.parse().ok())
-        .unwrap_or(0)
+/// The part of a semantic version that says which versions are compatible, as Cargo
+/// reads it: the major version, or for `0.y.z` the minor one (`0.1` and `0.2` are
+/// incompatible, `1.2` and `1.3` are not).
+pub(crate) fn compat_level(version: &str) -> (u64, u64) {
+    let mut parts = version.split('.').map(|p| p.parse::<u64>().unwrap_or(0));
+    let major = parts.next().unwrap_or(0);
+    let minor = parts.next().unwrap_or(0);
+    if major == 0 { (0, minor) } else { (major, 0) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::compat_level;
+
+    #[test]
+    fn compatibility_follows_cargo() {
+        assert!(compat_level("0.2.0") > compat_level("0.1.9"));
+        assert_eq!(compat_level("0.1.0"), compat_level("0.1.7"));
+        assert_eq!(compat_level("1.2.0"), compat_level("1.9.3"));
+        assert!(compat_level("2.0.0") > compat_level("1.9.3"));
+        assert!(compat_level("1.0.0") > compat_level("0.9.0"));
+    }
 }

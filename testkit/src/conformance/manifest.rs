@@ -67,12 +67,12 @@ impl Suite {
             old["version"].as_str().unwrap_or("0"),
             new["version"].as_str().unwrap_or("0"),
         );
-        if compat::major(nv) > compat::major(ov) {
+        if compat::compat_level(nv) > compat::compat_level(ov) {
             return Ok(Vec::new());
         }
         Ok(compat::breaking_changes(&old, &new)
             .into_iter()
-            .map(|c| format!("{c} — breaks users of version {ov}; keep it compatible or raise the major version (now {nv})"))
+            .map(|c| format!("{c} — breaks users of version {ov}; keep it compatible or raise the version so Cargo sees a breaking change (1.x to 2.0, 0.1 to 0.2; now {nv})"))
             .collect())
     }
 }

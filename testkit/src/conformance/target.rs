@@ -1,5 +1,5 @@
-//! Checks of targets: responses match their schema, invalid requests exit 2 with
-//! their path.
+//! Checks of targets: each result line matches its schema and every request is
+//! answered once, by index; invalid requests exit 2 with their path.
 
 use std::time::Duration;
 
@@ -56,19 +56,47 @@ impl Suite {
                     out.last_line()
                 ));
             }
-            match serde_json::from_str::<Value>(&out.stdout) {
-                Err(e) => problems.push(format!(
-                    "the response of `{}` is not one JSON document: {e}",
-                    t.activity
-                )),
-                Ok(response) => {
-                    for e in validator.iter_errors(&response) {
+            let requests = match &t.request {
+                Value::Array(items) => items.len(),
+                _ => 1,
+            };
+            let mut answered = vec![0_usize; requests];
+            for (n, line) in out.stdout.lines().enumerate() {
+                let result = match serde_json::from_str::<Value>(line) {
+                    Ok(result) => result,
+                    Err(e) => {
                         problems.push(format!(
-                            "the response of `{}` breaks its schema at {}: {e}",
-                            t.activity,
-                            e.instance_path()
+                            "line {} of `{}`'s output is not one JSON result: {e}",
+                            n + 1,
+                            t.activity
                         ));
+                        continue;
                     }
+                };
+                for e in validator.iter_errors(&result) {
+                    problems.push(format!(
+                        "a result of `{}` breaks its schema at {}: {e}",
+                        t.activity,
+                        e.instance_path()
+                    ));
+                }
+                match result["index"]
+                    .as_u64()
+                    .and_then(|i| answered.get_mut(i as usize))
+                {
+                    Some(count) => *count += 1,
+                    None => problems.push(format!(
+                        "a result of `{}` has no `index` of a request in the input: {}",
+                        t.activity, result["index"]
+                    )),
+                }
+            }
+            for (i, count) in answered.iter().enumerate() {
+                if *count != 1 {
+                    problems.push(format!(
+                        "request {i} of `{}` got {count} result lines; each request gets exactly one",
+                        t.activity
+                    ));
                 }
             }
         }

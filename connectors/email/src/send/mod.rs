@@ -10,15 +10,13 @@ mod mime;
 mod request;
 mod validate;
 
-use std::collections::VecDeque;
-use std::sync::Mutex;
 use std::time::Duration;
 
-use connector_sdk::{Error, ErrorBody, ErrorKind, Result, Target};
+use connector_sdk::{Error, ErrorBody, ErrorKind, Requests, Result, Results, Target};
 
 pub use request::{
-    AttachmentRequest, Mailbox, Priority, RejectedRecipient, SendConfig, SendRequest, SendResponse,
-    SendResult, SendStatus,
+    AttachmentRequest, Mailbox, Priority, RejectedRecipient, SendConfig, SendRequest, SendResult,
+    SendStatus,
 };
 
 use crate::connection::EmailConnection;
@@ -40,7 +38,7 @@ impl Target for SendEmail {
     type Connection = EmailConnection;
     type Config = SendConfig;
     type Request = SendRequest;
-    type Response = SendResponse;
+    type Response = SendResult;
 
     fn validate(&self, config: &SendConfig, request: &SendRequest) -> Result<()> {
         validate::validate(config, request)
@@ -50,64 +48,39 @@ impl Target for SendEmail {
         &self,
         conn: &EmailConnection,
         config: &SendConfig,
-        requests: Vec<SendRequest>,
-    ) -> Result<SendResponse> {
+        requests: &Requests<SendRequest>,
+        results: &Results<SendResult>,
+    ) -> Result<()> {
         let smtp = conn.smtp()?;
-        let mut results: Vec<Option<SendResult>> = vec![None; requests.len()];
         // Messages are built by the workers just before sending, so the first one goes
-        // out at once instead of after the whole batch was built.
-        let queue: Mutex<VecDeque<(usize, &SendRequest)>> =
-            Mutex::new(requests.iter().enumerate().collect());
+        // out at once instead of after the whole batch was built; each result is
+        // reported the moment it is known.
         let workers = (config.concurrency.get() as usize)
             .min(requests.len())
             .max(1);
-        let done =
-            futures_util::future::join_all((0..workers).map(|_| worker(smtp, config, &queue)))
-                .await;
-        for r in done.into_iter().flatten() {
-            let i = r.index;
-            results[i] = Some(r);
-        }
-        Ok(SendResponse {
-            results: results.into_iter().flatten().collect(),
-        })
+        let done = futures_util::future::join_all(
+            (0..workers).map(|_| worker(smtp, config, requests, results)),
+        )
+        .await;
+        done.into_iter().collect()
     }
 
-    fn failure(&self, response: &SendResponse) -> Option<Error> {
-        let failed: Vec<&SendResult> = response
-            .results
-            .iter()
-            .filter(|r| r.status == SendStatus::Failed)
-            .collect();
-        let first = failed.first()?;
-        let body = first.error.clone().unwrap_or(ErrorBody {
+    fn failure(&self, result: &SendResult) -> Option<Error> {
+        if result.status != SendStatus::Failed {
+            return None;
+        }
+        let body = result.error.clone().unwrap_or(ErrorBody {
             kind: ErrorKind::Internal,
             message: "failed".into(),
             retryable: false,
             path: None,
         });
-        let retryable = failed
-            .iter()
-            .all(|r| r.error.as_ref().is_some_and(|e| e.retryable));
-        Some(
-            Error::new(
-                body.kind,
-                format!(
-                    "{} of {} messages failed; first (index {}): {}",
-                    failed.len(),
-                    response.results.len(),
-                    first.index,
-                    body.message
-                ),
-            )
-            .retryable(retryable),
-        )
+        Some(Error::from(body))
     }
 }
 
-fn failed(index: usize, message_id: Option<String>, attempts: u32, e: &Error) -> SendResult {
+fn failed(message_id: Option<String>, attempts: u32, e: &Error) -> SendResult {
     SendResult {
-        index,
         status: SendStatus::Failed,
         message_id,
         accepted: Vec::new(),
@@ -118,26 +91,30 @@ fn failed(index: usize, message_id: Option<String>, attempts: u32, e: &Error) ->
     }
 }
 
-/// One pooled session: takes messages from the queue until it is empty.
+/// One pooled session: takes messages from the batch until it is empty (or the host
+/// stops handing them out), reporting each outcome as soon as it is known.
 async fn worker(
     smtp: &SmtpDialer,
     config: &SendConfig,
-    queue: &Mutex<VecDeque<(usize, &SendRequest)>>,
-) -> Vec<SendResult> {
+    requests: &Requests<SendRequest>,
+    results: &Results<SendResult>,
+) -> Result<()> {
     let mut session: Option<SmtpSession> = None;
-    let mut out = Vec::new();
-    loop {
-        let next = queue.lock().ok().and_then(|mut q| q.pop_front());
-        let Some((index, request)) = next else { break };
-        match build(config, request) {
-            Ok(built) => out.push(send_one(smtp, config, &mut session, index, &built).await),
-            Err(e) => out.push(failed(index, None, 0, &e)),
+    let mut outcome = Ok(());
+    while let Some((index, request)) = requests.next() {
+        let result = match build(config, &request) {
+            Ok(built) => send_one(smtp, config, &mut session, index, &built).await,
+            Err(e) => failed(None, 0, &e),
+        };
+        if let Err(e) = results.send(index, result) {
+            outcome = Err(e); // the output is gone: stop taking messages
+            break;
         }
     }
     if let Some(s) = session {
         s.quit().await;
     }
-    out
+    outcome
 }
 
 async fn send_one(
@@ -165,7 +142,6 @@ async fn send_one(
                     Ok(d) => {
                         tracing::info!(target: TARGET, index, message_id = %built.message_id, accepted = d.accepted.len(), rejected = d.rejected.len(), "sent");
                         return SendResult {
-                            index,
                             status: SendStatus::Sent,
                             message_id: Some(built.message_id.clone()),
                             accepted: d.accepted,
@@ -184,8 +160,7 @@ async fn send_one(
                             *session = None;
                         }
                         if !f.error.is_retryable() || attempts > config.max_retries {
-                            let mut r =
-                                failed(index, Some(built.message_id.clone()), attempts, &f.error);
+                            let mut r = failed(Some(built.message_id.clone()), attempts, &f.error);
                             r.rejected = f
                                 .delivery
                                 .rejected
@@ -201,7 +176,7 @@ async fn send_one(
         };
         if !error.is_retryable() || attempts > config.max_retries {
             tracing::warn!(target: TARGET, index, attempts, "not sent: {error}");
-            return failed(index, Some(built.message_id.clone()), attempts, &error);
+            return failed(Some(built.message_id.clone()), attempts, &error);
         }
         let wait = Duration::from_millis(
             config

@@ -142,17 +142,9 @@ pub enum Priority {
 }
 
 #[connector_sdk::settings]
-/// What happened to each message of the batch, in request order.
-pub struct SendResponse {
-    /// One result per request.
-    pub results: Vec<SendResult>,
-}
-
-#[connector_sdk::settings]
-/// What happened to one message.
+/// What happened to one message: one line on stdout as soon as it is known, with the
+/// request's `index` (its position in the input, from 0) added by the host.
 pub struct SendResult {
-    /// The request's position in the batch, from 0.
-    pub index: usize,
     /// `sent` when the server accepted the message for at least one recipient.
     pub status: SendStatus,
     /// The Message-ID header given to the message.

@@ -85,7 +85,7 @@ impl Fixture {
     }
 
     /// Sends one message from the peer to this fixture's user and waits for it.
-    pub fn deliver_via_smtp(&self, mut request: Value) -> Value {
+    pub fn deliver_via_smtp(&self, mut request: Value) -> Vec<Value> {
         let before = servers().messages(&self.user, "INBOX").expect("list").len();
         if request.get("from").is_none() {
             request["from"] = json!(self.peer.address);
@@ -99,7 +99,7 @@ impl Fixture {
         servers()
             .wait_for(&self.user, "INBOX", before + 1, Duration::from_secs(15))
             .expect("delivered");
-        stdout_json(&out)
+        results(&out)
     }
 
     /// Stores a raw message in this fixture's INBOX directly.
@@ -178,4 +178,12 @@ pub fn oauth_settings(fx: &Fixture, block: Value) -> Value {
     let mut settings = fx.settings();
     settings["auth"] = auth;
     settings
+}
+
+/// Send Email's result lines (one per request, printed as each is known), in request
+/// order by their `index`.
+pub fn results(out: &Output) -> Vec<Value> {
+    let mut lines = records(out);
+    lines.sort_by_key(|r| r["index"].as_u64());
+    lines
 }

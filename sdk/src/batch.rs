@@ -1,0 +1,210 @@
+//! A target's batch: [`Requests`] it pulls work from (the host stops feeding them after
+//! a signal) and [`Results`] it reports each outcome to as soon as it is known (the
+//! host writes it at once as one JSON line, flushed, with the request's `index`).
+//!
+//! Beside [`crate::emit`] and below the activity traits: a target's `call` takes both.
+
+use std::collections::VecDeque;
+use std::io::Write;
+use std::marker::PhantomData;
+use std::sync::Mutex;
+
+use serde::Serialize;
+use serde_json::Value;
+use tokio::sync::watch;
+
+use crate::error::{Error, Result};
+
+/// The requests of a batch, validated, in input order, each with its index. Several
+/// workers may pull from it at once.
+///
+/// ```
+/// use connector_sdk::testing::requests;
+///
+/// let batch = requests(vec!["a", "b"]);
+/// assert_eq!(batch.len(), 2);
+/// assert_eq!(batch.next(), Some((0, "a")));
+/// assert_eq!(batch.next(), Some((1, "b")));
+/// assert_eq!(batch.next(), None);
+/// ```
+#[derive(Debug)]
+pub struct Requests<R> {
+    queue: Mutex<VecDeque<(usize, R)>>,
+    len: usize,
+    stop: watch::Receiver<bool>,
+}
+
+impl<R> Requests<R> {
+    pub(crate) fn new(requests: Vec<R>, stop: watch::Receiver<bool>) -> Self {
+        let len = requests.len();
+        Self {
+            queue: Mutex::new(requests.into_iter().enumerate().collect()),
+            len,
+            stop,
+        }
+    }
+
+    /// The next request and its index, or `None` when none is left or the host has
+    /// stopped the run (a signal): then finish what is in hand and return.
+    pub fn next(&self) -> Option<(usize, R)> {
+        if *self.stop.borrow() {
+            return None;
+        }
+        self.queue.lock().ok()?.pop_front()
+    }
+
+    /// How many requests the batch has (taken or not).
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the batch has no request at all.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Whether the host has stopped the run.
+    pub fn is_stopped(&self) -> bool {
+        *self.stop.borrow()
+    }
+}
+
+/// How the host tells a failed result from a good one (`Target::failure`).
+pub(crate) type Judge<T> = Box<dyn Fn(&T) -> Option<Error> + Send + Sync>;
+
+/// Where a target reports the outcome of each request, as soon as it is known.
+///
+/// Each [`send`](Results::send) writes one JSON line (the result with the request's
+/// `index` added) and flushes it, so a run that is killed has already said what it did.
+pub struct Results<T> {
+    sink: Mutex<Sink>,
+    failure: Judge<T>,
+    _result: PhantomData<fn(T)>,
+}
+
+struct Sink {
+    out: Box<dyn Write + Send>,
+    reported: Vec<bool>,
+    count: usize,
+    failures: Vec<(usize, Error)>,
+    line: Vec<u8>,
+}
+
+impl<T> std::fmt::Debug for Results<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (reported, of) = self
+            .sink
+            .lock()
+            .map_or((0, 0), |s| (s.count, s.reported.len()));
+        f.debug_struct("Results")
+            .field("reported", &reported)
+            .field("of", &of)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a batch's results came to, for the host's exit status.
+#[derive(Debug)]
+pub(crate) struct Tally {
+    pub(crate) reported: usize,
+    pub(crate) unreported: Vec<usize>,
+    pub(crate) failures: Vec<(usize, Error)>,
+}
+
+impl<T: Serialize> Results<T> {
+    pub(crate) fn new(out: Box<dyn Write + Send>, len: usize, failure: Judge<T>) -> Self {
+        Self {
+            sink: Mutex::new(Sink {
+                out,
+                reported: vec![false; len],
+                count: 0,
+                failures: Vec::new(),
+                line: Vec::with_capacity(512),
+            }),
+            failure,
+            _result: PhantomData,
+        }
+    }
+
+    /// Reports the outcome of request `index`: written and flushed before this returns.
+    ///
+    /// # Errors
+    /// An `internal` error for an index that is not in the batch or was reported
+    /// already (a bug in the target), or when the output is closed (stop the batch).
+    pub fn send(&self, index: usize, result: T) -> Result<()> {
+        let failed = (self.failure)(&result);
+        let value = serde_json::to_value(&result)
+            .map_err(|e| Error::internal(format!("cannot serialize result {index}: {e}")))?;
+        let value = match value {
+            Value::Object(mut map) => {
+                map.insert("index".to_owned(), Value::from(index));
+                Value::Object(map)
+            }
+            other => serde_json::json!({ "index": index, "result": other }),
+        };
+        let value = crate::json::canonical(&value);
+        let mut sink = self
+            .sink
+            .lock()
+            .map_err(|_| Error::internal("the results lock is poisoned"))?;
+        match sink.reported.get(index) {
+            None => {
+                return Err(Error::internal(format!(
+                    "result for request {index}, but the batch has {} requests",
+                    sink.reported.len()
+                )));
+            }
+            Some(true) => {
+                return Err(Error::internal(format!(
+                    "request {index} was reported twice"
+                )));
+            }
+            Some(false) => {}
+        }
+        let Sink { out, line, .. } = &mut *sink;
+        line.clear();
+        serde_json::to_writer(&mut *line, &value)
+            .map_err(|e| Error::internal(format!("cannot serialize result {index}: {e}")))?;
+        line.push(b'\n');
+        out.write_all(line)
+            .and_then(|()| out.flush())
+            .map_err(|e| {
+                Error::internal(format!(
+                    "output closed while reporting request {index}: {e}"
+                ))
+                .retryable(true)
+            })?;
+        sink.reported[index] = true;
+        sink.count += 1;
+        if let Some(e) = failed {
+            sink.failures.push((index, e));
+        }
+        Ok(())
+    }
+
+    /// How many results were reported so far.
+    pub fn reported(&self) -> usize {
+        self.sink.lock().map_or(0, |s| s.count)
+    }
+
+    pub(crate) fn tally(&self) -> Tally {
+        match self.sink.lock() {
+            Ok(mut s) => Tally {
+                reported: s.count,
+                unreported: s
+                    .reported
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, done)| !**done)
+                    .map(|(i, _)| i)
+                    .collect(),
+                failures: std::mem::take(&mut s.failures),
+            },
+            Err(_) => Tally {
+                reported: 0,
+                unreported: Vec::new(),
+                failures: Vec::new(),
+            },
+        }
+    }
+}
