@@ -79,14 +79,33 @@ impl Secret {
         })
     }
 
-    /// Reads the secret from the file at `path`, dropping one trailing newline.
+    /// The most a secret file may hold: 64 KiB (a key or a token is far smaller).
+    pub const MAX_FILE_BYTES: u64 = 64 * 1024;
+
+    /// Reads the secret from the file at `path` (at most [`Secret::MAX_FILE_BYTES`]:
+    /// `/dev/zero` by mistake must not be read forever), dropping one trailing newline.
     ///
     /// # Errors
-    /// A message naming the file when it cannot be read.
+    /// A message naming the file when it cannot be read, is too large or is not UTF-8.
     pub fn from_file(path: impl Into<PathBuf>) -> Result<Self, String> {
+        use std::io::Read as _;
         let path = path.into();
-        let mut value = std::fs::read_to_string(&path)
-            .map_err(|e| format!("secret file `{}` cannot be read: {e}", path.display()))?;
+        let cannot = |e: &dyn std::fmt::Display| {
+            format!("secret file `{}` cannot be read: {e}", path.display())
+        };
+        let file = std::fs::File::open(&path).map_err(|e| cannot(&e))?;
+        let mut bytes = Zeroizing::new(Vec::new());
+        file.take(Self::MAX_FILE_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| cannot(&e))?;
+        if bytes.len() as u64 > Self::MAX_FILE_BYTES {
+            return Err(cannot(&format!(
+                "it holds more than {} bytes, more than any secret",
+                Self::MAX_FILE_BYTES
+            )));
+        }
+        let mut value = String::from_utf8(std::mem::take(&mut *bytes))
+            .map_err(|_| cannot(&"it is not UTF-8 text"))?;
         if value.ends_with('\n') {
             value.pop();
             if value.ends_with('\r') {
@@ -239,6 +258,12 @@ impl JsonSchema for Secret {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_that_never_ends_is_refused_after_the_limit() {
+        let err = Secret::from_file("/dev/zero").expect_err("endless");
+        assert!(err.contains("more than 65536 bytes"), "{err}");
+    }
 
     #[test]
     fn file_source_drops_one_newline_and_names_missing_files() {

@@ -169,6 +169,18 @@ mod tests {
     }
 
     #[test]
+    fn a_ca_file_that_never_ends_is_refused_not_read_forever() {
+        let err = check(serde_json::json!({
+            "imap": {"host": "imap.example.com", "port": 993},
+            "auth": {"type": "basic", "username": "u", "password": "p"},
+            "tls": {"ca_file": "/dev/zero"}
+        }))
+        .unwrap_err();
+        assert_eq!(err.path(), Some("/tls/ca_file"));
+        assert!(err.message().contains("larger than"), "{err}");
+    }
+
+    #[test]
     fn a_password_over_plaintext_is_refused_at_the_servers_security() {
         let err = check(serde_json::json!({
             "imap": {"host": "imap.example.com", "port": 143, "security": "none"},

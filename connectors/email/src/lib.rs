@@ -71,8 +71,8 @@ pub use send::{
     SendResult, SendStatus,
 };
 pub use settings::{
-    Auth, ClientAuth, EmailSettings, Grant, OAuth2, OauthMechanism, Port, Security, Server,
-    Timeouts, TlsSettings,
+    Auth, ClientAuth, EmailSettings, EndpointUrl, Grant, OAuth2, OauthMechanism, Port, Security,
+    Server, Timeouts, TlsSettings,
 };
 
 use checked::Checked;

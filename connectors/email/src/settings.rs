@@ -126,7 +126,7 @@ pub struct OAuth2 {
     /// The token endpoint of any other provider (Gmail:
     /// `https://oauth2.googleapis.com/token`). `https` only, except on loopback.
     #[serde(default)]
-    pub token_url: Option<String>,
+    pub token_url: Option<EndpointUrl>,
     /// The application (client) id.
     #[serde(default)]
     pub client_id: Option<String>,
@@ -345,5 +345,91 @@ pub(crate) fn clip(value: &str) -> String {
     match value.char_indices().nth(100) {
         Some((i, _)) => format!("{}…", &value[..i]),
         None => value.to_owned(),
+    }
+}
+
+/// A URL from the settings whose user-info and query never reach `Debug` output or
+/// logs: they may carry credentials (`https://user:pass@idp/token?key=…`). The value
+/// itself is [`EndpointUrl::as_str`]; checks that it is a usable URL happen where it
+/// is used, with the setting's path.
+#[derive(Clone, PartialEq, Eq)]
+pub struct EndpointUrl(String);
+
+impl EndpointUrl {
+    /// The URL as given.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for EndpointUrl {
+    fn from(url: &str) -> Self {
+        Self(url.to_owned())
+    }
+}
+
+impl fmt::Debug for EndpointUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", redacted_url(&self.0))
+    }
+}
+
+/// A URL with its user-info and query replaced by `***`, for logs and `Debug`.
+pub(crate) fn redacted_url(raw: &str) -> String {
+    let Ok(mut url) = oauth2::url::Url::parse(raw) else {
+        return "<not a URL>".to_owned();
+    };
+    if !url.username().is_empty() || url.password().is_some() {
+        let _ = url.set_username("***");
+        let _ = url.set_password(None);
+    }
+    if url.query().is_some() {
+        url.set_query(Some("***"));
+    }
+    url.set_fragment(None);
+    url.to_string()
+}
+
+impl<'de> Deserialize<'de> for EndpointUrl {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(Self)
+    }
+}
+
+impl Serialize for EndpointUrl {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl JsonSchema for EndpointUrl {
+    fn schema_name() -> Cow<'static, str> {
+        "EndpointUrl".into()
+    }
+    fn inline_schema() -> bool {
+        true
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({"type": "string"})
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_in_debug_output_hide_credentials() {
+        let url = EndpointUrl::from("https://app:s3cret@idp.example.com/oauth/token?api_key=k3y#x");
+        let shown = format!("{url:?}");
+        assert_eq!(shown, "\"https://***@idp.example.com/oauth/token?***\"");
+        assert_eq!(
+            format!("{:?}", EndpointUrl::from("not a url s3cret")),
+            "\"<not a URL>\""
+        );
+        assert_eq!(
+            redacted_url("https://idp.example.com/t"),
+            "https://idp.example.com/t"
+        );
     }
 }

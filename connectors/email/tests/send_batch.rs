@@ -119,18 +119,48 @@ fn transient_failures_are_retried_with_backoff_then_reported() {
 }
 
 #[test]
-fn wrong_password_fails_every_message_as_auth() {
+fn a_wrong_password_ends_the_batch_after_one_login_attempt() {
+    // Microsoft 365 and Gmail lock accounts that keep failing: one attempt per batch,
+    // not one per message or per session.
     let fx = Fixture::new();
     let mut settings = fx.settings();
     settings["auth"]["password"] = json!("wrong");
     let conn = fx.file("bad.json", &settings);
-    let input = fx.file(
-        "in.json",
-        &json!([{"from": fx.peer.address, "to": [fx.user.address], "text": "x"}]),
+    let batch: Vec<_> = (0..6)
+        .map(|_| json!({"from": fx.peer.address, "to": [fx.user.address], "text": "x"}))
+        .collect();
+    let (config, input) = (
+        fx.file("send.json", &json!({"concurrency": 3})),
+        fx.file("in.json", &json!(batch)),
     );
-    let out = common::run(&["run", "send", "--connection", &conn, "--input", &input]);
-    assert_eq!(code(&out), 1);
-    let r = &results(&out)[0];
-    assert_eq!(r["error"]["kind"], "auth");
-    assert_eq!(r["attempts"], 1, "a refused login is not retried");
+    let out = common::run(&[
+        "run",
+        "send",
+        "--connection",
+        &conn,
+        "--config",
+        &config,
+        "--input",
+        &input,
+    ]);
+    assert_eq!(code(&out), 1, "{}", common::stderr(&out));
+    let err = last_error(&out);
+    assert_eq!(err["kind"], "auth", "{err}");
+    assert_eq!(err["retryable"], false);
+    assert!(
+        err["message"]
+            .as_str()
+            .expect("msg")
+            .contains("nothing was sent"),
+        "{err}"
+    );
+    assert!(results(&out).is_empty(), "no message was taken");
+    // Dovecot (which checks Postfix's logins) saw exactly one attempt for this user.
+    let log = std::fs::read_to_string(common::servers().dir().join("log/dovecot.log"))
+        .expect("dovecot log");
+    let attempts = log
+        .lines()
+        .filter(|l| l.contains(&fx.user.address) && l.contains("Password mismatch"))
+        .count();
+    assert_eq!(attempts, 1, "login attempts: {attempts}");
 }

@@ -255,3 +255,34 @@ fn a_token_url_that_is_not_an_endpoint_is_a_config_error_at_the_blocks_own_path(
     assert_eq!(step(&report, "smtp.auth")["status"], "ok", "{report}");
     assert_eq!(code(&out), 2, "{}", stderr(&out));
 }
+
+#[test]
+fn a_token_urls_query_never_reaches_the_logs() {
+    // Some providers take a key in the token URL's query; it is a credential too.
+    let fx = Fixture::new();
+    let idp = endpoint();
+    let app = idp.app(&fx.user);
+    let url = format!("{}?api_key=q-s3cret-in-query", idp.url());
+    let conn = client_credentials(&fx, &url, &app.client_id, &app.client_secret);
+    for format in ["text", "json"] {
+        let out = run(&[
+            "--log-level",
+            "trace",
+            "--log-format",
+            format,
+            "check",
+            "--connection",
+            &conn,
+        ]);
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+        assert!(
+            !all.contains("q-s3cret-in-query"),
+            "{format}: the query leaked"
+        );
+        assert!(
+            all.contains("api_key") || all.contains("?***"),
+            "{format}: the URL is logged, redacted"
+        );
+    }
+}

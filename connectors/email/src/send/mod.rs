@@ -10,6 +10,7 @@ mod mime;
 mod request;
 mod validate;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use connector_sdk::{Error, ErrorBody, ErrorKind, Requests, Result, Results, Target};
@@ -52,15 +53,34 @@ impl Target for SendEmail {
         results: &Results<SendResult>,
     ) -> Result<()> {
         let smtp = conn.smtp()?;
+        // One login before any message is taken: wrong credentials end the batch after a
+        // single attempt, never one per message (Microsoft 365 and Gmail lock accounts
+        // that keep failing). Other failures are left to each message's retries.
+        let first = match smtp.open(&mut Steps::silent("smtp"), true).await {
+            Ok(session) => Some(session),
+            Err(e) if e.kind() == ErrorKind::Auth => {
+                return Err(Error::auth(format!(
+                    "{}; nothing was sent (one login attempt, no retry of refused credentials)",
+                    e.message()
+                )));
+            }
+            Err(e) => {
+                tracing::warn!(target: TARGET, "the first SMTP session could not be opened; each message will try: {e}");
+                None
+            }
+        };
         // Messages are built by the workers just before sending, so the first one goes
         // out at once instead of after the whole batch was built; each result is
         // reported the moment it is known.
         let workers = (config.concurrency.get() as usize)
             .min(requests.len())
             .max(1);
-        let done = futures_util::future::join_all(
-            (0..workers).map(|_| worker(smtp, config, requests, results)),
-        )
+        let refused = AtomicBool::new(false);
+        let mut first = first;
+        let done = futures_util::future::join_all((0..workers).map(|_| {
+            let session = first.take();
+            worker(smtp, config, requests, results, session, &refused)
+        }))
         .await;
         done.into_iter().collect()
     }
@@ -98,16 +118,34 @@ async fn worker(
     config: &SendConfig,
     requests: &Requests<SendRequest>,
     results: &Results<SendResult>,
+    mut session: Option<SmtpSession>,
+    refused: &AtomicBool,
 ) -> Result<()> {
-    let mut session: Option<SmtpSession> = None;
     let mut outcome = Ok(());
-    while let Some((index, request)) = requests.next() {
+    while !refused.load(Ordering::Relaxed) {
+        let Some((index, request)) = requests.next() else {
+            break;
+        };
         let result = match build(config, &request) {
             Ok(built) => send_one(smtp, config, &mut session, index, &built).await,
             Err(e) => failed(None, 0, &e),
         };
+        let auth = result
+            .error
+            .as_ref()
+            .filter(|e| e.kind == ErrorKind::Auth)
+            .map(|e| e.message.clone());
         if let Err(e) = results.send(index, result) {
             outcome = Err(e); // the output is gone: stop taking messages
+            break;
+        }
+        if let Some(why) = auth {
+            // The credentials stopped working (a revoked password, a token a refresh
+            // could not replace): every other message would fail the same way.
+            refused.store(true, Ordering::Relaxed);
+            outcome = Err(Error::auth(format!(
+                "the batch was stopped after an authentication failure (index {index}): {why}"
+            )));
             break;
         }
     }

@@ -11,6 +11,9 @@ use tokio_rustls::rustls::{self, RootCertStore};
 
 use crate::settings::TlsSettings;
 
+/// The most `tls.ca_file` may hold.
+const MAX_CA_FILE: u64 = 4 * 1024 * 1024;
+
 /// The system's CA certificates plus `extra` (from `tls.ca_file`).
 pub(crate) fn roots(extra: &[CertificateDer<'static>]) -> Result<RootCertStore> {
     let mut roots = RootCertStore::empty();
@@ -28,17 +31,27 @@ pub(crate) fn roots(extra: &[CertificateDer<'static>]) -> Result<RootCertStore> 
 /// The certificates of `tls.ca_file`, if given: read and parsed, so `validate` can refuse
 /// a bad file without loading the system's store.
 pub(crate) fn extra_roots(tls: &TlsSettings) -> Result<Vec<CertificateDer<'static>>> {
+    use std::io::Read as _;
     let Some(path) = &tls.ca_file else {
         return Ok(Vec::new());
     };
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
-        .and_then(|iter| iter.collect())
-        .map_err(|e| {
-            Error::config(
-                "/tls/ca_file",
-                format!("cannot read CA certificates from {}: {e}", path.display()),
-            )
-        })?;
+    let cannot = |e: &dyn std::fmt::Display| {
+        Error::config(
+            "/tls/ca_file",
+            format!("cannot read CA certificates from {}: {e}", path.display()),
+        )
+    };
+    // Bounded: a CA bundle is a few hundred KiB; `/dev/zero` by mistake must not hang.
+    let mut pem = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_CA_FILE + 1).read_to_end(&mut pem))
+        .map_err(|e| cannot(&e))?;
+    if pem.len() as u64 > MAX_CA_FILE {
+        return Err(cannot(&format!("it is larger than {MAX_CA_FILE} bytes")));
+    }
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&pem)
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| cannot(&e))?;
     if certs.is_empty() {
         return Err(Error::config(
             "/tls/ca_file",

@@ -97,7 +97,10 @@ impl std::fmt::Debug for Tokens {
             Source::Granted(g) => f
                 .debug_struct("Tokens")
                 .field("grant", &g.settings.grant)
-                .field("token_url", &g.plan.url.as_str())
+                .field(
+                    "token_url",
+                    &crate::settings::redacted_url(g.plan.url.as_str()),
+                )
                 .finish_non_exhaustive(),
         }
     }
@@ -267,7 +270,7 @@ impl Granted {
         }
         let scopes = self.plan.scopes.iter().cloned().map(Scope::new);
         let http = &self.http;
-        tracing::debug!(target: TARGET, grant = s.grant.name(), endpoint = %self.plan.url, "requesting an access token");
+        tracing::debug!(target: TARGET, grant = s.grant.name(), endpoint = %crate::settings::redacted_url(self.plan.url.as_str()), "requesting an access token");
         let result = match s.grant {
             Grant::ClientCredentials => {
                 client

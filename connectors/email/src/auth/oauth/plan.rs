@@ -111,7 +111,7 @@ pub(crate) fn plan(o: &OAuth2, allow_insecure: bool, at: &str) -> Result<Option<
                 .map_err(|e| Error::config(format!("{at}/tenant_id"), e.to_string()))?
         }
         (None, Some(raw)) => {
-            let url = Url::parse(raw).map_err(|e| {
+            let url = Url::parse(raw.as_str()).map_err(|e| {
                 Error::config(
                     format!("{at}/token_url"),
                     format!("expected an https URL: {e}"),
