@@ -67,8 +67,8 @@ pub use read::{
     HeaderRecord, ReadConfig, ReadEmail,
 };
 pub use send::{
-    AttachmentRequest, Mailbox, Priority, RejectedRecipient, SendConfig, SendEmail, SendRequest,
-    SendResult, SendStatus,
+    Addresses, AttachmentRequest, Mailbox, Priority, RejectedRecipient, SendConfig, SendEmail,
+    SendRequest, SendResult, SendStatus,
 };
 pub use settings::{
     Auth, ClientAuth, EmailSettings, EndpointUrl, Grant, OAuth2, OauthMechanism, Port, Security,

@@ -43,7 +43,7 @@ pub(crate) fn build(config: &SendConfig, req: &SendRequest) -> Result<Built> {
     let reply_to = if req.reply_to.is_empty() {
         &config.reply_to
     } else {
-        &req.reply_to
+        &req.reply_to.0
     };
     for m in reply_to {
         b = b.reply_to(m.0.clone());
@@ -143,7 +143,15 @@ pub(crate) fn build(config: &SendConfig, req: &SendRequest) -> Result<Built> {
         }
     }
     .map_err(|e| Error::config("", format!("cannot build the message: {e}")))?;
-    let recipients = message.envelope().to().to_vec();
+    // A recipient named twice (in to and cc, or twice in to) gets the message once.
+    let mut seen = std::collections::HashSet::new();
+    let recipients: Vec<lettre::Address> = message
+        .envelope()
+        .to()
+        .iter()
+        .filter(|a| seen.insert(a.to_string().to_ascii_lowercase()))
+        .cloned()
+        .collect();
     Ok(Built {
         message_id,
         from: from.0.email,

@@ -16,8 +16,8 @@ use std::time::Duration;
 use connector_sdk::{Error, ErrorBody, ErrorKind, Requests, Result, Results, Target};
 
 pub use request::{
-    AttachmentRequest, Mailbox, Priority, RejectedRecipient, SendConfig, SendRequest, SendResult,
-    SendStatus,
+    Addresses, AttachmentRequest, Mailbox, Priority, RejectedRecipient, SendConfig, SendRequest,
+    SendResult, SendStatus,
 };
 
 use crate::connection::EmailConnection;

@@ -65,18 +65,20 @@ pub struct SendRequest {
     /// The sender; defaults to the activity's `from`.
     #[serde(default)]
     pub from: Option<Mailbox>,
-    /// Recipients.
+    /// Recipients: one address or a list.
     #[serde(default)]
-    pub to: Vec<Mailbox>,
-    /// Copy recipients.
+    pub to: Addresses,
+    /// Copy recipients: one address or a list.
     #[serde(default)]
-    pub cc: Vec<Mailbox>,
-    /// Blind copy recipients: they receive the message but appear in no header.
+    pub cc: Addresses,
+    /// Blind copy recipients (one address or a list): they receive the message but
+    /// appear in no header.
     #[serde(default)]
-    pub bcc: Vec<Mailbox>,
-    /// Where replies should go; defaults to the activity's `reply_to`.
+    pub bcc: Addresses,
+    /// Where replies should go (one address or a list); defaults to the activity's
+    /// `reply_to`.
     #[serde(default)]
-    pub reply_to: Vec<Mailbox>,
+    pub reply_to: Addresses,
     /// The subject line (any Unicode).
     #[serde(default)]
     pub subject: String,
@@ -285,6 +287,86 @@ impl JsonSchema for Mailbox {
                     "required": ["address"],
                     "additionalProperties": false
                 }
+            ]
+        })
+    }
+}
+
+/// One address or a list of them: `"a@example.com"`, `{"name", "address"}` or
+/// `["a@example.com", "Name <b@example.com>"]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Addresses(pub Vec<Mailbox>);
+
+impl Addresses {
+    /// Whether there is no address.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The addresses, in order.
+    pub fn iter(&self) -> std::slice::Iter<'_, Mailbox> {
+        self.0.iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a Addresses {
+    type Item = &'a Mailbox;
+    type IntoIter = std::slice::Iter<'a, Mailbox>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl<'de> Deserialize<'de> for Addresses {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> de::Visitor<'de> for V {
+            type Value = Addresses;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an address or a list of addresses")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> std::result::Result<Addresses, E> {
+                s.parse().map(|m| Addresses(vec![m])).map_err(E::custom)
+            }
+            fn visit_map<A: de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> std::result::Result<Addresses, A::Error> {
+                Mailbox::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(|m| Addresses(vec![m]))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> std::result::Result<Addresses, A::Error> {
+                let mut all = Vec::new();
+                while let Some(m) = seq.next_element::<Mailbox>()? {
+                    all.push(m);
+                }
+                Ok(Addresses(all))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl Serialize for Addresses {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
+impl JsonSchema for Addresses {
+    fn schema_name() -> Cow<'static, str> {
+        "Addresses".into()
+    }
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let one = generator.subschema_for::<Mailbox>();
+        json_schema!({
+            "description": "One address, or a list of them.",
+            "anyOf": [
+                one,
+                {"type": "array", "items": one}
             ]
         })
     }
