@@ -9,7 +9,7 @@ use lettre::transport::smtp::extension::ClientId;
 
 use crate::auth::Login;
 use crate::settings::OauthMechanism;
-use crate::transport::{Endpoint, Net, Steps, Stream, within};
+use crate::transport::{Endpoint, Net, ReadWait, Steps, Stream, within};
 
 /// Opens SMTP sessions: where, how to secure and log in.
 #[derive(Debug, Clone)]
@@ -24,6 +24,8 @@ pub(crate) struct SmtpDialer {
 pub(crate) struct SmtpSession {
     conn: AsyncSmtpConnection,
     dialer: SmtpDialer,
+    /// Stretches the wait for the reply to the end of DATA.
+    wait: ReadWait,
 }
 
 impl std::fmt::Debug for SmtpSession {
@@ -49,6 +51,7 @@ impl SmtpDialer {
     /// not be had).
     pub(crate) async fn open(&self, steps: &mut Steps<'_>, login: bool) -> Result<SmtpSession> {
         let (stream, greeted) = self.net.dial(&self.endpoint, &self.hello, steps).await?;
+        let wait = stream.read_wait();
         let mut conn = steps
             .run("ehlo", self.ehlo(stream, greeted), |c| {
                 ehlo_detail(c.server_info())
@@ -65,6 +68,7 @@ impl SmtpDialer {
         Ok(SmtpSession {
             conn,
             dialer: self.clone(),
+            wait,
         })
     }
 
@@ -206,6 +210,9 @@ pub(crate) struct Failure {
     pub(crate) error: Error,
     /// The session is broken and must not be reused.
     pub(crate) broken: bool,
+    /// The whole message was sent and no reply came (a silent server, a lost
+    /// connection): the server may have accepted it, so it must not be sent again.
+    pub(crate) unknown: bool,
     /// Per-recipient answers gathered before the failure.
     pub(crate) delivery: Delivery,
 }
@@ -218,6 +225,7 @@ impl SmtpSession {
         from: &lettre::Address,
         recipients: &[lettre::Address],
         data: &[u8],
+        final_reply: std::time::Duration,
     ) -> std::result::Result<Delivery, Failure> {
         let what = self.dialer.what();
         let io = self.dialer.net.timeouts.io();
@@ -225,6 +233,7 @@ impl SmtpSession {
         let fail = |error: Error, broken: bool, delivery: Delivery| Failure {
             error,
             broken,
+            unknown: false,
             delivery,
         };
 
@@ -268,14 +277,47 @@ impl SmtpSession {
         if let Err(e) = exchange(io, &what, "DATA", self.conn.command(Data)).await {
             return Err(self.abort(fail(e.error, e.broken, delivery)).await);
         }
-        // The whole message gets one timeout per write; a large one gets more time.
-        let budget = io + std::time::Duration::from_secs((data.len() / (256 * 1024)) as u64);
-        match exchange(budget, &what, "the message data", self.conn.message(data)).await {
+        // The whole message gets one timeout per write (a large one gets more time);
+        // then the server may take up to `final_reply` to answer the end of the data
+        // (RFC 5321 section 4.5.3.2.6 gives it 10 minutes). If no answer comes, or the
+        // connection is lost first, the server may have taken the message: the outcome is
+        // unknown, and sending it again could deliver it twice.
+        let writing = std::time::Duration::from_secs((data.len() / (256 * 1024)) as u64);
+        self.wait.stretch(final_reply.max(io));
+        let sent = exchange(
+            io + writing + final_reply,
+            &what,
+            "the reply to the message data",
+            self.conn.message(data),
+        )
+        .await;
+        self.wait.reset();
+        match sent {
             Ok(reply) => {
                 delivery.queued = Some(reply.message().collect::<Vec<_>>().join(" "));
                 Ok(delivery)
             }
-            Err(e) => Err(fail(e.error, e.broken, delivery)),
+            Err(e) => {
+                let unknown = e.broken;
+                let error = if unknown {
+                    Error::new(
+                        e.error.kind(),
+                        format!(
+                            "{}; the message data went out, so the server may have accepted it: not sent again",
+                            e.error.message()
+                        ),
+                    )
+                    .retryable(false)
+                } else {
+                    e.error
+                };
+                Err(Failure {
+                    error,
+                    broken: e.broken,
+                    unknown,
+                    delivery,
+                })
+            }
         }
     }
 
@@ -327,7 +369,9 @@ async fn exchange<T>(
         }),
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => {
-            let answered = e.is_response() || e.is_permanent() || e.is_transient();
+            // Only a whole reply with a status code counts as an answer; a reply cut
+            // off ("incomplete response") means the connection is gone.
+            let answered = e.is_permanent() || e.is_transient() || e.status().is_some();
             Err(Failed {
                 error: classify(what, "", &e),
                 broken: !answered,

@@ -86,7 +86,7 @@ impl Target for SendEmail {
     }
 
     fn failure(&self, result: &SendResult) -> Option<Error> {
-        if result.status != SendStatus::Failed {
+        if result.status == SendStatus::Sent {
             return None;
         }
         let body = result.error.clone().unwrap_or(ErrorBody {
@@ -176,7 +176,11 @@ async fn send_one(
             Err(e) => e,
             Ok(()) => {
                 let s = session.as_mut().expect("opened above");
-                match s.send(&built.from, &built.recipients, &built.data).await {
+                let final_reply = Duration::from_secs(config.final_reply_timeout_secs.get().into());
+                match s
+                    .send(&built.from, &built.recipients, &built.data, final_reply)
+                    .await
+                {
                     Ok(d) => {
                         tracing::info!(target: TARGET, index, message_id = %built.message_id, accepted = d.accepted.len(), rejected = d.rejected.len(), "sent");
                         return SendResult {
@@ -196,6 +200,13 @@ async fn send_one(
                     Err(f) => {
                         if f.broken {
                             *session = None;
+                        }
+                        if f.unknown {
+                            tracing::warn!(target: TARGET, index, message_id = %built.message_id, "outcome unknown: {}", f.error);
+                            let mut r = failed(Some(built.message_id.clone()), attempts, &f.error);
+                            r.status = SendStatus::Unknown;
+                            r.accepted = f.delivery.accepted;
+                            return r;
                         }
                         if !f.error.is_retryable() || attempts > config.max_retries {
                             let mut r = failed(Some(built.message_id.clone()), attempts, &f.error);

@@ -33,6 +33,12 @@ pub struct SendConfig {
     /// The first wait before a retry, in milliseconds; it doubles with each retry.
     #[serde(default = "backoff")]
     pub retry_backoff_ms: u64,
+    /// How long to wait for the server's reply after the whole message was sent, in
+    /// seconds. RFC 5321 (section 4.5.3.2.6) gives a server 10 minutes; without a reply
+    /// the outcome is `unknown`, and the message is not sent again.
+    #[serde(default = "ten_minutes")]
+    #[schemars(range(min = 1, max = 3600))]
+    pub final_reply_timeout_secs: NonZeroU32,
     /// The directory whose files requests may attach by `path` (a relative `path` is
     /// taken inside it). A `path` must resolve, symlinks followed, to a regular file
     /// inside it. Without it, attachments by `path` are refused: requests may come from
@@ -43,6 +49,10 @@ pub struct SendConfig {
     #[serde(default = "max_attachment")]
     #[schemars(range(min = 1))]
     pub max_attachment_bytes: u64,
+}
+
+fn ten_minutes() -> NonZeroU32 {
+    NonZeroU32::new(600).expect("non-zero")
 }
 
 fn max_attachment() -> u64 {
@@ -147,7 +157,8 @@ pub enum Priority {
 /// What happened to one message: one line on stdout as soon as it is known, with the
 /// request's `index` (its position in the input, from 0) added by the host.
 pub struct SendResult {
-    /// `sent` when the server accepted the message for at least one recipient.
+    /// `sent` when the server accepted the message for at least one recipient,
+    /// `unknown` when the whole message went out but no reply came.
     pub status: SendStatus,
     /// The Message-ID header given to the message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -175,6 +186,10 @@ pub enum SendStatus {
     Sent,
     /// Not sent.
     Failed,
+    /// The whole message went out but no reply came (the server went silent or the
+    /// connection was lost): the server may have accepted it. Not sent again, so it is
+    /// never delivered twice; look for its Message-ID before sending it again.
+    Unknown,
 }
 
 #[connector_sdk::settings]

@@ -26,7 +26,7 @@ use tokio_rustls::rustls::{self, ClientConfig};
 
 pub(crate) use steps::Steps;
 use stream::Inner;
-pub(crate) use stream::Stream;
+pub(crate) use stream::{ReadWait, Stream};
 
 use crate::settings::{Security, Server, Timeouts};
 
@@ -183,12 +183,14 @@ impl Net {
         .await?
         .map_err(|e| tls::tls_error(&what, &e))?;
         tracing::debug!(target: "email_connector", "{what}: TLS established");
-        Ok(Stream::new(
+        let mut upgraded = Stream::new(
             Inner::Tls(Box::new(tls)),
             stream.proto,
             stream.io_timeout,
             stream.peer,
-        ))
+        );
+        upgraded.read_wait = stream.read_wait;
+        Ok(upgraded)
     }
 
     /// The rustls configuration, for other clients that must trust the same

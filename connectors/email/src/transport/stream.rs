@@ -5,6 +5,8 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -27,6 +29,10 @@ pub(crate) struct Stream {
     pub(crate) proto: Proto,
     pub(crate) peer: SocketAddr,
     pub(crate) io_timeout: Duration,
+    /// How long a read may wait, in milliseconds: `io_timeout` unless a session stretches
+    /// it for one known long wait (the reply to the end of SMTP DATA). Shared, so the
+    /// session can change it while the stream is owned by the protocol client.
+    pub(crate) read_wait: Arc<AtomicU64>,
     read_deadline: Option<Pin<Box<Sleep>>>,
     write_deadline: Option<Pin<Box<Sleep>>>,
     /// Bytes served before the socket's own (a synthetic greeting after STARTTLS).
@@ -51,10 +57,21 @@ impl Stream {
             proto,
             peer,
             io_timeout,
+            read_wait: Arc::new(AtomicU64::new(
+                u64::try_from(io_timeout.as_millis()).unwrap_or(u64::MAX),
+            )),
             read_deadline: None,
             write_deadline: None,
             prefix: Vec::new(),
             dialogue: Dialogue::new(proto),
+        }
+    }
+
+    /// The handle that sets how long reads may wait (see [`ReadWait`]).
+    pub(crate) fn read_wait(&self) -> ReadWait {
+        ReadWait {
+            millis: Arc::clone(&self.read_wait),
+            normal: self.io_timeout,
         }
     }
 
@@ -119,7 +136,8 @@ impl AsyncRead for Stream {
                 Poll::Ready(result)
             }
             Poll::Pending => {
-                if poll_deadline(&mut this.read_deadline, this.io_timeout, cx) {
+                let wait = Duration::from_millis(this.read_wait.load(Ordering::Relaxed));
+                if poll_deadline(&mut this.read_deadline, wait, cx) {
                     this.read_deadline = None;
                     return Poll::Ready(Err(this.timed_out("reading")));
                 }
@@ -185,5 +203,28 @@ impl AsyncWrite for Stream {
 impl lettre::transport::smtp::client::AsyncTokioStream for Stream {
     fn peer_addr(&self) -> io::Result<SocketAddr> {
         Ok(self.peer)
+    }
+}
+
+/// Sets how long the stream's reads may wait, for one wait the protocol allows to be
+/// long; [`ReadWait::reset`] goes back to the I/O timeout.
+#[derive(Debug, Clone)]
+pub(crate) struct ReadWait {
+    millis: Arc<AtomicU64>,
+    normal: Duration,
+}
+
+impl ReadWait {
+    /// Reads may wait `limit` from now on.
+    pub(crate) fn stretch(&self, limit: Duration) {
+        self.millis.store(
+            u64::try_from(limit.as_millis()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+    }
+
+    /// Reads wait the I/O timeout again.
+    pub(crate) fn reset(&self) {
+        self.stretch(self.normal);
     }
 }
