@@ -178,6 +178,15 @@ pub(crate) fn expand_activity(args: TokenStream, input: TokenStream) -> TokenStr
     let description = description(&cx, &item, args.description.as_ref(), "activity");
     forbid_written(&cx, &mut item, &["info"], "activity");
     let discovery = defines(&item, "discover").is_some();
+    // A source that keeps no state need not say so.
+    let names_state = item
+        .items
+        .iter()
+        .any(|i| matches!(i, ImplItem::Type(t) if t.ident == "State"));
+    let mut extra_types: Vec<ImplItem> = Vec::new();
+    if role == "Source" && !names_state {
+        extra_types.push(syn::parse_quote! { type State = (); });
+    }
 
     let info: ImplItem = syn::parse_quote! {
         fn info(&self) -> ::connector_sdk::ActivityInfo {
@@ -210,7 +219,8 @@ pub(crate) fn expand_activity(args: TokenStream, input: TokenStream) -> TokenStr
             }
         }
     };
-    let item = finish(item, vec![info]);
+    extra_types.push(info);
+    let item = finish(item, extra_types);
     quote!(#item #register_impl #errors)
 }
 

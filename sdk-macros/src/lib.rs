@@ -26,8 +26,9 @@ pub fn settings(args: TokenStream, input: TokenStream) -> TokenStream {
 
 /// Declares a source or target: `#[activity(name = "read")]` on `impl Source for T`
 /// or `impl Target for T`. Writes `info()` from the name and the impl's doc comment,
-/// sets the discovery flag when the impl defines `discover`, applies `async_trait`, and
-/// implements `Register` so the connector can list the activity.
+/// sets the discovery flag when the impl defines `discover`, writes `type State = ();`
+/// for a source that names no state, applies `async_trait`, and implements `Register` so
+/// the connector can list the activity.
 #[proc_macro_attribute]
 pub fn activity(args: TokenStream, input: TokenStream) -> TokenStream {
     impls::expand_activity(args.into(), input.into()).into()

@@ -171,6 +171,11 @@ pub trait Source: Send + Sync + 'static {
     type Record: Output;
     /// What [`Source::commit`] needs to mark a record done (an offset, a UID).
     type Ack: Send + 'static;
+    /// The source's position, kept between runs by the platform (a cursor, an
+    /// `updated_since`, a last UID): given back as [`Emitter::previous_state`], recorded
+    /// with [`Emitter::checkpoint`], its schema in the manifest. `()` for a source that
+    /// keeps none; `#[activity]` writes that when the impl does not name one.
+    type State: Input + Output;
 
     /// Name, description and discovery flag; written by `#[activity]`.
     fn info(&self) -> ActivityInfo;
@@ -191,7 +196,7 @@ pub trait Source: Send + Sync + 'static {
         &self,
         conn: &Self::Connection,
         config: &Self::Config,
-        out: &Emitter<Self::Record, Self::Ack>,
+        out: &Emitter<Self::Record, Self::Ack, Self::State>,
     ) -> Result<()>;
 
     /// Marks delivered records done. Called with acknowledgements in the order the
@@ -202,6 +207,21 @@ pub trait Source: Send + Sync + 'static {
         config: &Self::Config,
         acks: Vec<Self::Ack>,
     ) -> Result<()>;
+
+    /// Deferred commit (`run --commit deferred`): the platform has durably consumed
+    /// every record up to `state` (the last state line it kept), so mark them done
+    /// now, before reading on. The host calls it at the start of a run given a
+    /// previous state, and calls [`Source::commit`] never in that mode. The default
+    /// does nothing, which suits a source whose position lives in the state alone.
+    async fn commit_state(
+        &self,
+        conn: &Self::Connection,
+        config: &Self::Config,
+        state: &Self::State,
+    ) -> Result<()> {
+        let _ = (conn, config, state);
+        Ok(())
+    }
 
     /// Lists objects (such as folders) to choose from while filling in the settings,
     /// so `config` is given only when `discover` was called with `--config`. Define it

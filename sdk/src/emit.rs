@@ -9,11 +9,13 @@ use crate::error::{Error, Result};
 /// What a source emitted: a record with its acknowledgement, or an item it could not
 /// read (reported, never committed).
 #[derive(Debug)]
-pub enum Emitted<R, A> {
+pub enum Emitted<R, A, S = ()> {
     /// A record and the token that commits it.
     Record(R, A),
     /// An item that could not be turned into a record; it stays uncommitted.
     Skipped(Error),
+    /// The source's position after every record emitted before it.
+    Checkpoint(S),
 }
 
 /// The sending half a [`Source`](crate::Source) writes to.
@@ -38,22 +40,23 @@ pub enum Emitted<R, A> {
 /// # }
 /// ```
 #[derive(Debug)]
-pub struct Emitter<R, A> {
-    tx: mpsc::Sender<Emitted<R, A>>,
+pub struct Emitter<R, A, S = ()> {
+    tx: mpsc::Sender<Emitted<R, A, S>>,
     stop: watch::Receiver<bool>,
+    previous: Option<S>,
 }
 
 /// The receiving half of [`testing::channel`](crate::testing::channel), for tests that
 /// drive a source without the host.
 #[derive(Debug)]
-pub struct Received<R, A> {
-    rx: mpsc::Receiver<Emitted<R, A>>,
+pub struct Received<R, A, S = ()> {
+    rx: mpsc::Receiver<Emitted<R, A, S>>,
     stop: Option<watch::Sender<bool>>,
 }
 
-impl<R, A> Received<R, A> {
+impl<R, A, S> Received<R, A, S> {
     /// The next item, or `None` once the source has finished.
-    pub async fn recv(&mut self) -> Option<Emitted<R, A>> {
+    pub async fn recv(&mut self) -> Option<Emitted<R, A, S>> {
         self.rx.recv().await
     }
 
@@ -65,7 +68,7 @@ impl<R, A> Received<R, A> {
         self.rx.close();
     }
 
-    pub(crate) fn try_recv(&mut self) -> Result<Emitted<R, A>, mpsc::error::TryRecvError> {
+    pub(crate) fn try_recv(&mut self) -> Result<Emitted<R, A, S>, mpsc::error::TryRecvError> {
         self.rx.try_recv()
     }
 }
@@ -74,13 +77,17 @@ fn stopped() -> Error {
     Error::internal("the host stopped the run")
 }
 
-impl<R, A> Emitter<R, A> {
+impl<R, A, S> Emitter<R, A, S> {
     /// An emitter and its receiving half, with a stop flag only the receiver sets.
-    pub(crate) fn channel(capacity: usize) -> (Self, Received<R, A>) {
+    pub(crate) fn channel(capacity: usize, previous: Option<S>) -> (Self, Received<R, A, S>) {
         let (stop_tx, stop_rx) = watch::channel(false);
         let (tx, rx) = mpsc::channel(capacity.max(1));
         (
-            Self { tx, stop: stop_rx },
+            Self {
+                tx,
+                stop: stop_rx,
+                previous,
+            },
             Received {
                 rx,
                 stop: Some(stop_tx),
@@ -91,9 +98,26 @@ impl<R, A> Emitter<R, A> {
     pub(crate) fn with_stop(
         capacity: usize,
         stop: watch::Receiver<bool>,
-    ) -> (Self, Received<R, A>) {
+        previous: Option<S>,
+    ) -> (Self, Received<R, A, S>) {
         let (tx, rx) = mpsc::channel(capacity.max(1));
-        (Self { tx, stop }, Received { rx, stop: None })
+        (Self { tx, stop, previous }, Received { rx, stop: None })
+    }
+
+    /// The state the previous run ended with (`run --state FILE`), if any: where to
+    /// go on from. `None` on a first run.
+    pub fn previous_state(&self) -> Option<&S> {
+        self.previous.as_ref()
+    }
+
+    /// Records the source's position after every record emitted so far. The host
+    /// writes it as a state line after those records (and, with `--state FILE`, into
+    /// the file once they are flushed), so a later run given it goes on from there.
+    ///
+    /// # Errors
+    /// When the host has stopped the run.
+    pub async fn checkpoint(&self, state: S) -> Result<()> {
+        self.send(Emitted::Checkpoint(state)).await
     }
 
     /// Hands one record and its acknowledgement to the host.
@@ -119,7 +143,7 @@ impl<R, A> Emitter<R, A> {
         *self.stop.borrow() || self.tx.is_closed()
     }
 
-    async fn send(&self, item: Emitted<R, A>) -> Result<()> {
+    async fn send(&self, item: Emitted<R, A, S>) -> Result<()> {
         if *self.stop.borrow() {
             return Err(stopped());
         }

@@ -46,6 +46,9 @@ pub struct ActivityManifest {
     /// Schema of one record (sources).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub record: Option<Value>,
+    /// Schema of the state a source keeps between runs (sources that keep one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<Value>,
     /// Whether `discover` works for this activity.
     pub discovery: bool,
 }
@@ -73,6 +76,7 @@ impl ActivityManifest {
             request: None,
             response: None,
             record: None,
+            state: None,
             discovery: info.discovery,
         }
     }
@@ -84,6 +88,13 @@ impl ActivityManifest {
     {
         self.request = Some(schema_of::<Req>());
         self.response = Some(with_index(schema_of::<Resp>()));
+        self
+    }
+
+    pub(crate) fn with_state<S: schemars::JsonSchema + 'static>(mut self) -> Self {
+        if std::any::TypeId::of::<S>() != std::any::TypeId::of::<()>() {
+            self.state = Some(schema_of::<S>());
+        }
         self
     }
 

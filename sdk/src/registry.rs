@@ -31,7 +31,12 @@ pub(crate) trait Erased<C>: Send + Sync {
     fn role(&self) -> Role;
     fn manifest(&self) -> ActivityManifest;
     /// Validates settings and input before anything connects.
-    fn prepare(&self, config: &Value, input: Option<&RequestDocs>) -> Result<Box<dyn Prepared<C>>>;
+    fn prepare(
+        &self,
+        config: &Value,
+        input: Option<&RequestDocs>,
+        state: Option<&Value>,
+    ) -> Result<Box<dyn Prepared<C>>>;
     /// Validates the optional settings of a discovery, then discovers.
     fn prepare_discover(&self, config: Option<&Value>) -> Result<Box<dyn Discover<C>>>;
 }
@@ -86,17 +91,34 @@ impl<S: Source> Erased<S::Connection> for SourceActivity<S> {
     fn manifest(&self) -> ActivityManifest {
         ActivityManifest::new(self.0.info(), Role::Source, schema_of::<S::Config>())
             .with_record::<S::Record>()
+            .with_state::<S::State>()
     }
     fn prepare(
         &self,
         config: &Value,
         _input: Option<&RequestDocs>,
+        state: Option<&Value>,
     ) -> Result<Box<dyn Prepared<S::Connection>>> {
         let config: S::Config = from_value(config)?;
         self.0.validate(&config)?;
+        let previous = state
+            .map(|v| {
+                from_value::<S::State>(v).map_err(|e| {
+                    Error::config(
+                        "",
+                        format!(
+                            "the state is not one this source wrote ({}: {}); give the last state line of a run of this activity",
+                            e.path().filter(|p| !p.is_empty()).unwrap_or("/"),
+                            e.message()
+                        ),
+                    )
+                })
+            })
+            .transpose()?;
         Ok(Box::new(PreparedSource {
             source: Arc::clone(&self.0),
             config: Arc::new(config),
+            previous,
         }))
     }
 }
@@ -104,12 +126,13 @@ impl<S: Source> Erased<S::Connection> for SourceActivity<S> {
 struct PreparedSource<S: Source> {
     source: Arc<S>,
     config: Arc<S::Config>,
+    previous: Option<S::State>,
 }
 
 #[async_trait]
 impl<S: Source> Prepared<S::Connection> for PreparedSource<S> {
     async fn run(self: Box<Self>, conn: Arc<S::Connection>, io: RunIo) -> Result<()> {
-        crate::run::source::run(self.source, conn, self.config, io).await
+        crate::run::source::run(self.source, conn, self.config, self.previous, io).await
     }
 }
 
@@ -134,6 +157,7 @@ impl<T: Target> Erased<T::Connection> for TargetActivity<T> {
         &self,
         config: &Value,
         input: Option<&RequestDocs>,
+        _state: Option<&Value>,
     ) -> Result<Box<dyn Prepared<T::Connection>>> {
         let config: T::Config = from_value(config)?;
         self.0.validate_config(&config)?;

@@ -32,7 +32,17 @@ pub use crate::emit::{Emitted, Received};
 /// An [`Emitter`] for a source under test and the [`Received`] half that reads what it
 /// emitted; the channel holds up to `capacity` items (sends wait beyond that).
 pub fn channel<R, A>(capacity: usize) -> (Emitter<R, A>, Received<R, A>) {
-    Emitter::channel(capacity)
+    Emitter::channel(capacity, None)
+}
+
+/// Like [`channel`], for a source that keeps a state: `previous` is the state the
+/// source sees as the previous run's, and checkpoints arrive as
+/// [`Emitted::Checkpoint`].
+pub fn channel_with_state<R, A, S>(
+    capacity: usize,
+    previous: Option<S>,
+) -> (Emitter<R, A, S>, Received<R, A, S>) {
+    Emitter::channel(capacity, previous)
 }
 
 /// A batch of `requests` for a target under test; never stopped.

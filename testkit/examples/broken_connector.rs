@@ -156,6 +156,7 @@ impl Source for Numbers {
     type Config = NumbersConfig;
     type Record = Number;
     type Ack = u64;
+    type State = ();
 
     fn info(&self) -> ActivityInfo {
         ActivityInfo {

@@ -64,7 +64,7 @@ use connector_sdk::{Connector, Result};
 pub use connection::EmailConnection;
 pub use read::{
     AddressRecord, AfterRead, AttachmentMode, AttachmentRecord, Date, EmailRecord, Filter,
-    HeaderRecord, ReadConfig, ReadEmail,
+    HeaderRecord, ReadConfig, ReadEmail, ReadMode, ReadState,
 };
 pub use send::{
     Addresses, AttachmentRequest, Mailbox, Priority, RejectedRecipient, SendConfig, SendEmail,

@@ -18,6 +18,16 @@ pub enum LogFormat {
     Json,
 }
 
+/// When a source's records are committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum CommitMode {
+    /// Once written to stdout and flushed.
+    #[default]
+    Immediate,
+    /// At the start of the next run, for what the `--state` it is given covers.
+    Deferred,
+}
+
 #[derive(Debug, Parser)]
 pub(crate) struct Cli {
     /// Log filter: a level (`error`, `warn`, `info`, `debug`, `trace`) or `RUST_LOG`
@@ -83,6 +93,15 @@ pub(crate) enum Command {
         /// Sources: commit delivered records in batches of at most this many.
         #[arg(long, value_name = "N", default_value_t = 500)]
         commit_every: usize,
+        /// Sources: the state of the previous run (a missing file is a first run). With
+        /// `--commit immediate` the file is replaced, atomically, at every checkpoint.
+        #[arg(long, value_name = "FILE")]
+        state: Option<String>,
+        /// Sources: `immediate` commits records (marks them read …) once written to
+        /// stdout; `deferred` commits nothing during the run, and commits what a given
+        /// `--state` covers at the start of the next run.
+        #[arg(long, value_enum, default_value_t = CommitMode::Immediate)]
+        commit: CommitMode,
     },
 }
 

@@ -50,7 +50,7 @@ use crate::registry::RequestDocs;
 use crate::run::RunIo;
 use crate::schema::{from_value, parse_json};
 
-pub use cli::LogFormat;
+pub use cli::{CommitMode, LogFormat};
 
 /// Runs the connector as a command-line program with the process's arguments.
 pub fn main<C: Connector>(connector: C) -> ExitCode {
@@ -250,7 +250,7 @@ async fn execute<C: Connector>(connector: &C, command: cli::Command) -> Result<(
                 let activity = find(&activity)?;
                 let config = config_value(config.as_deref())?.unwrap_or_else(empty);
                 let input = input.as_deref().map(read_input).transpose()?;
-                activity.prepare(&config, input.as_ref())?;
+                activity.prepare(&config, input.as_ref(), None)?;
             }
             print_json(&serde_json::json!({ "valid": true }))
         }
@@ -296,6 +296,8 @@ async fn execute<C: Connector>(connector: &C, command: cli::Command) -> Result<(
             config,
             input,
             commit_every,
+            state,
+            commit,
         } => {
             let activity = find(&activity)?;
             one_stdin(&[
@@ -304,6 +306,20 @@ async fn execute<C: Connector>(connector: &C, command: cli::Command) -> Result<(
                 ("input", input.as_deref()),
             ])?;
             let config = config_value(config.as_deref())?.unwrap_or_else(empty);
+            if activity.role() == crate::Role::Target
+                && (state.is_some() || commit == cli::CommitMode::Deferred)
+            {
+                return Err(Error::config(
+                    "",
+                    "--state and --commit are for sources; a target keeps no state",
+                ));
+            }
+            let previous = match &state {
+                Some(file) if std::path::Path::new(file).exists() => {
+                    Some(read_json(file, "state")?)
+                }
+                _ => None,
+            };
             let input = match activity.role() {
                 crate::Role::Target => Some(read_input(input.as_deref().unwrap_or("-"))?),
                 crate::Role::Source => {
@@ -316,7 +332,7 @@ async fn execute<C: Connector>(connector: &C, command: cli::Command) -> Result<(
                     None
                 }
             };
-            let prepared = activity.prepare(&config, input.as_ref())?;
+            let prepared = activity.prepare(&config, input.as_ref(), previous.as_ref())?;
             if input.as_ref().is_some_and(|i| i.items.is_empty()) {
                 // Validated, and nothing to do: no connection is opened.
                 tracing::info!(target: "connector_sdk::host", "the input holds no request: nothing to do");
@@ -327,6 +343,9 @@ async fn execute<C: Connector>(connector: &C, command: cli::Command) -> Result<(
                 output: Box::new(std::io::stdout()),
                 stop: signals(),
                 commit_every: commit_every.max(1),
+                state_lines: state.is_some() || commit == cli::CommitMode::Deferred,
+                state_file: state.map(std::path::PathBuf::from),
+                deferred: commit == cli::CommitMode::Deferred,
             };
             let result = prepared.run(Arc::clone(&conn), io).await;
             match Arc::try_unwrap(conn) {

@@ -17,6 +17,12 @@ pub(crate) struct RunIo {
     pub(crate) output: Box<dyn Write + Send>,
     pub(crate) stop: watch::Receiver<bool>,
     pub(crate) commit_every: usize,
+    /// Sources: the file kept up to date with each checkpoint (`--state FILE`).
+    pub(crate) state_file: Option<std::path::PathBuf>,
+    /// Sources: commit nothing during the run; commit what a given state covers.
+    pub(crate) deferred: bool,
+    /// Sources: print checkpoints as state lines (the caller asked for state).
+    pub(crate) state_lines: bool,
 }
 
 /// Resolves once the stop flag is set (never, if its sender is gone unset).

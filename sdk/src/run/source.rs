@@ -6,7 +6,10 @@
 //! connection while emitting cannot deadlock against its own commit.
 
 use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+use serde::Serialize;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -34,24 +37,40 @@ enum End {
     Signal,
     OutputClosed(std::io::Error),
     CommitFailed,
+    StateFailed(Error),
 }
 
 pub(crate) async fn run<S: Source>(
     source: Arc<S>,
     conn: Arc<S::Connection>,
     config: Arc<S::Config>,
+    previous: Option<S::State>,
     io: RunIo,
 ) -> Result<()> {
     let name = source.info().name;
-    let (emitter, mut received) = Emitter::with_stop(CHANNEL, io.stop.clone());
-    let (ack_tx, ack_rx) = mpsc::unbounded_channel::<Vec<S::Ack>>();
-    let committer = tokio::spawn(commit_loop(
-        Arc::clone(&source),
-        Arc::clone(&conn),
-        Arc::clone(&config),
-        ack_rx,
-        io.commit_every,
-    ));
+    if io.deferred
+        && let Some(state) = &previous
+    {
+        // The platform kept every record up to this state: mark them done first.
+        tracing::info!(target: TARGET, activity = name, "deferred commit: committing what the given state covers");
+        source.commit_state(&conn, &config, state).await?;
+    }
+    let (emitter, mut received) = Emitter::with_stop(CHANNEL, io.stop.clone(), previous);
+    // In deferred mode nothing is committed during the run: the next run, given a
+    // state the platform kept, commits what it covers.
+    let (ack_tx, committer) = if io.deferred {
+        (None, None)
+    } else {
+        let (ack_tx, ack_rx) = mpsc::unbounded_channel::<Vec<S::Ack>>();
+        let committer = tokio::spawn(commit_loop(
+            Arc::clone(&source),
+            Arc::clone(&conn),
+            Arc::clone(&config),
+            ack_rx,
+            io.commit_every,
+        ));
+        (Some(ack_tx), Some(committer))
+    };
 
     // The source's `read` runs in this task, beside the writer: records pass through
     // the bounded channel in batches with no cross-thread hand-off per record.
@@ -66,6 +85,9 @@ pub(crate) async fn run<S: Source>(
         delivered: 0,
         skipped: Vec::new(),
         ack_tx,
+        state_file: if io.deferred { None } else { io.state_file },
+        state_lines: io.state_lines,
+        checkpoints: 0,
         name,
     };
 
@@ -119,19 +141,30 @@ pub(crate) async fn run<S: Source>(
     finish::<S>(end, writer, received, read_result, committer).await
 }
 
-/// Serializes records to the output and hands their acks on once flushed.
+/// Serializes records to the output and hands their acks on once flushed; writes each
+/// checkpoint as a state line after the records it covers.
 struct Writer<W: Write, A> {
     out: BufWriter<W>,
     line: Vec<u8>,
     pending: Vec<A>,
     delivered: u64,
     skipped: Vec<Error>,
-    ack_tx: mpsc::UnboundedSender<Vec<A>>,
+    /// `None` in deferred mode: nothing is committed during the run.
+    ack_tx: Option<mpsc::UnboundedSender<Vec<A>>>,
+    /// Kept up to date with each checkpoint (immediate mode only).
+    state_file: Option<PathBuf>,
+    /// Whether checkpoints are printed (only for a caller that asked for state, so
+    /// plain consumers see records alone).
+    state_lines: bool,
+    checkpoints: u64,
     name: &'static str,
 }
 
 impl<W: Write, A> Writer<W, A> {
-    fn drain<R: serde::Serialize>(&mut self, received: &mut Received<R, A>) -> Result<(), End> {
+    fn drain<R: Serialize, St: Serialize>(
+        &mut self,
+        received: &mut Received<R, A, St>,
+    ) -> Result<(), End> {
         loop {
             match received.try_recv() {
                 Ok(item) => self.write(item)?,
@@ -140,7 +173,7 @@ impl<W: Write, A> Writer<W, A> {
         }
     }
 
-    fn write<R: serde::Serialize>(&mut self, item: Emitted<R, A>) -> Result<(), End> {
+    fn write<R: Serialize, St: Serialize>(&mut self, item: Emitted<R, A, St>) -> Result<(), End> {
         match item {
             Emitted::Record(record, ack) => {
                 self.line.clear();
@@ -161,6 +194,32 @@ impl<W: Write, A> Writer<W, A> {
                 tracing::warn!(target: TARGET, activity = self.name, kind = %err.kind(), "skipped, left uncommitted: {err}");
                 self.skipped.push(err);
             }
+            Emitted::Checkpoint(state) => self.checkpoint(&state)?,
+        }
+        Ok(())
+    }
+
+    /// Delivers the records before it, then writes `{"$state": …}` and flushes; with
+    /// `--state FILE` (immediate mode) replaces the file atomically.
+    fn checkpoint<St: Serialize>(&mut self, state: &St) -> Result<(), End> {
+        self.deliver()?;
+        self.checkpoints += 1;
+        if !self.state_lines {
+            return Ok(());
+        }
+        let value = serde_json::to_value(state).map_err(|e| {
+            End::StateFailed(Error::internal(format!("cannot serialize a state: {e}")))
+        })?;
+        let value = crate::json::canonical(&value);
+        self.line.clear();
+        serde_json::to_writer(&mut self.line, &serde_json::json!({ "$state": value })).map_err(
+            |e| End::StateFailed(Error::internal(format!("cannot serialize a state: {e}"))),
+        )?;
+        self.line.push(b'\n');
+        self.out.write_all(&self.line).map_err(End::OutputClosed)?;
+        self.out.flush().map_err(End::OutputClosed)?;
+        if let Some(file) = &self.state_file {
+            save_state(file, &value).map_err(End::StateFailed)?;
         }
         Ok(())
     }
@@ -172,18 +231,50 @@ impl<W: Write, A> Writer<W, A> {
         }
         self.out.flush().map_err(End::OutputClosed)?;
         self.delivered += self.pending.len() as u64;
-        self.ack_tx
-            .send(std::mem::take(&mut self.pending))
-            .map_err(|_| End::CommitFailed)
+        let acks = std::mem::take(&mut self.pending);
+        match &self.ack_tx {
+            Some(tx) => tx.send(acks).map_err(|_| End::CommitFailed),
+            None => Ok(()),
+        }
     }
+}
+
+/// Replaces `file` with `state` atomically: written beside it, synced, renamed over it,
+/// and the directory synced, so a crash leaves the old state or the new one.
+fn save_state(file: &Path, state: &serde_json::Value) -> Result<()> {
+    let dir = file
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = file
+        .file_name()
+        .map_or_else(|| "state".into(), |n| n.to_string_lossy().into_owned());
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        serde_json::to_writer(&mut f, state)?;
+        f.write_all(b"\n")?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, file)?;
+        #[cfg(unix)]
+        std::fs::File::open(dir)?.sync_all()?;
+        Ok(())
+    };
+    write().map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::internal(format!(
+            "cannot write the state file {}: {e}",
+            file.display()
+        ))
+    })
 }
 
 async fn finish<S: Source>(
     end: End,
     mut writer: Writer<impl Write, S::Ack>,
-    mut received: Received<S::Record, S::Ack>,
+    mut received: Received<S::Record, S::Ack, S::State>,
     read_result: Option<Result<()>>,
-    committer: tokio::task::JoinHandle<Result<u64>>,
+    committer: Option<tokio::task::JoinHandle<Result<u64>>>,
 ) -> Result<()> {
     // Whatever is complete in the buffer after a signal was still written in full:
     // deliver it. After a closed output nothing unflushed counts as delivered.
@@ -196,16 +287,24 @@ async fn finish<S: Source>(
         delivered,
         skipped,
         ack_tx,
+        checkpoints,
         name,
         ..
     } = writer;
     drop(ack_tx);
-    let commit_result = match committer.await {
-        Ok(r) => r,
-        Err(e) => Err(Error::internal(format!("the commit task panicked: {e}"))),
+    let commit_result = match committer {
+        None => Ok(0),
+        Some(committer) => match committer.await {
+            Ok(r) => r,
+            Err(e) => Err(Error::internal(format!("the commit task panicked: {e}"))),
+        },
     };
     let committed = *commit_result.as_ref().unwrap_or(&0);
-    tracing::info!(target: TARGET, activity = name, delivered, committed, skipped = skipped.len(), undelivered, "source run ended");
+    tracing::info!(target: TARGET, activity = name, delivered, committed, checkpoints, skipped = skipped.len(), undelivered, "source run ended");
+
+    if let End::StateFailed(e) = end {
+        return Err(e);
+    }
 
     if let End::OutputClosed(e) = end {
         return Err(Error::internal(format!(
@@ -323,6 +422,7 @@ mod tests {
         type Config = ();
         type Record = u64;
         type Ack = u64;
+        type State = ();
 
         fn info(&self) -> ActivityInfo {
             ActivityInfo {
@@ -375,10 +475,13 @@ mod tests {
             output,
             stop,
             commit_every: 100,
+            state_file: None,
+            deferred: false,
+            state_lines: false,
         };
         let result = tokio::time::timeout(
             Duration::from_secs(10),
-            run(Arc::new(Greedy), Arc::clone(&conn), Arc::new(()), io),
+            run(Arc::new(Greedy), Arc::clone(&conn), Arc::new(()), None, io),
         )
         .await
         .expect("the run must end, not deadlock on the session");

@@ -22,6 +22,13 @@ pub struct ReadConfig {
     /// Which messages to read, evaluated by the server.
     #[serde(default)]
     pub filter: Filter,
+    /// How a run picks messages: `mark` (the default: those matching the search,
+    /// marked, moved or deleted once delivered, see `after_read`) or `cursor` (every
+    /// message with a UID above the last one a previous run delivered, given with `run
+    /// --state FILE`; changes no flag, so it suits shared and read-only mailboxes; needs
+    /// `after_read: none`).
+    #[serde(default)]
+    pub mode: ReadMode,
     /// What to do with a message once it was delivered: `mark_seen`, `none`, `delete`
     /// or `{"move_to": "Folder"}`.
     #[serde(default)]
@@ -91,6 +98,20 @@ pub struct Filter {
 }
 
 #[connector_sdk::settings]
+#[derive(Copy, Default, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+/// How a run picks messages.
+pub enum ReadMode {
+    /// The messages matching the search (`unseen_only`, `filter`), marked, moved or
+    /// deleted after delivery as `after_read` says.
+    #[default]
+    Mark,
+    /// The messages with a UID above the state's `last_uid` (and matching the search),
+    /// changing nothing on the server.
+    Cursor,
+}
+
+#[connector_sdk::settings]
 #[derive(Default, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 /// What happens to a message after it was delivered.
@@ -125,6 +146,12 @@ impl ReadConfig {
     /// the one read, `since` before `before`.
     pub(crate) fn check(&self) -> Result<()> {
         let config = self;
+        if config.mode == ReadMode::Cursor && config.after_read != AfterRead::None {
+            return Err(Error::config(
+                "/after_read",
+                "`mode: cursor` changes nothing on the server: set `after_read` to `none`",
+            ));
+        }
         if let AfterRead::MoveTo(folder) = &config.after_read {
             if folder.is_empty() || crate::protocol::imap::quote(folder).is_none() {
                 return Err(Error::config(

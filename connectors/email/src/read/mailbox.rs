@@ -14,7 +14,16 @@ const TARGET: &str = "email_connector::read";
 
 /// The server-side search for the settings.
 pub(crate) fn search_query(config: &ReadConfig) -> Result<String> {
+    search_within(config, None)
+}
+
+/// The search, limited to a UID set when given (`31:*` after a cursor, `1:30` for what a
+/// deferred commit covers).
+pub(crate) fn search_within(config: &ReadConfig, uids: Option<&str>) -> Result<String> {
     let mut terms: Vec<String> = Vec::new();
+    if let Some(uids) = uids {
+        terms.push(format!("UID {uids}"));
+    }
     let mut utf8 = false;
     if config.unseen_only {
         terms.push("UNSEEN".into());

@@ -10,15 +10,18 @@ mod config;
 mod mailbox;
 mod mime;
 mod record;
+mod state;
 
 use connector_sdk::{Emitter, Error, Object, Result, Source};
 
-pub use config::{AfterRead, AttachmentMode, Date, Filter, ReadConfig};
+pub use config::{AfterRead, AttachmentMode, Date, Filter, ReadConfig, ReadMode};
 pub use record::{AddressRecord, AttachmentRecord, EmailRecord, HeaderRecord};
+pub use state::ReadState;
 
 use crate::connection::EmailConnection;
 use crate::protocol::imap::{classify, flag_name};
-use mailbox::{apply, fetch_batch, fetch_sizes, lost, plan_batches, search_query};
+use mailbox::{apply, fetch_batch, fetch_sizes, lost, plan_batches, search_query, search_within};
+use state::Progress;
 
 const TARGET: &str = "email_connector::read";
 
@@ -35,6 +38,7 @@ impl Source for ReadEmail {
     type Config = ReadConfig;
     type Record = EmailRecord;
     type Ack = u32;
+    type State = ReadState;
 
     fn validate(&self, config: &ReadConfig) -> Result<()> {
         search_query(config)?;
@@ -45,11 +49,11 @@ impl Source for ReadEmail {
         &self,
         conn: &EmailConnection,
         config: &ReadConfig,
-        out: &Emitter<EmailRecord, u32>,
+        out: &Emitter<EmailRecord, u32, ReadState>,
     ) -> Result<()> {
         let imap = conn.imap()?;
         let what = imap.what();
-        let (uid_validity, uids) = {
+        let (uid_validity, uids, mut progress) = {
             let mut session = conn.session().await?;
             if let AfterRead::MoveTo(target) = &config.after_read {
                 let exists = crate::protocol::imap::list(&mut session, &what)
@@ -74,16 +78,27 @@ impl Source for ReadEmail {
             })?;
             let uid_validity = mailbox.uid_validity.unwrap_or(0);
             conn.selected(&config.folder, uid_validity);
-            let query = search_query(config)?;
+            let progress = Progress::new(&config.folder, uid_validity, out.previous_state());
+            // A cursor reads on after the last UID delivered; `n:*` also matches the
+            // highest UID when it is below n, hence the filter below.
+            let after = match config.mode {
+                ReadMode::Cursor => progress.last_uid(),
+                ReadMode::Mark => 0,
+            };
+            let query = if after > 0 {
+                search_within(config, Some(&format!("{}:*", after.saturating_add(1))))?
+            } else {
+                search_query(config)?
+            };
             let found = session
                 .uid_search(&query)
                 .await
                 .map_err(|e| classify(&what, "UID SEARCH", e))?;
-            let mut uids: Vec<u32> = found.into_iter().collect();
+            let mut uids: Vec<u32> = found.into_iter().filter(|u| *u > after).collect();
             uids.sort_unstable();
             uids.truncate(config.max_messages.get() as usize);
             tracing::info!(target: TARGET, folder = %config.folder, uid_validity, found = uids.len(), %query, "searched");
-            (uid_validity, uids)
+            (uid_validity, uids, progress)
         };
         let sizes = fetch_sizes(conn, &what, &uids).await?;
         let batches = plan_batches(
@@ -94,7 +109,7 @@ impl Source for ReadEmail {
         );
         // The next batch is fetched while the previous one is parsed on another thread.
         let shared = std::sync::Arc::new(config.clone());
-        let mut parsing: Option<tokio::task::JoinHandle<Vec<Parsed>>> = None;
+        let mut parsing: Option<(u32, tokio::task::JoinHandle<Vec<Parsed>>)> = None;
         for batch in batches {
             if out.is_stopped() {
                 break;
@@ -106,19 +121,26 @@ impl Source for ReadEmail {
                 }
                 fetched => fetched?,
             };
-            if let Some(previous) = parsing.take() {
-                emit_parsed(out, &config.folder, previous).await?;
+            if let Some((upto, previous)) = parsing.take() {
+                let skipped = emit_parsed(out, &config.folder, previous).await?;
+                out.checkpoint(progress.batch_done(upto, &skipped)).await?;
             }
             let config = std::sync::Arc::clone(&shared);
-            parsing = Some(tokio::task::spawn_blocking(move || {
-                fetched
-                    .iter()
-                    .filter_map(|f| parse_fetch(&config, uid_validity, f))
-                    .collect()
-            }));
+            let upto = batch.iter().copied().max().unwrap_or(0);
+            let wanted: std::collections::HashSet<u32> = batch.iter().copied().collect();
+            parsing = Some((
+                upto,
+                tokio::task::spawn_blocking(move || {
+                    fetched
+                        .iter()
+                        .filter_map(|f| parse_fetch(&config, uid_validity, &wanted, f))
+                        .collect()
+                }),
+            ));
         }
-        if let Some(last) = parsing {
-            emit_parsed(out, &config.folder, last).await?;
+        if let Some((upto, last)) = parsing {
+            let skipped = emit_parsed(out, &config.folder, last).await?;
+            out.checkpoint(progress.batch_done(upto, &skipped)).await?;
         }
         Ok(())
     }
@@ -145,6 +167,53 @@ impl Source for ReadEmail {
             done => done?,
         }
         tracing::debug!(target: TARGET, count = acks.len(), uids = %set, "committed");
+        Ok(())
+    }
+
+    async fn commit_state(
+        &self,
+        conn: &EmailConnection,
+        config: &ReadConfig,
+        state: &ReadState,
+    ) -> Result<()> {
+        if config.mode == ReadMode::Cursor
+            || config.after_read == AfterRead::None
+            || state.last_uid == 0
+        {
+            return Ok(());
+        }
+        let what = conn.imap()?.what();
+        let uids = {
+            let mut session = conn.session().await?;
+            let mailbox = session
+                .select(&config.folder)
+                .await
+                .map_err(|e| classify(&what, "SELECT", e))?;
+            let uid_validity = mailbox.uid_validity.unwrap_or(0);
+            conn.selected(&config.folder, uid_validity);
+            if !state.applies_to(&config.folder, uid_validity) {
+                return Ok(());
+            }
+            let query = search_within(config, Some(&format!("1:{}", state.last_uid)))?;
+            let found = session
+                .uid_search(&query)
+                .await
+                .map_err(|e| classify(&what, "UID SEARCH", e))?;
+            let mut uids: Vec<u32> = found
+                .into_iter()
+                .filter(|u| *u <= state.last_uid && !state.skipped.contains(u))
+                .collect();
+            uids.sort_unstable();
+            uids
+        };
+        if uids.is_empty() {
+            return Ok(());
+        }
+        tracing::info!(target: TARGET, count = uids.len(), last_uid = state.last_uid, "deferred commit of what the state covers");
+        // Up to the host's batch size at a time, as immediate commits go.
+        for chunk in uids.chunks(500) {
+            self.commit(conn, config, chunk.to_vec()).await?;
+        }
         Ok(())
     }
 
@@ -176,9 +245,16 @@ enum Parsed {
 fn parse_fetch(
     config: &ReadConfig,
     uid_validity: u32,
+    wanted: &std::collections::HashSet<u32>,
     fetch: &async_imap::types::Fetch,
 ) -> Option<Parsed> {
     let uid = fetch.uid?;
+    if !wanted.contains(&uid) {
+        // A server that answers for a message it was not asked about is not trusted
+        // with it: it could make a record of anything, and commit something unread.
+        tracing::warn!(target: TARGET, uid, "the server sent a message that was not asked for; ignored");
+        return None;
+    }
     let flags: Vec<String> = fetch.flags().map(|f| flag_name(&f)).collect();
     let raw = fetch.body().unwrap_or_default();
     Some(match mime::record(config, uid, uid_validity, flags, raw) {
@@ -191,18 +267,21 @@ fn parse_fetch(
     })
 }
 
+/// Emits a parsed batch; returns the UIDs that could not be read.
 async fn emit_parsed(
-    out: &Emitter<EmailRecord, u32>,
+    out: &Emitter<EmailRecord, u32, ReadState>,
     folder: &str,
     parsing: tokio::task::JoinHandle<Vec<Parsed>>,
-) -> Result<()> {
+) -> Result<Vec<u32>> {
     let parsed = parsing
         .await
         .map_err(|e| Error::internal(format!("parsing messages failed: {e}")))?;
+    let mut skipped = Vec::new();
     for p in parsed {
         match p {
             Parsed::Record(rec, uid) => out.emit(*rec, uid).await?,
             Parsed::Unreadable { uid, size, why } => {
+                skipped.push(uid);
                 out.skip(Error::protocol(format!(
                     "message uid {uid} ({size} bytes) in {folder} cannot be read: {why}; left untouched"
                 )))
@@ -210,5 +289,5 @@ async fn emit_parsed(
             }
         }
     }
-    Ok(())
+    Ok(skipped)
 }
