@@ -139,7 +139,10 @@ fn a_removed_activity_fails_backward_compatibility() {
     )
     .expect("snap");
     for (what, needle) in [
-        ("removed_activity", "activity `echo` was removed"),
+        (
+            "removed_activity",
+            "activities/echo: the activity was removed",
+        ),
         ("narrowed", "no longer accepts null"),
     ] {
         let problems = suite(what, work.path(), &snaps)

@@ -70,9 +70,18 @@ impl Suite {
         if compat::compat_level(nv) > compat::compat_level(ov) {
             return Ok(Vec::new());
         }
-        Ok(compat::breaking_changes(&old, &new)
-            .into_iter()
-            .map(|c| format!("{c} — breaks users of version {ov}; keep it compatible or raise the version so Cargo sees a breaking change (1.x to 2.0, 0.1 to 0.2; now {nv})"))
-            .collect())
+        let mut problems = Vec::new();
+        for c in compat::breaking_changes(&old, &new) {
+            let allowed = self
+                .allowed_breaks
+                .iter()
+                .find(|(path, _)| c.path.starts_with(path.as_str()));
+            match allowed {
+                // Shown in the test's output, so a reviewer sees what was let through.
+                Some((_, reason)) => eprintln!("allowed break: {c} — {reason}"),
+                None => problems.push(format!("{c} — breaks users of version {ov}; keep it compatible or raise the version so Cargo sees a breaking change (1.x to 2.0, 0.1 to 0.2; now {nv}), or allow it with Suite::allow_break and a reason")),
+            }
+        }
+        Ok(problems)
     }
 }

@@ -28,7 +28,7 @@
 //! `runner` runs the program under test with a deadline.
 
 mod check;
-mod compat;
+pub mod compat;
 mod manifest;
 mod process;
 mod runner;
@@ -186,6 +186,7 @@ pub struct Suite {
     binary: PathBuf,
     name: String,
     snapshots: Option<PathBuf>,
+    allowed_breaks: Vec<(String, String)>,
     connection: Option<Value>,
     invalid: Vec<(Value, String)>,
     configs: Vec<(String, Value)>,
@@ -213,6 +214,7 @@ impl Suite {
             binary: binary.into(),
             name: name.to_owned(),
             snapshots: None,
+            allowed_breaks: Vec::new(),
             connection: None,
             invalid: Vec::new(),
             configs: Vec::new(),
@@ -229,6 +231,17 @@ impl Suite {
     #[must_use]
     pub fn snapshots(mut self, dir: impl Into<PathBuf>) -> Self {
         self.snapshots = Some(dir.into());
+        self
+    }
+
+    /// Accepts an incompatible change under `path` (a manifest path such as
+    /// `activities/send/request/to`, or a prefix of one) on purpose, for `reason`; the
+    /// compatibility check then reports it without failing. Raising the version is the
+    /// other way; this is for a break every user has agreed to.
+    #[must_use]
+    pub fn allow_break(mut self, path: &str, reason: &str) -> Self {
+        self.allowed_breaks
+            .push((path.to_owned(), reason.to_owned()));
         self
     }
 
