@@ -250,6 +250,11 @@ impl<C: Connection> Activities<C> {
         activity.register(self)
     }
 
+    /// Each activity's info and role, in order.
+    pub(crate) fn infos(&self) -> Vec<(ActivityInfo, Role)> {
+        self.list.iter().map(|a| (a.info(), a.role())).collect()
+    }
+
     /// The activity names, in order.
     pub fn names(&self) -> Vec<&'static str> {
         self.list.iter().map(|a| a.info().name).collect()

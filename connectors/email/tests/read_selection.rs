@@ -118,6 +118,12 @@ fn max_messages_takes_the_oldest_first_and_the_rest_come_next_run() {
     let out = fx.read(json!({"max_messages": 2, "batch_size": 1}));
     assert_eq!(code(&out), 0, "{}", common::stderr(&out));
     assert_eq!(subjects(&out), ["message 1", "message 2"]);
+    assert!(
+        common::stderr(&out)
+            .contains("3 more matching messages wait for the next run (max_messages is 2)"),
+        "the log says more are waiting: {}",
+        common::stderr(&out)
+    );
     assert_eq!(
         subjects(&fx.read(json!({"max_messages": 2}))),
         ["message 3", "message 4"]

@@ -76,8 +76,8 @@ pub(crate) enum Command {
         #[arg(long, value_name = "FILE")]
         config: Option<String>,
     },
-    /// Run an activity: a target reads requests and prints its response, a source
-    /// prints records as JSON Lines.
+    /// Run an activity: a target reads requests and prints one result line per request,
+    /// a source prints records as JSON Lines.
     Run {
         /// The activity to run.
         activity: String,
@@ -105,18 +105,94 @@ pub(crate) enum Command {
     },
 }
 
+/// What `--help` says about one activity.
+pub(crate) struct ActivityHelp {
+    pub(crate) name: &'static str,
+    pub(crate) role: crate::Role,
+    pub(crate) description: &'static str,
+}
+
+/// The first sentence of a description, for one line of help.
+fn first_sentence(text: &str) -> &str {
+    let end = text
+        .find(". ")
+        .map_or(text.len(), |i| i + 1)
+        .min(text.find('\n').unwrap_or(text.len()));
+    text[..end].trim()
+}
+
+/// The activities and examples `--help` ends with.
+fn after_help(bin: &str, activities: &[ActivityHelp]) -> String {
+    let width = activities
+        .iter()
+        .map(|a| a.name.len() + 9)
+        .max()
+        .unwrap_or(0);
+    let mut out = String::from("Activities:\n");
+    for a in activities {
+        let role = match a.role {
+            crate::Role::Source => "source",
+            crate::Role::Target => "target",
+        };
+        let label = format!("{} ({role})", a.name);
+        out.push_str(&format!(
+            "  {label:<width$}  {}\n",
+            first_sentence(a.description)
+        ));
+    }
+    out.push_str(&format!(
+        "\nExamples:\n  {bin} spec > manifest.json\n  {bin} check --connection conn.json\n"
+    ));
+    for a in activities {
+        match a.role {
+            crate::Role::Target => out.push_str(&format!(
+                "  {bin} run {} --connection conn.json --input requests.jsonl\n",
+                a.name
+            )),
+            crate::Role::Source => out.push_str(&format!(
+                "  {bin} run {} --connection conn.json --config {}.json --state {}-state.json\n",
+                a.name, a.name, a.name
+            )),
+        }
+    }
+    out.push_str("\nExit status: 0 done, 1 failed at run time, 2 invalid settings or input, 130/143 stopped by a signal.");
+    out
+}
+
 /// Parses the arguments; on help or version prints it and exits 0, on a usage error
 /// prints it and the JSON error line and exits 2.
-pub(crate) fn parse<I, T>(info: &Info, args: I) -> Result<Cli, ExitCode>
+pub(crate) fn parse<I, T>(
+    info: &Info,
+    activities: &[ActivityHelp],
+    args: I,
+) -> Result<Cli, ExitCode>
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    // The program's own name, as the user typed it (`email-connector`), not the
+    // connector's machine name.
+    let bin: String = args
+        .first()
+        .and_then(|a| std::path::Path::new(a).file_name())
+        .map_or_else(
+            || info.name.to_owned(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+    let version = format!(
+        "{} (connector {} {}, connector-sdk {})",
+        info.version,
+        info.name,
+        info.version,
+        env!("CARGO_PKG_VERSION")
+    );
     let command = Cli::command()
-        .name(info.name)
-        .bin_name(info.name)
-        .version(info.version)
-        .about(info.description);
+        .name(bin.clone())
+        .bin_name(bin.clone())
+        .version(version)
+        .about(info.description)
+        .after_help(after_help(&bin, activities));
     match command
         .try_get_matches_from(args)
         .and_then(|m| Cli::from_arg_matches(&m))

@@ -65,7 +65,17 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let cli = match cli::parse(&connector.info(), args) {
+    let help: Vec<cli::ActivityHelp> = connector
+        .activities()
+        .infos()
+        .into_iter()
+        .map(|(info, role)| cli::ActivityHelp {
+            name: info.name,
+            role,
+            description: info.description,
+        })
+        .collect();
+    let cli = match cli::parse(&connector.info(), &help, args) {
         Ok(cli) => cli,
         Err(exit) => return exit,
     };

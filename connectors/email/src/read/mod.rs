@@ -96,8 +96,12 @@ impl Source for ReadEmail {
                 .map_err(|e| classify(&what, "UID SEARCH", e))?;
             let mut uids: Vec<u32> = found.into_iter().filter(|u| *u > after).collect();
             uids.sort_unstable();
+            let matching = uids.len();
             uids.truncate(config.max_messages.get() as usize);
-            tracing::info!(target: TARGET, folder = %config.folder, uid_validity, found = uids.len(), %query, "searched");
+            tracing::info!(target: TARGET, folder = %config.folder, uid_validity, matching, reading = uids.len(), %query, "searched");
+            if matching > uids.len() {
+                tracing::warn!(target: TARGET, folder = %config.folder, remaining = matching - uids.len(), max_messages = config.max_messages.get(), "{} more matching messages wait for the next run (max_messages is {})", matching - uids.len(), config.max_messages.get());
+            }
             (uid_validity, uids, progress)
         };
         let sizes = fetch_sizes(conn, &what, &uids).await?;
