@@ -54,7 +54,7 @@ impl ImapDialer {
         if !greeted {
             let greeting = within(io, &what, "the greeting", client.read_response())
                 .await?
-                .map_err(|e| io_error(&what, &e))?;
+                .map_err(|e| greeting_error(&what, &e))?;
             if greeting.is_none() {
                 return Err(Error::connect(format!(
                     "{what}: the server closed the connection before greeting"
@@ -189,6 +189,39 @@ impl async_imap::Authenticator for TokenAuth {
                 }
                 String::new()
             }
+        }
+    }
+}
+
+/// A greeting that could not be read: a dropped or silent connection is `connect` or
+/// `timeout` as usual; anything else is a server that does not speak IMAP here
+/// (`protocol`, not worth retrying), said with a short printable excerpt, never a dump.
+fn greeting_error(what: &str, e: &std::io::Error) -> Error {
+    use std::io::ErrorKind as K;
+    match e.kind() {
+        K::TimedOut
+        | K::UnexpectedEof
+        | K::ConnectionReset
+        | K::ConnectionAborted
+        | K::BrokenPipe => io_error(what, e),
+        _ => {
+            let detail = e.to_string();
+            // async-imap reports the unparsed bytes as a list of numbers.
+            let bytes: Vec<u8> = detail
+                .split_once("input: [")
+                .and_then(|(_, rest)| rest.split_once(']'))
+                .map(|(list, _)| {
+                    list.split(',')
+                        .filter_map(|n| n.trim().parse::<u8>().ok())
+                        .collect()
+                })
+                .unwrap_or_default();
+            let seen = crate::transport::error::printable(&bytes, 60);
+            Error::protocol(format!(
+                "{what}: the greeting is not IMAP ({}); is this the IMAP port, and is `security` right for it?",
+                if seen.is_empty() { "unreadable".to_owned() } else { format!("it began {seen:?}") }
+            ))
+            .retryable(false)
         }
     }
 }

@@ -417,7 +417,9 @@ pub(crate) fn classify(what: &str, doing: &str, e: &lettre::transport::smtp::Err
     if e.is_timeout() {
         return Error::timeout(format!("{what}{doing}: {e}"));
     }
-    Error::protocol(format!("{what}{doing}: {e}"))
+    // lettre quotes what the server sent: keep it short and printable.
+    let said = crate::transport::error::printable(e.to_string().as_bytes(), 200);
+    Error::protocol(format!("{what}{doing}: {said}"))
 }
 
 /// The server's name and the extensions this connector uses, in a fixed order

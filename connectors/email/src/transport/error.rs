@@ -23,3 +23,21 @@ pub(crate) fn io_error(what: &str, e: &io::Error) -> Error {
         _ => Error::connect(format!("{what}: {e}")),
     }
 }
+
+/// At most `max` characters of what a peer sent, with control characters and
+/// non-UTF-8 bytes shown as `.`, for an error message: never a raw dump.
+pub(crate) fn printable(bytes: &[u8], max: usize) -> String {
+    String::from_utf8_lossy(bytes)
+        .chars()
+        .map(|c| {
+            if c.is_control() || c == '\u{fffd}' {
+                '.'
+            } else {
+                c
+            }
+        })
+        .take(max)
+        .collect::<String>()
+        .trim()
+        .to_owned()
+}
