@@ -37,6 +37,9 @@ pub enum ErrorKind {
     Internal,
     /// A signal (SIGINT, SIGTERM) stopped the run early; what was done is reported.
     Interrupted,
+    /// The remote side asked to slow down (HTTP 429, a quota): try again later, after
+    /// the wait it asked for when it said one (`retry_after_secs`).
+    RateLimited,
 }
 
 impl ErrorKind {
@@ -55,11 +58,12 @@ impl ErrorKind {
             Self::Protocol => "protocol",
             Self::Internal => "internal",
             Self::Interrupted => "interrupted",
+            Self::RateLimited => "rate_limited",
         }
     }
 
     /// Whether trying again later may succeed when nothing else is known: true for
-    /// `connect`, `timeout` and `interrupted`, false for the others.
+    /// `connect`, `timeout`, `interrupted` and `rate_limited`, false for the others.
     ///
     /// ```
     /// use connector_sdk::ErrorKind;
@@ -67,7 +71,34 @@ impl ErrorKind {
     /// assert!(!ErrorKind::Auth.retryable_by_default());
     /// ```
     pub fn retryable_by_default(self) -> bool {
-        matches!(self, Self::Connect | Self::Timeout | Self::Interrupted)
+        matches!(
+            self,
+            Self::Connect | Self::Timeout | Self::Interrupted | Self::RateLimited
+        )
+    }
+
+    /// The kind an HTTP status stands for, for connectors that call HTTP APIs: 401 and
+    /// 403 `auth`, 408 and 504 `timeout`, 429 `rate_limited`, 500, 502 and 503
+    /// `connect`, other 4xx `rejected`, anything else (a 1xx or 3xx where a result was
+    /// expected) `protocol`. `None` for a success.
+    ///
+    /// ```
+    /// use connector_sdk::ErrorKind;
+    /// assert_eq!(ErrorKind::from_http_status(429), Some(ErrorKind::RateLimited));
+    /// assert_eq!(ErrorKind::from_http_status(503), Some(ErrorKind::Connect));
+    /// assert_eq!(ErrorKind::from_http_status(404), Some(ErrorKind::Rejected));
+    /// assert_eq!(ErrorKind::from_http_status(204), None);
+    /// ```
+    pub fn from_http_status(status: u16) -> Option<Self> {
+        Some(match status {
+            200..=299 => return None,
+            401 | 403 => Self::Auth,
+            408 | 504 => Self::Timeout,
+            429 => Self::RateLimited,
+            500 | 502 | 503 => Self::Connect,
+            400..=499 => Self::Rejected,
+            _ => Self::Protocol,
+        })
     }
 }
 
@@ -101,6 +132,7 @@ pub struct Error {
     message: String,
     retryable: bool,
     path: Option<String>,
+    retry_after: Option<std::time::Duration>,
     #[source]
     source: Option<BoxError>,
 }
@@ -140,8 +172,46 @@ impl Error {
             message: message.into(),
             retryable: kind.retryable_by_default(),
             path: None,
+            retry_after: None,
             source: None,
         }
+    }
+
+    /// The remote side asked to slow down (retryable); add how long with
+    /// [`Error::after`] when it said.
+    pub fn rate_limited(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::RateLimited, message)
+    }
+
+    /// An error for an HTTP answer with `status` (see [`ErrorKind::from_http_status`]),
+    /// with its `Retry-After` header value when there was one (RFC 9110 §10.2.3: delay
+    /// seconds or an HTTP date).
+    ///
+    /// ```
+    /// use connector_sdk::{Error, ErrorKind};
+    /// let e = Error::from_http(429, Some("120"), "GET /items: too many requests");
+    /// assert_eq!(e.kind(), ErrorKind::RateLimited);
+    /// assert!(e.is_retryable());
+    /// assert_eq!(e.retry_after(), Some(std::time::Duration::from_secs(120)));
+    /// assert!(!Error::from_http(404, None, "GET /items/7").is_retryable());
+    /// ```
+    pub fn from_http(status: u16, retry_after: Option<&str>, message: impl Into<String>) -> Self {
+        let kind = ErrorKind::from_http_status(status).unwrap_or(ErrorKind::Protocol);
+        let mut e = Self::new(kind, format!("HTTP {status}: {}", message.into()));
+        e.retry_after = retry_after.and_then(crate::retry::parse_retry_after);
+        e
+    }
+
+    /// Sets how long the remote side asked to wait before trying again.
+    #[must_use]
+    pub fn after(mut self, wait: std::time::Duration) -> Self {
+        self.retry_after = Some(wait);
+        self
+    }
+
+    /// How long the remote side asked to wait before trying again, if it said.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        self.retry_after
     }
 
     /// A configuration error at a JSON pointer (`""` for the whole document, `/imap/port`).
@@ -250,6 +320,7 @@ impl Error {
             message,
             retryable: self.retryable,
             path: self.path.clone(),
+            retry_after_secs: self.retry_after.map(|d| d.as_secs_f64().ceil() as u64),
         }
     }
 }
@@ -267,7 +338,8 @@ impl Error {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ErrorBody {
-    /// What went wrong: config, auth, connect, timeout, rejected, protocol or internal.
+    /// What went wrong: config, auth, connect, timeout, rejected, protocol, internal,
+    /// interrupted or rate_limited.
     pub kind: ErrorKind,
     /// What happened, for a person.
     pub message: String,
@@ -275,6 +347,9 @@ pub struct ErrorBody {
     pub retryable: bool,
     /// The JSON pointer of the offending value, for config errors.
     pub path: Option<String>,
+    /// For `rate_limited`: how many seconds the remote side asked to wait.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_secs: Option<u64>,
 }
 
 impl From<ErrorBody> for Error {
@@ -284,6 +359,7 @@ impl From<ErrorBody> for Error {
             message: body.message,
             retryable: body.retryable,
             path: body.path,
+            retry_after: body.retry_after_secs.map(std::time::Duration::from_secs),
             source: None,
         }
     }

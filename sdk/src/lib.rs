@@ -152,6 +152,7 @@ mod json;
 mod manifest;
 pub mod prelude;
 mod registry;
+pub mod retry;
 mod run;
 mod schema;
 mod secret;

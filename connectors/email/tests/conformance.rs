@@ -37,6 +37,10 @@ fn suite() -> Suite {
 
     Suite::new(env!("CARGO_BIN_EXE_email-connector"), "email")
         .snapshots(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/snapshots"))
+        .allow_break(
+            "activities/send/response/error/0/kind",
+            "0.2.0 is not released yet: the SDK's error kinds gain `rate_limited` in it",
+        )
         .connection(with_canary)
         .canary(CANARY)
         .invalid_connection(bad_port, "/imap/port")

@@ -380,17 +380,14 @@ fn branch_list(s: &Value) -> Vec<&Value> {
 }
 
 /// What identifies a branch across versions: its `const`, or its type with the names of
-/// its properties (`object{file}`).
+/// its required properties (`object{file}`): a variant is known by what it must have,
+/// so adding an optional field compares the branch rather than replacing it.
 fn shape(root: &Value, b: &Value) -> String {
     let b = resolve(root, b);
     if let Some(c) = b.get("const") {
         return c.to_string();
     }
-    let mut names: Vec<&str> = b
-        .get("properties")
-        .and_then(Value::as_object)
-        .map(|m| m.keys().map(String::as_str).collect())
-        .unwrap_or_default();
+    let mut names = required(b);
     names.sort_unstable();
     format!("{}{{{}}}", types(root, b).join("|"), names.join(","))
 }

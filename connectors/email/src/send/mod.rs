@@ -94,6 +94,7 @@ impl Target for SendEmail {
             message: "failed".into(),
             retryable: false,
             path: None,
+            retry_after_secs: None,
         });
         Some(Error::from(body))
     }
