@@ -62,11 +62,27 @@ pub(crate) fn record(
         .find(|p| matches!(p.body, mail_parser::PartType::Html(_)))
         .and_then(|p| p.text_contents())
         .map(normalize_body);
+    // Not `headers_raw()`: it drops every header that is not UTF-8 (mail from older
+    // systems), and a header a user does not get is silently lost. Each is kept,
+    // decoded with replacement characters and flagged.
     let headers = message
-        .headers_raw()
-        .map(|(name, value)| HeaderRecord {
-            name: name.to_owned(),
-            value: unfold(value),
+        .parts
+        .first()
+        .map(|top| top.headers.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .map(|h| {
+            let bytes = message
+                .raw_message
+                .get(h.offset_start as usize..h.offset_end as usize)
+                .unwrap_or_default();
+            let value = String::from_utf8_lossy(bytes);
+            let not_utf8 = matches!(value, std::borrow::Cow::Owned(_)).then_some(true);
+            HeaderRecord {
+                name: h.name.as_str().to_owned(),
+                value: unfold(&value),
+                not_utf8,
+            }
         })
         .collect();
     let attachments = if config.attachments == AttachmentMode::None {
@@ -288,6 +304,25 @@ mod tests {
                 .expect_err("too deep")
                 .contains("nested more than 100 deep")
         );
+    }
+
+    #[test]
+    fn a_header_that_is_not_utf8_is_kept_and_flagged() {
+        let raw = b"Subject: ok\r\nX-Latin: caf\xe9 au lait\r\nFrom: a@example.com\r\n\r\nbody\r\n";
+        let rec = record(&config(), 1, 1, Vec::new(), raw).expect("a record");
+        let latin = rec
+            .headers
+            .iter()
+            .find(|h| h.name == "X-Latin")
+            .expect("the header is kept");
+        assert_eq!(latin.value, "caf\u{fffd} au lait");
+        assert_eq!(latin.not_utf8, Some(true));
+        let subject = rec
+            .headers
+            .iter()
+            .find(|h| h.name == "Subject")
+            .expect("subject");
+        assert_eq!(subject.not_utf8, None, "flagged only when it was not UTF-8");
     }
 
     #[test]

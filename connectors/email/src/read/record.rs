@@ -58,6 +58,10 @@ pub struct HeaderRecord {
     pub name: String,
     /// Its raw value, unfolded and trimmed.
     pub value: String,
+    /// `true` when the value was not UTF-8: it is shown with replacement characters
+    /// (`\u{fffd}`) where the bytes could not be decoded. Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_utf8: Option<bool>,
 }
 
 #[connector_sdk::settings]

@@ -236,3 +236,43 @@ fn new_message_id(domain: &str) -> String {
     h.write_u32(std::process::id());
     format!("<{nanos:x}.{:016x}@{domain}>", h.finish())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(headers: serde_json::Value) -> SendRequest {
+        connector_sdk::from_value(&serde_json::json!({
+            "from": "a@example.com", "to": "b@example.com", "subject": "s", "text": "t",
+            "headers": headers
+        }))
+        .expect("valid")
+    }
+
+    fn config() -> SendConfig {
+        connector_sdk::from_value(&serde_json::json!({})).expect("defaults")
+    }
+
+    #[test]
+    fn no_line_is_longer_than_rfc_5322_allows() {
+        let words = "word ".repeat(600);
+        let mut req = request(serde_json::json!({"X-Words": words}));
+        req.subject = format!("{} {}", "y".repeat(900), "ünïcödé ".repeat(100));
+        req.attachments = vec![
+            connector_sdk::from_value(&serde_json::json!({
+                "filename": format!("{}.pdf", "n".repeat(600)), "content_base64": "QUJD"
+            }))
+            .expect("attachment"),
+        ];
+        let built = build(&config(), &req).expect("built");
+        let text = String::from_utf8_lossy(&built.data);
+        for line in text.split("\r\n") {
+            assert!(
+                line.len() <= 998,
+                "a line of {} octets: {}…",
+                line.len(),
+                &line[..40]
+            );
+        }
+    }
+}

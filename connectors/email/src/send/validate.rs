@@ -37,8 +37,28 @@ fn no_line_breaks(path: &str, value: &str) -> Result<()> {
     Ok(())
 }
 
+/// The longest run without whitespace a header value may have: RFC 5322 §2.1.1 limits a
+/// line to 998 octets, and a header can be folded only at whitespace.
+const MAX_UNBROKEN: usize = 900;
+
+fn foldable(path: &str, value: &str) -> Result<()> {
+    if value
+        .split(char::is_whitespace)
+        .any(|run| run.len() > MAX_UNBROKEN)
+    {
+        return Err(Error::config(
+            path,
+            format!(
+                "a header line may not exceed 998 octets (RFC 5322 section 2.1.1) and can be folded only at spaces: give the value a space at least every {MAX_UNBROKEN} characters"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn message_id_form(path: &str, id: &str) -> Result<()> {
     no_line_breaks(path, id)?;
+    foldable(path, id)?;
     let ok = id.starts_with('<')
         && id.ends_with('>')
         && id.contains('@')
@@ -87,6 +107,7 @@ pub(crate) fn validate(config: &SendConfig, req: &SendRequest) -> Result<()> {
             ));
         }
         no_line_breaks(&path, value)?;
+        foldable(&path, value)?;
     }
     if let Some(id) = &req.in_reply_to {
         message_id_form("/in_reply_to", id)?;
@@ -160,4 +181,31 @@ pub(crate) fn validate(config: &SendConfig, req: &SendRequest) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unfoldable_header_value_is_refused_with_its_path() {
+        let config: SendConfig = connector_sdk::from_value(&serde_json::json!({})).expect("ok");
+        let req: SendRequest = connector_sdk::from_value(&serde_json::json!({
+            "from": "a@example.com", "to": "b@example.com",
+            "headers": {"X-Token": "x".repeat(2000), "X-Words": "word ".repeat(600)}
+        }))
+        .expect("well-formed");
+        let err = validate(&config, &req).unwrap_err();
+        assert_eq!(err.path(), Some("/headers/X-Token"));
+        assert!(err.message().contains("998 octets"), "{err}");
+        let long_id = format!("<{}@example.com>", "i".repeat(1000));
+        let req: SendRequest = connector_sdk::from_value(&serde_json::json!({
+            "from": "a@example.com", "to": "b@example.com", "in_reply_to": long_id
+        }))
+        .expect("well-formed");
+        assert_eq!(
+            validate(&config, &req).unwrap_err().path(),
+            Some("/in_reply_to")
+        );
+    }
 }
