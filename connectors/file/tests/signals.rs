@@ -1,5 +1,5 @@
-//! SIGTERM and SIGINT stop the run: what was delivered is committed, the exit is 1
-//! with a JSON error line.
+//! SIGTERM and SIGINT stop the run: what was delivered is committed, the exit is
+//! 128 + the signal's number with an `interrupted` JSON error line.
 
 mod common;
 

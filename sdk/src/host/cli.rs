@@ -102,6 +102,11 @@ pub(crate) enum Command {
         /// `--state` covers at the start of the next run.
         #[arg(long, value_enum, default_value_t = CommitMode::Immediate)]
         commit: CommitMode,
+        /// Stop the run after this many seconds, as SIGTERM would (what was done is
+        /// reported and committed), and exit 1 with a `timeout` error: bounds a run
+        /// that a slow or stalling server would otherwise hold.
+        #[arg(long, value_name = "SECS")]
+        deadline: Option<u64>,
     },
 }
 

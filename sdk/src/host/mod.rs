@@ -123,13 +123,13 @@ fn fail(err: &Error) -> ExitCode {
 pub fn exit_status(err: &Error) -> u8 {
     match err.kind() {
         ErrorKind::Config => 2,
-        ErrorKind::Interrupted => 128 + SIGNAL.load(std::sync::atomic::Ordering::Relaxed).max(2),
+        ErrorKind::Interrupted => match crate::run::stop_cause() {
+            Some(crate::run::StopCause::Signal(n)) => 128 + n,
+            _ => 130,
+        },
         _ => 1,
     }
 }
-
-/// The number of the signal that stopped the run (0: none yet).
-static SIGNAL: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
 
 fn print_json(value: &Value) -> Result<()> {
     let mut stdout = std::io::stdout().lock();
@@ -308,6 +308,7 @@ async fn execute<C: Connector>(connector: &C, command: cli::Command) -> Result<(
             commit_every,
             state,
             commit,
+            deadline,
         } => {
             let activity = find(&activity)?;
             one_stdin(&[
@@ -351,7 +352,7 @@ async fn execute<C: Connector>(connector: &C, command: cli::Command) -> Result<(
             let conn = Arc::new(open(connector, &connection).await?);
             let io = RunIo {
                 output: Box::new(std::io::stdout()),
-                stop: signals(),
+                stop: signals(deadline.map(Duration::from_secs)),
                 commit_every: commit_every.max(1),
                 state_lines: state.is_some() || commit == cli::CommitMode::Deferred,
                 state_file: state.map(std::path::PathBuf::from),
@@ -360,7 +361,7 @@ async fn execute<C: Connector>(connector: &C, command: cli::Command) -> Result<(
             let result = prepared.run(Arc::clone(&conn), io).await;
             match Arc::try_unwrap(conn) {
                 // After a signal, goodbyes get little time: the exit is promised in 2 s.
-                Ok(conn) if matches!(&result, Err(e) if e.kind() == ErrorKind::Interrupted) => {
+                Ok(conn) if crate::run::stop_cause().is_some() => {
                     let _ = tokio::time::timeout(Duration::from_millis(200), close(conn)).await;
                 }
                 Ok(conn) => close(conn).await,
@@ -387,12 +388,26 @@ async fn close<C: Connection>(conn: C) {
     }
 }
 
-/// A stop flag set by SIGINT or SIGTERM.
-fn signals() -> tokio::sync::watch::Receiver<bool> {
+/// A stop flag set by SIGINT or SIGTERM, or once `deadline` has passed.
+fn signals(deadline: Option<Duration>) -> tokio::sync::watch::Receiver<bool> {
     let (tx, rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
-        let name = wait_for_signal().await;
-        tracing::warn!(target: "connector_sdk::host", "{name} received: stopping after what was delivered");
+        let timer = async {
+            match deadline {
+                Some(d) => tokio::time::sleep(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            name = wait_for_signal() => {
+                tracing::warn!(target: "connector_sdk::host", "{name} received: stopping after what was delivered");
+            }
+            () = timer => {
+                let secs = deadline.map_or(0, |d| d.as_secs());
+                crate::run::set_stop_cause(crate::run::StopCause::Deadline(secs));
+                tracing::warn!(target: "connector_sdk::host", deadline_secs = secs, "the run's deadline passed: stopping after what was delivered");
+            }
+        }
         let _ = tx.send(true);
         // Keep the sender alive so receivers see `true`, not a closed channel.
         std::future::pending::<()>().await;
@@ -402,7 +417,6 @@ fn signals() -> tokio::sync::watch::Receiver<bool> {
 
 #[cfg(unix)]
 async fn wait_for_signal() -> &'static str {
-    use std::sync::atomic::Ordering;
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut int), Ok(mut term)) = (
         signal(SignalKind::interrupt()),
@@ -412,11 +426,11 @@ async fn wait_for_signal() -> &'static str {
     };
     tokio::select! {
         _ = int.recv() => {
-            SIGNAL.store(2, Ordering::Relaxed);
+            crate::run::set_stop_cause(crate::run::StopCause::Signal(2));
             "SIGINT"
         }
         _ = term.recv() => {
-            SIGNAL.store(15, Ordering::Relaxed);
+            crate::run::set_stop_cause(crate::run::StopCause::Signal(15));
             "SIGTERM"
         }
     }

@@ -36,3 +36,40 @@ pub(crate) async fn stopped(stop: &mut watch::Receiver<bool>) {
         }
     }
 }
+
+/// Why a run was told to stop: a signal, or its deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StopCause {
+    /// SIGINT or SIGTERM (its number).
+    Signal(u8),
+    /// `--deadline` passed (its seconds).
+    Deadline(u64),
+}
+
+static STOP_CAUSE: std::sync::Mutex<Option<StopCause>> = std::sync::Mutex::new(None);
+
+/// Records why the run is being stopped (the first cause wins).
+pub(crate) fn set_stop_cause(cause: StopCause) {
+    if let Ok(mut c) = STOP_CAUSE.lock()
+        && c.is_none()
+    {
+        *c = Some(cause);
+    }
+}
+
+/// Why the run was stopped, if it was.
+pub(crate) fn stop_cause() -> Option<StopCause> {
+    STOP_CAUSE.lock().ok().and_then(|c| *c)
+}
+
+/// The error a stopped run ends with: `interrupted` after a signal, `timeout` (retryable)
+/// after the deadline; `done` says what was done before.
+pub(crate) fn stopped_error(done: &str) -> crate::error::Error {
+    use crate::error::Error;
+    match stop_cause() {
+        Some(StopCause::Deadline(secs)) => Error::timeout(format!(
+            "stopped at the run's deadline ({secs} s, --deadline): {done}"
+        )),
+        _ => Error::interrupted(format!("interrupted by a signal: {done}")),
+    }
+}

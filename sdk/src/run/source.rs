@@ -318,8 +318,8 @@ async fn finish<S: Source>(
         if let Some(Err(e)) = read_result {
             tracing::debug!(target: TARGET, "the source ended after the stop with: {e}");
         }
-        return Err(Error::interrupted(format!(
-            "interrupted by a signal after {delivered} delivered and {committed} committed records"
+        return Err(super::stopped_error(&format!(
+            "{delivered} records delivered and {committed} committed"
         )));
     }
     if let Some(Err(e)) = read_result {

@@ -44,8 +44,8 @@ pub(crate) async fn run<T: Target>(
     tracing::info!(target: TARGET, activity = name, requests = count, reported = tally.reported, failed = tally.failures.len(), "target run ended");
     if *signal.borrow() {
         let left = count - tally.reported;
-        return Err(Error::interrupted(format!(
-            "interrupted by a signal: {} of {count} requests reported ({} failed); the other {left} were not started or were abandoned, so their outcome is unknown",
+        return Err(super::stopped_error(&format!(
+            "{} of {count} requests reported ({} failed); the other {left} were not started or were abandoned, so their outcome is unknown",
             tally.reported,
             tally.failures.len()
         )));
@@ -53,7 +53,7 @@ pub(crate) async fn run<T: Target>(
     match outcome {
         Some(Err(e)) => return Err(e),
         Some(Ok(())) => {}
-        None => return Err(Error::interrupted("interrupted by a signal")),
+        None => return Err(super::stopped_error("no request reported")),
     }
     if let Some(first) = tally.unreported.first() {
         return Err(Error::internal(format!(
