@@ -53,6 +53,7 @@ mod auth;
 mod check;
 mod checked;
 mod connection;
+mod filename;
 mod protocol;
 mod read;
 mod send;

@@ -197,47 +197,64 @@ impl async_imap::Authenticator for TokenAuth {
 /// `timeout` as usual; anything else is a server that does not speak IMAP here
 /// (`protocol`, not worth retrying), said with a short printable excerpt, never a dump.
 fn greeting_error(what: &str, e: &std::io::Error) -> Error {
-    use std::io::ErrorKind as K;
-    match e.kind() {
-        K::TimedOut
-        | K::UnexpectedEof
-        | K::ConnectionReset
-        | K::ConnectionAborted
-        | K::BrokenPipe => io_error(what, e),
-        _ => {
-            let detail = e.to_string();
-            // async-imap reports the unparsed bytes as a list of numbers.
-            let bytes: Vec<u8> = detail
-                .split_once("input: [")
-                .and_then(|(_, rest)| rest.split_once(']'))
-                .map(|(list, _)| {
-                    list.split(',')
-                        .filter_map(|n| n.trim().parse::<u8>().ok())
-                        .collect()
-                })
-                .unwrap_or_default();
-            let seen = crate::transport::error::printable(&bytes, 60);
-            Error::protocol(format!(
-                "{what}: the greeting is not IMAP ({}); is this the IMAP port, and is `security` right for it?",
-                if seen.is_empty() { "unreadable".to_owned() } else { format!("it began {seen:?}") }
-            ))
-            .retryable(false)
-        }
+    match unparsed(e) {
+        None => io_error(what, e),
+        Some(seen) => Error::protocol(format!(
+            "{what}: the greeting is not IMAP ({}); is this the IMAP port, and is `security` right for it?",
+            if seen.is_empty() { "unreadable".to_owned() } else { format!("it began {seen:?}") }
+        ))
+        .retryable(false),
     }
 }
+
+/// For an I/O error that is really a parse failure (async-imap reports what it could
+/// not parse as a list of byte values, which can be a whole message): a short
+/// printable excerpt of it. `None` for a real I/O error.
+fn unparsed(e: &std::io::Error) -> Option<String> {
+    use std::io::ErrorKind as K;
+    if matches!(
+        e.kind(),
+        K::TimedOut | K::UnexpectedEof | K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe
+    ) {
+        return None;
+    }
+    let detail = e.to_string();
+    let bytes: Vec<u8> = detail
+        .split_once("input: [")
+        .and_then(|(_, rest)| rest.split_once(']'))
+        .map(|(list, _)| {
+            list.split(',')
+                .take(EXCERPT)
+                .filter_map(|n| n.trim().parse::<u8>().ok())
+                .collect()
+        })
+        .unwrap_or_else(|| detail.bytes().take(EXCERPT).collect());
+    Some(crate::transport::error::printable(&bytes, EXCERPT))
+}
+
+/// How much of what a server sent an error message quotes.
+const EXCERPT: usize = 120;
 
 /// Classifies an IMAP error.
 pub(crate) fn classify(what: &str, doing: &str, e: async_imap::error::Error) -> Error {
     use async_imap::error::Error as E;
+    // Whatever the server sent is quoted short and printable: a parse error may carry
+    // a whole message (hundreds of MB), and a line may carry control characters.
+    let said = |text: &str| crate::transport::error::printable(text.as_bytes(), EXCERPT);
     match e {
-        E::Io(io) => io_error(&format!("{what} ({doing})"), &io),
+        E::Io(io) => match unparsed(&io) {
+            None => io_error(&format!("{what} ({doing})"), &io),
+            Some(seen) => Error::protocol(format!(
+                "{what} ({doing}): the answer cannot be parsed as IMAP (it began {seen:?})"
+            )),
+        },
         E::ConnectionLost => Error::connect(format!("{what} ({doing}): connection lost")),
-        E::No(text) => Error::rejected(format!("{what}: {doing} refused: {}", text.trim())),
+        E::No(text) => Error::rejected(format!("{what}: {doing} refused: {}", said(&text))),
         E::Bad(text) => Error::protocol(format!(
             "{what}: {doing} rejected as malformed: {}",
-            text.trim()
+            said(&text)
         )),
-        other => Error::protocol(format!("{what} ({doing}): {other}")),
+        other => Error::protocol(format!("{what} ({doing}): {}", said(&other.to_string()))),
     }
 }
 
@@ -337,6 +354,32 @@ pub(crate) fn quote(s: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_a_server_sent_is_quoted_short_and_printable() {
+        // async-imap's parse error carries the unparsed input, which can be a message.
+        let dump = format!(
+            "Error(Error {{ input: [{}], code: Tag }})",
+            "65, ".repeat(1_000_000)
+        );
+        let e = classify(
+            "IMAP h:993",
+            "UID FETCH",
+            async_imap::error::Error::Io(std::io::Error::other(dump)),
+        );
+        assert_eq!(e.kind(), connector_sdk::ErrorKind::Protocol);
+        assert!(e.message().len() < 300, "{} bytes", e.message().len());
+        assert!(e.message().contains("AAAA"), "{e}");
+        let no = classify(
+            "IMAP h:993",
+            "UID STORE",
+            async_imap::error::Error::No(format!("\u{7}{}", "x".repeat(10_000))),
+        );
+        assert!(
+            no.message().len() < 300 && !no.message().contains('\u{7}'),
+            "{no}"
+        );
+    }
 
     #[test]
     fn uid_sets_use_ranges() {

@@ -117,7 +117,7 @@ pub(crate) fn record(
                     _ => (None, None),
                 };
                 AttachmentRecord {
-                    filename: part.attachment_name().map(str::to_owned),
+                    filename: part.attachment_name().map(crate::filename::safe),
                     content_type,
                     size,
                     content_id: part
@@ -323,6 +323,23 @@ mod tests {
             .find(|h| h.name == "Subject")
             .expect("subject");
         assert_eq!(subject.not_utf8, None, "flagged only when it was not UTF-8");
+    }
+
+    #[test]
+    fn attachment_names_from_strangers_cannot_name_a_path() {
+        let raw = concat!(
+            "Subject: x\r\nFrom: a@example.com\r\nMIME-Version: 1.0\r\n",
+            "Content-Type: multipart/mixed; boundary=b\r\n\r\n",
+            "--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n",
+            "--b\r\nContent-Type: application/octet-stream\r\n",
+            "Content-Disposition: attachment; filename=\"../../etc/cron.d/evil\"\r\n\r\nx\r\n",
+            "--b--\r\n"
+        );
+        let rec = record(&config(), 1, 1, Vec::new(), raw.as_bytes()).expect("a record");
+        assert_eq!(
+            rec.attachments[0].filename.as_deref(),
+            Some(".._.._etc_cron.d_evil")
+        );
     }
 
     #[test]

@@ -73,6 +73,8 @@ pub(crate) fn build(config: &SendConfig, req: &SendRequest) -> Result<Built> {
     let mut attached = Vec::new();
     for (i, a) in req.attachments.iter().enumerate() {
         let (content, name) = attachment_content(config, i, a)?;
+        // The name recipients see and may save under: no directory parts or controls.
+        let name = name.as_deref().map(crate::filename::safe);
         // Base64 always: a text attachment in 7bit or quoted-printable would have its
         // line endings rewritten in transit, and attachments must arrive byte for byte.
         let content = MimeBody::new_with_encoding(content, ContentTransferEncoding::Base64)
@@ -167,12 +169,46 @@ enum Body {
 }
 
 fn body_part(req: &SendRequest) -> Body {
+    let unsafe_text = req.text.as_deref().is_some_and(not_7bit_safe)
+        || req.html.as_deref().is_some_and(not_7bit_safe);
+    if unsafe_text {
+        // A NUL or a CR that does not end a line may not travel as 7bit or quoted
+        // lines (RFC 5322 section 2.3, RFC 2045 section 2.7): such a body goes base64,
+        // so it arrives byte for byte.
+        let part = |text: &str, content_type: ContentType| {
+            let body = MimeBody::new_with_encoding(
+                text.as_bytes().to_vec(),
+                ContentTransferEncoding::Base64,
+            )
+            .unwrap_or_else(|_| MimeBody::new(text.to_owned()));
+            SinglePart::builder().header(content_type).body(body)
+        };
+        return match (&req.text, &req.html) {
+            (Some(t), Some(h)) => Body::Multi(
+                MultiPart::alternative()
+                    .singlepart(part(t, ContentType::TEXT_PLAIN))
+                    .singlepart(part(h, ContentType::TEXT_HTML)),
+            ),
+            (None, Some(h)) => Body::Single(part(h, ContentType::TEXT_HTML)),
+            (Some(t), None) => Body::Single(part(t, ContentType::TEXT_PLAIN)),
+            (None, None) => Body::Single(SinglePart::plain(String::new())),
+        };
+    }
     match (&req.text, &req.html) {
         (Some(t), Some(h)) => Body::Multi(MultiPart::alternative_plain_html(t.clone(), h.clone())),
         (None, Some(h)) => Body::Single(SinglePart::html(h.clone())),
         (Some(t), None) => Body::Single(SinglePart::plain(t.clone())),
         (None, None) => Body::Single(SinglePart::plain(String::new())),
     }
+}
+
+/// Whether `text` holds a NUL or a CR that is not followed by LF.
+fn not_7bit_safe(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes
+        .iter()
+        .enumerate()
+        .any(|(i, b)| *b == 0 || (*b == b'\r' && bytes.get(i + 1) != Some(&b'\n')))
 }
 
 fn raw(name: &str, value: &str) -> Result<HeaderValue> {
@@ -251,6 +287,27 @@ mod tests {
 
     fn config() -> SendConfig {
         connector_sdk::from_value(&serde_json::json!({})).expect("defaults")
+    }
+
+    #[test]
+    fn bodies_with_bare_cr_or_nul_are_not_sent_as_7bit() {
+        for text in ["a\rb", "a\0b", "a\nb\r"] {
+            let mut req = request(serde_json::json!({}));
+            req.text = Some(text.into());
+            let built = build(&config(), &req).expect("built");
+            let data = String::from_utf8_lossy(&built.data).to_string();
+            assert!(
+                !data.contains("Content-Transfer-Encoding: 7bit"),
+                "{text:?} went out as 7bit:\n{data}"
+            );
+            let body = data.split("\r\n\r\n").nth(1).unwrap_or_default();
+            assert!(!body.contains('\0'), "{text:?}: a NUL on the wire");
+            let bare_cr = body
+                .as_bytes()
+                .windows(2)
+                .any(|w| w[0] == b'\r' && w[1] != b'\n');
+            assert!(!bare_cr, "{text:?}: a bare CR on the wire");
+        }
     }
 
     #[test]
