@@ -54,6 +54,7 @@ mod check;
 mod checked;
 mod connection;
 mod filename;
+mod hints;
 mod protocol;
 mod read;
 mod send;

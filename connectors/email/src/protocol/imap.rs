@@ -53,8 +53,9 @@ impl ImapDialer {
         let mut client = async_imap::Client::new(stream);
         if !greeted {
             let greeting = within(io, &what, "the greeting", client.read_response())
-                .await?
-                .map_err(|e| greeting_error(&what, &e))?;
+                .await
+                .map_err(crate::transport::silent_greeting)?
+                .map_err(|e| crate::transport::silent_greeting(greeting_error(&what, &e)))?;
             if greeting.is_none() {
                 return Err(Error::connect(format!(
                     "{what}: the server closed the connection before greeting"
@@ -74,10 +75,17 @@ impl ImapDialer {
                     Ok(session) => Ok(session),
                     Err((e, _)) => Err(match e {
                         async_imap::error::Error::No(text)
-                        | async_imap::error::Error::Bad(text) => Error::auth(format!(
-                            "{what}: login as {username} refused: {}",
-                            text.trim()
-                        )),
+                        | async_imap::error::Error::Bad(text) => {
+                            let message = format!(
+                                "{what}: login as {username} refused: {}",
+                                crate::transport::error::printable(text.as_bytes(), EXCERPT)
+                            );
+                            Error::auth(if crate::hints::is_exchange_online(&self.endpoint.host) {
+                                crate::hints::with(message, crate::hints::EXCHANGE_BASIC)
+                            } else {
+                                message
+                            })
+                        }
                         other => classify(&what, "LOGIN", other),
                     }),
                 }

@@ -86,11 +86,12 @@ impl SmtpDialer {
         within(
             self.net.timeouts.io(),
             &what,
-            "EHLO",
+            "the greeting and EHLO",
             AsyncSmtpConnection::connect_with_transport(Box::new(stream), &hello),
         )
-        .await?
-        .map_err(|e| classify(&what, "EHLO", &e))
+        .await
+        .map_err(crate::transport::silent_greeting)?
+        .map_err(|e| crate::transport::silent_greeting(classify(&what, "EHLO", &e)))
     }
 
     /// AUTH, when the settings have credentials.
@@ -123,10 +124,16 @@ impl SmtpDialer {
                 "{what}: the server offers no login mechanism this connector supports (PLAIN, LOGIN): {e}"
             ))),
             Err(e) => Err(match classify(&what, "AUTH", &e) {
-                err if matches!(err.kind(), connector_sdk::ErrorKind::Rejected) => Error::auth(
-                    format!("{what}: login as {username} refused: {}", reply_text(&e)),
-                )
-                .retryable(err.is_retryable()),
+                err if matches!(err.kind(), connector_sdk::ErrorKind::Rejected) => {
+                    let message =
+                        format!("{what}: login as {username} refused: {}", reply_text(&e));
+                    let message = if crate::hints::is_exchange_online(&self.endpoint.host) {
+                        crate::hints::with(message, crate::hints::EXCHANGE_BASIC)
+                    } else {
+                        message
+                    };
+                    Error::auth(message).retryable(err.is_retryable())
+                }
                 err => err,
             }),
         }

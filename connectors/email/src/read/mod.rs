@@ -63,7 +63,10 @@ impl Source for ReadEmail {
                 if !exists {
                     return Err(Error::config(
                         "/after_read/move_to",
-                        format!("there is no folder `{target}` to move messages to"),
+                        crate::hints::with(
+                            format!("there is no folder `{target}` to move messages to"),
+                            crate::hints::NO_FOLDER,
+                        ),
                     ));
                 }
             }
@@ -71,7 +74,10 @@ impl Source for ReadEmail {
                 match classify(&what, "SELECT", e) {
                     err if err.kind() == connector_sdk::ErrorKind::Rejected => Error::config(
                         "/folder",
-                        format!("cannot open folder `{}`: {}", config.folder, err.message()),
+                        crate::hints::with(
+                            format!("cannot open folder `{}`: {}", config.folder, err.message()),
+                            crate::hints::NO_FOLDER,
+                        ),
                     ),
                     err => err,
                 }

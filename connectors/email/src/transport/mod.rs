@@ -238,7 +238,9 @@ impl Net {
                             starttls::negotiate(&mut stream, endpoint.proto, &what, hello).await
                         },
                     )
-                    .await??;
+                    .await
+                    .map_err(silent_greeting)?
+                    .map_err(silent_greeting)?;
                     self.tls(stream, &endpoint.name).await
                 };
                 Ok((steps.run("starttls", secured, established).await?, true))
@@ -260,4 +262,18 @@ pub(crate) async fn within<T>(
             limit.as_secs()
         ))
     })
+}
+
+/// A server that says nothing when a plain connection opens is often a port that
+/// waits for TLS first: a timeout waiting for a greeting says so.
+pub(crate) fn silent_greeting(e: Error) -> Error {
+    if e.kind() != connector_sdk::ErrorKind::Timeout {
+        return e;
+    }
+    let retryable = e.is_retryable();
+    Error::timeout(crate::hints::with(
+        e.message().to_owned(),
+        crate::hints::TLS_PORT,
+    ))
+    .retryable(retryable)
 }

@@ -66,12 +66,30 @@ pub(crate) fn tls_error(what: &str, e: &io::Error) -> Error {
     let tls = e
         .get_ref()
         .and_then(|inner| inner.downcast_ref::<rustls::Error>());
+    use crate::hints;
     match tls {
-        Some(rustls::Error::InvalidCertificate(reason)) => Error::connect(format!(
-            "{what}: the server's certificate is not trusted ({reason:?}); set tls.ca_file to the CA that signed it"
-        ))
-        .retryable(false),
-        Some(other) => Error::connect(format!("{what}: TLS handshake failed: {other}")).retryable(false),
+        Some(rustls::Error::InvalidCertificate(reason)) => {
+            let hint = match reason {
+                rustls::CertificateError::NotValidForName
+                | rustls::CertificateError::NotValidForNameContext { .. } => hints::OTHER_NAME,
+                _ => hints::UNTRUSTED_CA,
+            };
+            Error::connect(hints::with(
+                format!("{what}: the server's certificate is not trusted ({reason:?})"),
+                hint,
+            ))
+            .retryable(false)
+        }
+        Some(rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType)) => {
+            Error::connect(hints::with(
+                format!("{what}: TLS handshake failed: the server did not answer in TLS"),
+                hints::PLAINTEXT_PORT,
+            ))
+            .retryable(false)
+        }
+        Some(other) => {
+            Error::connect(format!("{what}: TLS handshake failed: {other}")).retryable(false)
+        }
         None => super::error::connect_error(what, e),
     }
 }
@@ -123,5 +141,31 @@ impl rustls::client::danger::ServerCertVerifier for AcceptAny {
 
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn handshake(e: rustls::Error) -> Error {
+        tls_error("IMAP h:993", &io::Error::new(io::ErrorKind::InvalidData, e))
+    }
+
+    #[test]
+    fn certificate_problems_say_what_to_do() {
+        let name = handshake(rustls::Error::InvalidCertificate(
+            rustls::CertificateError::NotValidForName,
+        ));
+        assert!(
+            name.message()
+                .contains("hint: the certificate is for another host name"),
+            "{name}"
+        );
+        assert!(!name.is_retryable());
+        let ca = handshake(rustls::Error::InvalidCertificate(
+            rustls::CertificateError::UnknownIssuer,
+        ));
+        assert!(ca.message().contains("hint: set `tls.ca_file`"), "{ca}");
     }
 }
