@@ -51,7 +51,7 @@ fn starttls_on_a_port_that_waits_for_tls() {
         assert_eq!(error["kind"], "timeout", "{name}: {error}");
         let m = error["message"].as_str().unwrap_or_default();
         assert!(
-            m.contains("hint: a port for TLS from the first byte"),
+            m.contains("hint: no greeting came: if this port is for TLS from the first byte"),
             "{name}: {m}"
         );
     }
