@@ -125,24 +125,10 @@ fn a_wrong_password_ends_the_batch_after_one_login_attempt() {
     let fx = Fixture::new();
     let mut settings = fx.settings();
     settings["auth"]["password"] = json!("wrong");
-    let conn = fx.file("bad.json", &settings);
     let batch: Vec<_> = (0..6)
         .map(|_| json!({"from": fx.peer.address, "to": [fx.user.address], "text": "x"}))
         .collect();
-    let (config, input) = (
-        fx.file("send.json", &json!({"concurrency": 3})),
-        fx.file("in.json", &json!(batch)),
-    );
-    let out = common::run(&[
-        "run",
-        "send",
-        "--connection",
-        &conn,
-        "--config",
-        &config,
-        "--input",
-        &input,
-    ]);
+    let out = fx.send_via(&settings, json!({"concurrency": 3}), json!(batch));
     assert_eq!(code(&out), 1, "{}", common::stderr(&out));
     let err = last_error(&out);
     assert_eq!(err["kind"], "auth", "{err}");

@@ -94,28 +94,12 @@ fn check_unknown(after: AfterData) -> Duration {
     settings["smtp"] =
         json!({"host": "127.0.0.1", "port": port, "security": "none", "auth": {"type": "none"}});
     settings["timeouts"] = json!({"connect_secs": 2, "io_secs": 2});
-    let conn = fx.file("hostile.json", &settings);
-    let (config, input) = (
-        fx.file(
-            "send.json",
-            &json!({"final_reply_timeout_secs": 3, "max_retries": 3, "retry_backoff_ms": 10}),
-        ),
-        fx.file(
-            "in.json",
-            &json!({"from": fx.peer.address, "to": [fx.user.address], "subject": "once", "text": "x"}),
-        ),
-    );
     let started = Instant::now();
-    let out = common::run(&[
-        "run",
-        "send",
-        "--connection",
-        &conn,
-        "--config",
-        &config,
-        "--input",
-        &input,
-    ]);
+    let out = fx.send_via(
+        &settings,
+        json!({"final_reply_timeout_secs": 3, "max_retries": 3, "retry_backoff_ms": 10}),
+        json!({"from": fx.peer.address, "to": [fx.user.address], "subject": "once", "text": "x"}),
+    );
     let took = started.elapsed();
     assert_eq!(code(&out), 1, "{}", stderr(&out));
     let result = &results(&out)[0];

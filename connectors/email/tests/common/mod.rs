@@ -61,8 +61,14 @@ impl Fixture {
 
     /// Runs `send` with `input` (one request or an array) and `config`.
     pub fn send(&self, config: Value, input: Value) -> Output {
+        self.send_via(&self.settings(), config, input)
+    }
+
+    /// Runs `send` over other connection `settings` (a hostile server, a wrong
+    /// password) with `config` and `input`.
+    pub fn send_via(&self, settings: &Value, config: Value, input: Value) -> Output {
         let (conn, config, input) = (
-            self.conn(),
+            self.file("conn.json", settings),
             self.file("send.json", &config),
             self.file("input.json", &input),
         );
