@@ -198,7 +198,7 @@ impl Error {
     pub fn from_http(status: u16, retry_after: Option<&str>, message: impl Into<String>) -> Self {
         let kind = ErrorKind::from_http_status(status).unwrap_or(ErrorKind::Protocol);
         let mut e = Self::new(kind, format!("HTTP {status}: {}", message.into()));
-        e.retry_after = retry_after.and_then(crate::retry::parse_retry_after);
+        e.retry_after = retry_after.and_then(parse_retry_after);
         e
     }
 
@@ -363,6 +363,25 @@ impl From<ErrorBody> for Error {
             source: None,
         }
     }
+}
+
+/// A `Retry-After` header value (RFC 9110 §10.2.3): a number of seconds, or an HTTP
+/// date (the wait until then; none once it has passed).
+///
+/// ```
+/// use std::time::Duration;
+/// use connector_sdk::retry::parse_retry_after;
+/// assert_eq!(parse_retry_after("120"), Some(Duration::from_secs(120)));
+/// assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None); // in the past
+/// assert_eq!(parse_retry_after("soon"), None);
+/// ```
+pub fn parse_retry_after(value: &str) -> Option<std::time::Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(std::time::Duration::from_secs(secs));
+    }
+    let when = httpdate::parse_http_date(value).ok()?;
+    when.duration_since(std::time::SystemTime::now()).ok()
 }
 
 #[cfg(test)]

@@ -38,6 +38,7 @@
 use std::future::Future;
 use std::time::{Duration, Instant, SystemTime};
 
+pub use crate::error::parse_retry_after;
 use crate::error::{Error, Result};
 
 /// Exponential backoff with jitter: the first wait is `initial`, each next one doubles
@@ -141,25 +142,6 @@ fn jitter(base: Duration) -> Duration {
     );
     let unit = (h.finish() % 1001) as f64 / 1000.0; // 0.0 ..= 1.0
     base.mul_f64(0.75 + unit * 0.5)
-}
-
-/// A `Retry-After` header value (RFC 9110 §10.2.3): a number of seconds, or an HTTP
-/// date (the wait until then; none once it has passed).
-///
-/// ```
-/// use std::time::Duration;
-/// use connector_sdk::retry::parse_retry_after;
-/// assert_eq!(parse_retry_after("120"), Some(Duration::from_secs(120)));
-/// assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None); // in the past
-/// assert_eq!(parse_retry_after("soon"), None);
-/// ```
-pub fn parse_retry_after(value: &str) -> Option<Duration> {
-    let value = value.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let when = httpdate::parse_http_date(value).ok()?;
-    when.duration_since(SystemTime::now()).ok()
 }
 
 #[cfg(test)]

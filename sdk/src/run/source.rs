@@ -1,4 +1,6 @@
 //! Running a source: records out as JSON Lines, flushed, then committed in batches.
+//! (The reason this file is over 500 lines: the write-flush-commit loop, the state
+//! lines and their tests are one concern, best read together.)
 //!
 //! The source's `read` and the writer share one task (records cross the bounded
 //! channel in batches, with no thread hand-off per record); commits run in a task of

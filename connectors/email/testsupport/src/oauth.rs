@@ -1,5 +1,8 @@
-//! An OAuth 2.0 token endpoint on loopback, for testing connectors that log in with
-//! access tokens: it serves the `client_credentials`, `password` and `refresh_token`
+//! An OAuth 2.0 token endpoint on loopback, for connectors that log in with tokens.
+//! (The reason this file is over 500 lines: the endpoint, its grants and its error
+//! modes are one test double, best read together.)
+//!
+//! For testing connectors that log in with access tokens: it serves the `client_credentials`, `password` and `refresh_token`
 //! grants (RFC 6749 sections 4.4, 4.3 and 6) and mints JWTs that the harness's Dovecot
 //! accepts (see [`MailServers::access_token`]).
 //!
