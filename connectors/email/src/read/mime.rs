@@ -48,20 +48,21 @@ pub(crate) fn record(
             _ => Vec::new(),
         }
     };
-    let text = message
-        .text_body
-        .iter()
-        .filter_map(|id| message.part(*id))
-        .find(|p| matches!(p.body, mail_parser::PartType::Text(_)))
-        .and_then(|p| p.text_contents())
-        .map(normalize_body);
-    let html = message
-        .html_body
-        .iter()
-        .filter_map(|id| message.part(*id))
-        .find(|p| matches!(p.body, mail_parser::PartType::Html(_)))
-        .and_then(|p| p.text_contents())
-        .map(normalize_body);
+    // The first body part of each kind (mail-parser lists text parts converted from
+    // HTML, and the reverse, among the bodies; only a part of the kind itself counts).
+    let first_body = |ids: &[u32], html: bool| {
+        ids.iter()
+            .filter_map(|id| message.part(*id))
+            .find(|p| match p.body {
+                PartType::Html(_) => html,
+                PartType::Text(_) => !html,
+                _ => false,
+            })
+            .and_then(|p| p.text_contents())
+            .map(normalize_body)
+    };
+    let text = first_body(&message.text_body, false);
+    let html = first_body(&message.html_body, true);
     // Not `headers_raw()`: it drops every header that is not UTF-8 (mail from older
     // systems), and a header a user does not get is silently lost. Each is kept,
     // decoded with replacement characters and flagged.

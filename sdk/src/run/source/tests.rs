@@ -1,0 +1,142 @@
+//! The run loop against a source that holds its session while emitting, like IMAP:
+//! a closed output and a signal end it without deadlock, committing only what was
+//! delivered.
+
+use std::sync::Mutex as StdMutex;
+
+use tokio::sync::{Mutex, watch};
+
+use super::*;
+use crate::{ActivityInfo, CheckReport, Connection};
+
+/// A connection whose single session both `read` and `commit` need, like IMAP.
+#[derive(Debug, Default)]
+struct Session {
+    lock: Mutex<()>,
+    committed: StdMutex<Vec<u64>>,
+}
+
+#[async_trait::async_trait]
+impl Connection for Session {
+    async fn check(&self) -> CheckReport {
+        CheckReport::new()
+    }
+}
+
+/// Emits numbers forever while holding the session.
+struct Greedy;
+
+#[async_trait::async_trait]
+impl Source for Greedy {
+    type Connection = Session;
+    type Config = ();
+    type Record = u64;
+    type Ack = u64;
+    type State = ();
+
+    fn info(&self) -> ActivityInfo {
+        ActivityInfo {
+            name: "greedy",
+            description: "",
+            discovery: false,
+        }
+    }
+
+    async fn read(&self, conn: &Session, _: &(), out: &Emitter<u64, u64>) -> Result<()> {
+        let _held = conn.lock.lock().await;
+        for i in 0.. {
+            out.emit(i, i).await?;
+        }
+        Ok(())
+    }
+
+    async fn commit(&self, conn: &Session, _: &(), acks: Vec<u64>) -> Result<()> {
+        let _held = conn.lock.lock().await;
+        conn.committed.lock().expect("lock").extend(acks);
+        Ok(())
+    }
+}
+
+/// Accepts `limit` bytes, then fails like a closed pipe.
+struct Closing {
+    written: usize,
+    limit: usize,
+}
+
+impl Write for Closing {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.written + buf.len() > self.limit {
+            return Err(std::io::ErrorKind::BrokenPipe.into());
+        }
+        self.written += buf.len();
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+async fn run_greedy(
+    output: Box<dyn Write + Send>,
+    stop: watch::Receiver<bool>,
+) -> (Result<()>, Vec<u64>) {
+    let conn = Arc::new(Session::default());
+    let io = RunIo {
+        output,
+        stop,
+        commit_every: 100,
+        state_file: None,
+        deferred: false,
+        state_lines: false,
+    };
+    let result = tokio::time::timeout(
+        Duration::from_secs(10),
+        run(Arc::new(Greedy), Arc::clone(&conn), Arc::new(()), None, io),
+    )
+    .await
+    .expect("the run must end, not deadlock on the session");
+    let committed = conn.committed.lock().expect("lock").clone();
+    (result, committed)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closed_output_ends_the_run_and_commits_only_flushed_records() {
+    let (_tx, stop) = watch::channel(false);
+    // Each record `i\n` is a few bytes: the output takes about 5,000 records.
+    let (result, committed) = run_greedy(
+        Box::new(Closing {
+            written: 0,
+            limit: 25_000,
+        }),
+        stop,
+    )
+    .await;
+    let err = result.expect_err("closed output is an error");
+    assert!(err.message().starts_with("output closed"), "{err}");
+    // Committed records are a prefix of what was emitted and fit in what was written.
+    let written: usize = committed.iter().map(|i| i.to_string().len() + 1).sum();
+    assert!(
+        written <= 25_000,
+        "committed {} records ({written} bytes)",
+        committed.len()
+    );
+    assert!(committed.iter().enumerate().all(|(i, v)| *v == i as u64));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_signal_ends_a_source_that_holds_its_session() {
+    let (tx, stop) = watch::channel(false);
+    let stopper = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let _ = tx.send(true);
+        tx
+    });
+    let (result, committed) = run_greedy(Box::new(std::io::sink()), stop).await;
+    drop(stopper.await);
+    let err = result.expect_err("a signal ends the run with an error");
+    assert!(
+        err.message().starts_with("interrupted by a signal"),
+        "{err}"
+    );
+    assert!(!committed.is_empty(), "what was delivered is committed");
+}
