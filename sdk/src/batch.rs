@@ -7,13 +7,14 @@
 use std::collections::VecDeque;
 use std::io::Write;
 use std::marker::PhantomData;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::watch;
 
 use crate::error::{Error, Result};
+use crate::meter::Meter;
 
 /// The requests of a batch, validated, in input order, each with its index. Several
 /// workers may pull from it at once.
@@ -77,6 +78,7 @@ pub(crate) type Judge<T> = Box<dyn Fn(&T) -> Option<Error> + Send + Sync>;
 /// Each [`send`](Results::send) writes one JSON line (the result with the request's
 /// `index` added) and flushes it, so a run that is killed has already said what it did.
 pub struct Results<T> {
+    meter: Arc<Meter>,
     sink: Mutex<Sink>,
     failure: Judge<T>,
     _result: PhantomData<fn(T)>,
@@ -113,7 +115,18 @@ pub(crate) struct Tally {
 
 impl<T: Serialize> Results<T> {
     pub(crate) fn new(out: Box<dyn Write + Send>, len: usize, failure: Judge<T>) -> Self {
+        Self::metered(out, len, failure, Arc::default())
+    }
+
+    /// Results counted in `meter` as they are reported.
+    pub(crate) fn metered(
+        out: Box<dyn Write + Send>,
+        len: usize,
+        failure: Judge<T>,
+        meter: Arc<Meter>,
+    ) -> Self {
         Self {
+            meter,
             sink: Mutex::new(Sink {
                 out,
                 reported: vec![false; len],
@@ -166,6 +179,7 @@ impl<T: Serialize> Results<T> {
         serde_json::to_writer(&mut *line, &value)
             .map_err(|e| Error::internal(format!("cannot serialize result {index}: {e}")))?;
         line.push(b'\n');
+        let written = line.len() as u64;
         out.write_all(line)
             .and_then(|()| out.flush())
             .map_err(|e| {
@@ -176,6 +190,7 @@ impl<T: Serialize> Results<T> {
             })?;
         sink.reported[index] = true;
         sink.count += 1;
+        self.meter.item(written, failed.is_some());
         if let Some(e) = failed {
             sink.failures.push((index, e));
         }

@@ -2,9 +2,12 @@
 //! Below the activity traits (a source's `read` takes one) and the run loop (which
 //! drains it).
 
+use std::sync::Arc;
+
 use tokio::sync::{mpsc, watch};
 
 use crate::error::{Error, Result};
+use crate::meter::Meter;
 
 /// What a source emitted: a record with its acknowledgement, or an item it could not
 /// read (reported, never committed).
@@ -41,6 +44,7 @@ pub enum Emitted<R, A, S = ()> {
 /// ```
 #[derive(Debug)]
 pub struct Emitter<R, A, S = ()> {
+    meter: Arc<Meter>,
     tx: mpsc::Sender<Emitted<R, A, S>>,
     stop: watch::Receiver<bool>,
     previous: Option<S>,
@@ -84,6 +88,7 @@ impl<R, A, S> Emitter<R, A, S> {
         let (tx, rx) = mpsc::channel(capacity.max(1));
         (
             Self {
+                meter: Arc::default(),
                 tx,
                 stop: stop_rx,
                 previous,
@@ -99,9 +104,40 @@ impl<R, A, S> Emitter<R, A, S> {
         capacity: usize,
         stop: watch::Receiver<bool>,
         previous: Option<S>,
+        meter: Arc<Meter>,
     ) -> (Self, Received<R, A, S>) {
         let (tx, rx) = mpsc::channel(capacity.max(1));
-        (Self { tx, stop, previous }, Received { rx, stop: None })
+        (
+            Self {
+                meter,
+                tx,
+                stop,
+                previous,
+            },
+            Received { rx, stop: None },
+        )
+    }
+
+    /// Says how many records this run expects to emit in all, once known (say, after
+    /// a search): the progress line then shows `done/total`.
+    ///
+    /// ```
+    /// # let (out, _rx) = connector_sdk::testing::channel::<String, u64>(4);
+    /// out.expect(250);
+    /// ```
+    pub fn expect(&self, total: u64) {
+        self.meter.set_total(total);
+    }
+
+    /// Says how many items wait beyond this run (say, messages over `max_messages`):
+    /// the run's summary reports them, so an operator knows more work is waiting.
+    ///
+    /// ```
+    /// # let (out, _rx) = connector_sdk::testing::channel::<String, u64>(4);
+    /// out.remaining(1_200);
+    /// ```
+    pub fn remaining(&self, items: u64) {
+        self.meter.set_remaining(items);
     }
 
     /// The state the previous run ended with (`run --state FILE`), if any: where to

@@ -150,6 +150,7 @@ mod error;
 pub mod host;
 mod json;
 mod manifest;
+mod meter;
 pub mod prelude;
 mod registry;
 pub mod retry;

@@ -66,6 +66,7 @@ impl EmailConnection {
                     net: net.clone(),
                     endpoint: endpoint.clone(),
                     login: login_for(own)?,
+                    watch: Arc::default(),
                 }),
                 None => None,
             },

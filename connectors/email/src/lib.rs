@@ -55,6 +55,8 @@ mod checked;
 mod connection;
 mod filename;
 mod hints;
+#[cfg(test)]
+mod prop_tests;
 mod protocol;
 mod read;
 mod send;

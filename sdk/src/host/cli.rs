@@ -107,6 +107,10 @@ pub(crate) enum Command {
         /// that a slow or stalling server would otherwise hold.
         #[arg(long, value_name = "SECS")]
         deadline: Option<u64>,
+        /// When stderr is not a terminal, log a `progress` event this often, in seconds
+        /// (0: never); on a terminal a progress line is shown instead.
+        #[arg(long, value_name = "SECS", default_value_t = 10)]
+        progress_every: u64,
     },
 }
 

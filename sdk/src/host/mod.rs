@@ -309,6 +309,7 @@ async fn execute<C: Connector>(connector: &C, command: cli::Command) -> Result<(
             state,
             commit,
             deadline,
+            progress_every,
         } => {
             let activity = find(&activity)?;
             one_stdin(&[
@@ -357,6 +358,7 @@ async fn execute<C: Connector>(connector: &C, command: cli::Command) -> Result<(
                 state_lines: state.is_some() || commit == cli::CommitMode::Deferred,
                 state_file: state.map(std::path::PathBuf::from),
                 deferred: commit == cli::CommitMode::Deferred,
+                progress_every: Duration::from_secs(progress_every),
             };
             let result = prepared.run(Arc::clone(&conn), io).await;
             match Arc::try_unwrap(conn) {

@@ -5,6 +5,7 @@
 //! Above the activity traits, below the registry (which erases the types and calls
 //! in here).
 
+pub(crate) mod progress;
 pub(crate) mod source;
 pub(crate) mod target;
 
@@ -23,6 +24,8 @@ pub(crate) struct RunIo {
     pub(crate) deferred: bool,
     /// Sources: print checkpoints as state lines (the caller asked for state).
     pub(crate) state_lines: bool,
+    /// Off a terminal, how often a progress event is logged (zero: never).
+    pub(crate) progress_every: std::time::Duration,
 }
 
 /// Resolves once the stop flag is set (never, if its sender is gone unset).

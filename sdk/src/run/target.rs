@@ -6,10 +6,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::progress::Progress;
 use super::{RunIo, stopped};
 use crate::activity::Target;
 use crate::batch::{Requests, Results};
 use crate::error::{Error, Result};
+use crate::meter::Meter;
 
 const TARGET: &str = "connector_sdk::host";
 
@@ -30,8 +32,15 @@ pub(crate) async fn run<T: Target>(
     let mut stop = io.stop.clone();
     let batch = Requests::new(requests, io.stop);
     let judge = Arc::clone(&target);
-    let results: Results<T::Response> =
-        Results::new(io.output, count, Box::new(move |r| judge.failure(r)));
+    let meter = Arc::new(Meter::default());
+    meter.set_total(count as u64);
+    let progress = Progress::start(Arc::clone(&meter), name, "requests", io.progress_every);
+    let results: Results<T::Response> = Results::metered(
+        io.output,
+        count,
+        Box::new(move |r| judge.failure(r)),
+        Arc::clone(&meter),
+    );
     tracing::debug!(target: TARGET, activity = name, count, "calling target");
     let outcome = tokio::select! {
         outcome = target.call(&conn, &config, &batch, &results) => Some(outcome),
@@ -40,8 +49,24 @@ pub(crate) async fn run<T: Target>(
             tokio::time::sleep(GRACE).await;
         } => None,
     };
+    progress.finish();
     let tally = results.tally();
-    tracing::info!(target: TARGET, activity = name, requests = count, reported = tally.reported, failed = tally.failures.len(), "target run ended");
+    let counts = meter.read();
+    tracing::info!(
+        target: TARGET,
+        event = "summary",
+        activity = name,
+        requests = count,
+        reported = tally.reported,
+        failed = tally.failures.len(),
+        bytes = counts.bytes,
+        duration_ms = u64::try_from(counts.elapsed.as_millis()).unwrap_or(u64::MAX),
+        peak_rss_bytes = super::progress::peak_rss_bytes(),
+        "summary: {} of {count} requests reported, {} failed, in {:.1} s",
+        tally.reported,
+        tally.failures.len(),
+        counts.elapsed.as_secs_f64()
+    );
     if *signal.borrow() {
         let left = count - tally.reported;
         return Err(super::stopped_error(&format!(

@@ -1,6 +1,8 @@
 //! IMAP sessions: opened step by step (a check reports each step, work runs the same
 //! code silently), and the helpers Read Email needs, with errors classified.
 
+use std::sync::Arc;
+
 use async_imap::types::{Flag, NameAttribute};
 use connector_sdk::{Error, Result};
 use futures_util::TryStreamExt;
@@ -8,6 +10,7 @@ use futures_util::TryStreamExt;
 use crate::auth::Login;
 use crate::settings::OauthMechanism;
 use crate::transport::error::io_error;
+use crate::transport::watch::{Completion, Status, Watch, exceeded};
 use crate::transport::{Endpoint, Net, Steps, Stream, within};
 
 /// An authenticated IMAP session.
@@ -19,9 +22,39 @@ pub(crate) struct ImapDialer {
     pub(crate) net: Net,
     pub(crate) endpoint: Endpoint,
     pub(crate) login: Login,
+    /// The limits on what the server sends, and its last tagged completion.
+    pub(crate) watch: Arc<Watch>,
 }
 
 impl ImapDialer {
+    /// Forgets the last tagged completion, before a command whose answer async-imap
+    /// reads as a stream.
+    pub(crate) fn begin(&self) {
+        self.watch.take_completion();
+    }
+
+    /// After such a command: fails if the server completed it with `NO` (`rejected`) or
+    /// `BAD` (`protocol`). async-imap ends the answer stream at the tagged completion
+    /// whatever it says, so a refused FETCH would look like a mailbox without those
+    /// messages (RFC 3501 section 7.1 gives the three results).
+    pub(crate) fn completed(&self, doing: &str) -> Result<()> {
+        let what = self.what();
+        match self.watch.take_completion() {
+            Some(Completion {
+                status: Status::No,
+                text,
+            }) => Err(Error::rejected(format!("{what}: {doing} refused: {text}"))
+                .retryable(transient(&text))),
+            Some(Completion {
+                status: Status::Bad,
+                text,
+            }) => Err(Error::protocol(format!(
+                "{what}: {doing} rejected as malformed: {text}"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
     pub(crate) fn what(&self) -> String {
         self.endpoint.what()
     }
@@ -36,6 +69,7 @@ impl ImapDialer {
     /// could not be had) with the error `skipped`.
     pub(crate) async fn open(&self, steps: &mut Steps<'_>, login: bool) -> Result<ImapSession> {
         let (stream, greeted) = self.net.dial(&self.endpoint, "", steps).await?;
+        let stream = stream.watched(Arc::clone(&self.watch));
         if !login {
             steps.skip_after(self.endpoint.tls_step());
             return Err(Error::auth("not logged in: no access token"));
@@ -205,6 +239,9 @@ impl async_imap::Authenticator for TokenAuth {
 /// `timeout` as usual; anything else is a server that does not speak IMAP here
 /// (`protocol`, not worth retrying), said with a short printable excerpt, never a dump.
 fn greeting_error(what: &str, e: &std::io::Error) -> Error {
+    if let Some(why) = exceeded(e) {
+        return Error::protocol(format!("{what} (the greeting): {why}")).retryable(false);
+    }
     match unparsed(e) {
         None => io_error(what, e),
         Some(seen) => Error::protocol(format!(
@@ -240,6 +277,14 @@ fn unparsed(e: &std::io::Error) -> Option<String> {
     Some(crate::transport::error::printable(&bytes, EXCERPT))
 }
 
+/// Whether a `NO` is worth trying again: the response codes of RFC 5530 that say the
+/// server is busy or failing for now.
+fn transient(text: &str) -> bool {
+    ["[UNAVAILABLE]", "[INUSE]", "[LIMIT]", "[SERVERBUG]"]
+        .iter()
+        .any(|code| text.to_ascii_uppercase().starts_with(code))
+}
+
 /// How much of what a server sent an error message quotes.
 const EXCERPT: usize = 120;
 
@@ -250,6 +295,11 @@ pub(crate) fn classify(what: &str, doing: &str, e: async_imap::error::Error) -> 
     // a whole message (hundreds of MB), and a line may carry control characters.
     let said = |text: &str| crate::transport::error::printable(text.as_bytes(), EXCERPT);
     match e {
+        E::Io(io) if exceeded(&io).is_some() => Error::protocol(format!(
+            "{what} ({doing}): {}",
+            exceeded(&io).unwrap_or_default()
+        ))
+        .retryable(false),
         E::Io(io) => match unparsed(&io) {
             None => io_error(&format!("{what} ({doing})"), &io),
             Some(seen) => Error::protocol(format!(

@@ -209,6 +209,8 @@ pub(crate) struct Delivery {
     pub(crate) accepted: Vec<String>,
     pub(crate) rejected: Vec<(String, String, bool)>,
     pub(crate) queued: Option<String>,
+    /// Recipients not yet tried because the server's recipient limit was reached.
+    deferred: Vec<lettre::Address>,
 }
 
 /// Why a transaction failed, and whether it is worth trying again.
@@ -225,9 +227,59 @@ pub(crate) struct Failure {
 }
 
 impl SmtpSession {
-    /// Sends one message: MAIL, RCPT per recipient, DATA. Rejected recipients are
-    /// reported; the message goes to the accepted ones.
+    /// Sends one message to every recipient: as many transactions as the server's
+    /// recipient limit needs. RFC 5321 section 4.5.3.1.10: a server out of room for
+    /// recipients answers RCPT with `452` (older ones `552`), and the client sends the
+    /// message to the rest in another transaction. Once one transaction delivered the
+    /// message, a later failure is reported for its recipients alone (sending the whole
+    /// message again would deliver it twice).
     pub(crate) async fn send(
+        &mut self,
+        from: &lettre::Address,
+        recipients: &[lettre::Address],
+        data: &[u8],
+        final_reply: std::time::Duration,
+    ) -> std::result::Result<Delivery, Failure> {
+        let mut all = self
+            .transaction(from, recipients, data, final_reply)
+            .await?;
+        let mut round = 1;
+        while !all.deferred.is_empty() {
+            round += 1;
+            let rest = std::mem::take(&mut all.deferred);
+            tracing::debug!(target: "email_connector::send", round, recipients = rest.len(), "the server's recipient limit was reached: another transaction for the rest");
+            match self.transaction(from, &rest, data, final_reply).await {
+                Ok(more) => {
+                    all.accepted.extend(more.accepted);
+                    all.rejected.extend(more.rejected);
+                    all.deferred = more.deferred;
+                    if let Some(q) = more.queued {
+                        all.queued = Some(match all.queued.take() {
+                            Some(first) => format!("{first}; {q}"),
+                            None => q,
+                        });
+                    }
+                }
+                Err(f) => {
+                    for rcpt in rest {
+                        all.rejected.push((
+                            rcpt.to_string(),
+                            f.error.message().to_owned(),
+                            f.error.is_retryable(),
+                        ));
+                    }
+                    all.rejected.extend(f.delivery.rejected);
+                    break;
+                }
+            }
+        }
+        Ok(all)
+    }
+
+    /// One transaction: MAIL, RCPT per recipient, DATA. Rejected recipients are
+    /// reported; the message goes to the accepted ones; those past the server's
+    /// recipient limit are left in `deferred`.
+    async fn transaction(
         &mut self,
         from: &lettre::Address,
         recipients: &[lettre::Address],
@@ -254,7 +306,7 @@ impl SmtpSession {
         if let Err(e) = mail {
             return Err(self.abort(fail(e.error, e.broken, delivery)).await);
         }
-        for rcpt in recipients {
+        for (i, rcpt) in recipients.iter().enumerate() {
             match exchange(
                 io,
                 &what,
@@ -265,6 +317,11 @@ impl SmtpSession {
             {
                 Ok(_) => delivery.accepted.push(rcpt.to_string()),
                 Err(e) if e.broken => return Err(fail(e.error, true, delivery)),
+                Err(e) if matches!(e.code, Some(452 | 552)) && !delivery.accepted.is_empty() => {
+                    // Too many recipients for one transaction: the rest go in the next.
+                    delivery.deferred = recipients[i..].to_vec();
+                    break;
+                }
                 Err(e) => {
                     let transient = e.error.is_retryable();
                     delivery.rejected.push((
@@ -358,6 +415,8 @@ impl SmtpSession {
 struct Failed {
     error: Error,
     broken: bool,
+    /// The server's reply code, when it replied.
+    code: Option<u16>,
 }
 
 /// Runs one SMTP exchange (`doing`: `MAIL`, `RCPT`, `DATA` …) within `limit`. A reply
@@ -373,6 +432,7 @@ async fn exchange<T>(
         Err(error) => Err(Failed {
             error,
             broken: true,
+            code: None,
         }),
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => {
@@ -382,6 +442,7 @@ async fn exchange<T>(
             Err(Failed {
                 error: classify(what, "", &e),
                 broken: !answered,
+                code: e.status().and_then(|c| c.to_string().parse().ok()),
             })
         }
     }

@@ -47,11 +47,20 @@ pub struct ReadConfig {
     #[serde(default = "hundred_deep")]
     #[schemars(range(min = 1, max = 1000))]
     pub max_nesting_depth: u32,
+    /// The largest message taken, in bytes. A larger one (by the size the server
+    /// reports) is not fetched: it is reported with its UID and left untouched, and the
+    /// run goes on. A server that announces more than this in one piece, whatever size
+    /// it reported, is refused before the bytes are read (`protocol`).
+    #[serde(default = "max_message")]
+    #[schemars(range(min = 1024))]
+    pub max_message_bytes: u64,
     /// At most this many messages per UID FETCH.
     #[serde(default = "batch")]
     pub batch_size: NonZeroU32,
     /// At most this many bytes of messages per UID FETCH (a larger message is fetched
-    /// alone). With one batch being parsed while the next is fetched, this bounds memory.
+    /// alone). With one batch being parsed while the next is fetched, this bounds memory:
+    /// one answer may bring at most `batch_bytes` plus `max_message_bytes`, whatever
+    /// sizes the server reported.
     #[serde(default = "batch_bytes")]
     pub batch_bytes: u64,
 }
@@ -67,6 +76,9 @@ fn yes() -> bool {
 }
 fn max_attachment() -> u64 {
     25 * 1024 * 1024
+}
+fn max_message() -> u64 {
+    64 * 1024 * 1024
 }
 fn hundred_deep() -> u32 {
     100

@@ -8,7 +8,7 @@ use futures_util::TryStreamExt;
 
 use super::config::{AfterRead, ReadConfig};
 use crate::connection::EmailConnection;
-use crate::protocol::imap::{ImapSession, classify, quote, uid_set};
+use crate::protocol::imap::{ImapDialer, ImapSession, classify, quote, uid_set};
 
 const TARGET: &str = "email_connector::read";
 
@@ -64,19 +64,22 @@ pub(super) async fn apply(
     what: &str,
     set: &str,
 ) -> Result<()> {
+    let imap = conn.imap()?;
     let mut session = conn.session().await?;
     match &config.after_read {
         AfterRead::None => {}
         AfterRead::MarkSeen => {
+            imap.begin();
             drain(
                 session.uid_store(set, "+FLAGS.SILENT (\\Seen)").await,
                 what,
                 "UID STORE",
             )
             .await?;
+            imap.completed("UID STORE")?;
         }
         AfterRead::Delete => {
-            let expunged = delete(&mut session, what, set).await?;
+            let expunged = delete(imap, &mut session, what, set).await?;
             tracing::debug!(target: TARGET, expunged, "deleted");
         }
         AfterRead::MoveTo(folder) => {
@@ -85,32 +88,44 @@ pub(super) async fn apply(
                 .await
                 .map_err(|e| classify(what, "CAPABILITY", e))?;
             if caps.has_str("MOVE") {
+                imap.begin();
                 session
                     .uid_mv(set, folder)
                     .await
                     .map_err(|e| classify(what, "UID MOVE", e))?;
+                imap.completed("UID MOVE")?;
             } else {
+                imap.begin();
                 session
                     .uid_copy(set, folder)
                     .await
                     .map_err(|e| classify(what, "UID COPY", e))?;
-                delete(&mut session, what, set).await?;
+                imap.completed("UID COPY")?;
+                delete(imap, &mut session, what, set).await?;
             }
         }
     }
     // The answers to STORE and EXPUNGE also end quietly when the connection drops.
-    confirm(&mut session, what).await
+    confirm(imap, &mut session, what).await
 }
 
 /// Flags the messages in `set` `\\Deleted` and expunges them (only them: UID
 /// EXPUNGE). Returns how many went.
-async fn delete(session: &mut ImapSession, what: &str, set: &str) -> Result<usize> {
+async fn delete(
+    imap: &ImapDialer,
+    session: &mut ImapSession,
+    what: &str,
+    set: &str,
+) -> Result<usize> {
+    imap.begin();
     drain(
         session.uid_store(set, "+FLAGS.SILENT (\\Deleted)").await,
         what,
         "UID STORE",
     )
     .await?;
+    imap.completed("UID STORE")?;
+    imap.begin();
     let expunged: Vec<_> = session
         .uid_expunge(set)
         .await
@@ -118,6 +133,7 @@ async fn delete(session: &mut ImapSession, what: &str, set: &str) -> Result<usiz
         .try_collect()
         .await
         .map_err(|e| classify(what, "UID EXPUNGE", e))?;
+    imap.completed("UID EXPUNGE")?;
     Ok(expunged.len())
 }
 
@@ -130,8 +146,16 @@ pub(super) async fn fetch_sizes(
 ) -> Result<HashMap<u32, u64>> {
     let mut sizes = HashMap::with_capacity(uids.len());
     for chunk in uids.chunks(5000) {
-        for f in uid_fetch(conn, what, chunk, "(UID RFC822.SIZE)").await? {
-            if let (Some(uid), Some(size)) = (f.uid, f.size) {
+        let fetched = uid_fetch(conn, what, chunk, "(UID RFC822.SIZE)").await?;
+        if let Some(refused) = fetched.refused {
+            // Each message is fetched on its own later, and refused there if need be.
+            tracing::warn!(target: TARGET, "sizes not known for every message: {refused}");
+        }
+        let wanted: std::collections::HashSet<u32> = chunk.iter().copied().collect();
+        for f in fetched.messages {
+            if let (Some(uid), Some(size)) = (f.uid, f.size)
+                && wanted.contains(&uid)
+            {
                 sizes.insert(uid, u64::from(size));
             }
         }
@@ -164,12 +188,19 @@ pub(crate) fn plan_batches(
     batches
 }
 
+/// What one `UID FETCH` brought: the messages, and the server's refusal (`NO` or
+/// `BAD`) if it completed the command with one.
+pub(super) struct Fetched {
+    pub(super) messages: Vec<async_imap::types::Fetch>,
+    pub(super) refused: Option<Error>,
+}
+
 /// The messages of `batch`, whole, without marking them read (`BODY.PEEK`).
 pub(super) async fn fetch_batch(
     conn: &EmailConnection,
     what: &str,
     batch: &[u32],
-) -> Result<Vec<async_imap::types::Fetch>> {
+) -> Result<Fetched> {
     uid_fetch(conn, what, batch, "(UID FLAGS RFC822.SIZE BODY.PEEK[])").await
 }
 
@@ -180,27 +211,95 @@ async fn uid_fetch(
     what: &str,
     uids: &[u32],
     items: &str,
-) -> Result<Vec<async_imap::types::Fetch>> {
+) -> Result<Fetched> {
+    let imap = conn.imap()?;
     let mut session = conn.session().await?;
-    let fetched: Vec<async_imap::types::Fetch> = session
+    imap.begin();
+    let messages: Vec<async_imap::types::Fetch> = session
         .uid_fetch(uid_set(uids), items)
         .await
         .map_err(|e| classify(what, "UID FETCH", e))?
         .try_collect()
         .await
         .map_err(|e| classify(what, "UID FETCH", e))?;
-    if fetched.len() < uids.len() {
+    let refused = imap.completed("UID FETCH").err();
+    if refused.is_none() && messages.len() < uids.len() {
         // async-imap ends a FETCH stream quietly when the connection drops; a NOOP
         // tells that apart from messages expunged in the meantime.
-        confirm(&mut session, what).await?;
+        confirm(imap, &mut session, what).await?;
     }
-    Ok(fetched)
+    Ok(Fetched { messages, refused })
 }
 
 /// Confirms the session is still there (a NOOP), so an operation whose answer stream
 /// ended early is known to be complete rather than cut off.
-async fn confirm(session: &mut ImapSession, what: &str) -> Result<()> {
-    session.noop().await.map_err(|e| classify(what, "NOOP", e))
+async fn confirm(imap: &ImapDialer, session: &mut ImapSession, what: &str) -> Result<()> {
+    imap.begin();
+    session
+        .noop()
+        .await
+        .map_err(|e| classify(what, "NOOP", e))?;
+    imap.completed("NOOP")
+}
+
+/// How many UIDs one `UID SEARCH` covers: its answer then lists at most this many, about
+/// 550 KB, well under the line limit of [`crate::transport::watch::MAX_LINE`], and
+/// parsed in linear time.
+pub(crate) const SEARCH_WINDOW: u32 = 50_000;
+
+/// What a windowed search found: the first UIDs in order, and how many matched in all.
+#[derive(Debug, Default)]
+pub(super) struct Found {
+    pub(super) first: Vec<u32>,
+    pub(super) matching: usize,
+}
+
+/// `UID SEARCH` for the settings over UIDs `from..=to`, in windows of
+/// [`SEARCH_WINDOW`] UIDs, keeping the first `keep` matches (a mailbox of a million
+/// unread messages costs a count, not a million-entry answer line). With `to` unknown
+/// (a server that gave no UIDNEXT) one search covers `from:*`. UIDs the server names
+/// outside the window are not trusted and dropped; a `NO` or `BAD` fails.
+pub(super) async fn search(
+    imap: &ImapDialer,
+    session: &mut ImapSession,
+    config: &ReadConfig,
+    from: u32,
+    to: Option<u32>,
+    keep: usize,
+) -> Result<Found> {
+    let what = imap.what();
+    let mut found = Found::default();
+    let mut lo = from.max(1);
+    loop {
+        let (range, hi) = match to {
+            Some(to) if lo > to => break,
+            Some(to) => {
+                let hi = lo.saturating_add(SEARCH_WINDOW - 1).min(to);
+                (format!("{lo}:{hi}"), hi)
+            }
+            None => (format!("{lo}:*"), u32::MAX),
+        };
+        let query = search_within(config, Some(&range))?;
+        imap.begin();
+        let answer = session
+            .uid_search(&query)
+            .await
+            .map_err(|e| classify(&what, "UID SEARCH", e))?;
+        imap.completed("UID SEARCH")?;
+        let mut uids: Vec<u32> = answer
+            .into_iter()
+            .filter(|u| (lo..=hi).contains(u))
+            .collect();
+        uids.sort_unstable();
+        found.matching += uids.len();
+        let room = keep.saturating_sub(found.first.len());
+        found.first.extend(uids.into_iter().take(room));
+        if hi == u32::MAX {
+            break;
+        }
+        lo = hi + 1;
+    }
+    Ok(found)
 }
 
 async fn drain<S, T>(

@@ -9,6 +9,8 @@
 mod config;
 mod mailbox;
 mod mime;
+#[cfg(test)]
+mod prop_tests;
 mod record;
 mod state;
 
@@ -20,7 +22,7 @@ pub use state::ReadState;
 
 use crate::connection::EmailConnection;
 use crate::protocol::imap::{classify, flag_name};
-use mailbox::{apply, fetch_batch, fetch_sizes, lost, plan_batches, search_query, search_within};
+use mailbox::{Fetched, apply, fetch_batch, fetch_sizes, lost, plan_batches, search, search_query};
 use state::Progress;
 
 const TARGET: &str = "email_connector::read";
@@ -85,31 +87,37 @@ impl Source for ReadEmail {
             let uid_validity = mailbox.uid_validity.unwrap_or(0);
             conn.selected(&config.folder, uid_validity);
             let progress = Progress::new(&config.folder, uid_validity, out.previous_state());
-            // A cursor reads on after the last UID delivered; `n:*` also matches the
-            // highest UID when it is below n, hence the filter below.
+            // A cursor reads on after the last UID delivered.
             let after = match config.mode {
                 ReadMode::Cursor => progress.last_uid(),
                 ReadMode::Mark => 0,
             };
-            let query = if after > 0 {
-                search_within(config, Some(&format!("{}:*", after.saturating_add(1))))?
-            } else {
-                search_query(config)?
-            };
-            let found = session
-                .uid_search(&query)
-                .await
-                .map_err(|e| classify(&what, "UID SEARCH", e))?;
-            let mut uids: Vec<u32> = found.into_iter().filter(|u| *u > after).collect();
-            uids.sort_unstable();
-            let matching = uids.len();
-            uids.truncate(config.max_messages.get() as usize);
-            tracing::info!(target: TARGET, folder = %config.folder, uid_validity, matching, reading = uids.len(), %query, "searched");
+            let keep = config.max_messages.get() as usize;
+            let to = mailbox.uid_next.map(|next| next.saturating_sub(1));
+            let found = search(
+                imap,
+                &mut session,
+                config,
+                after.saturating_add(1),
+                to,
+                keep,
+            )
+            .await?;
+            let (uids, matching) = (found.first, found.matching);
+            tracing::info!(target: TARGET, folder = %config.folder, uid_validity, matching, reading = uids.len(), query = %search_query(config)?, "searched");
+            out.expect(uids.len() as u64);
+            out.remaining((matching - uids.len()) as u64);
             if matching > uids.len() {
                 tracing::warn!(target: TARGET, folder = %config.folder, remaining = matching - uids.len(), max_messages = config.max_messages.get(), "{} more matching messages wait for the next run (max_messages is {})", matching - uids.len(), config.max_messages.get());
             }
             (uid_validity, uids, progress)
         };
+        // Nothing a server sends may exceed what the settings allow, whatever sizes it
+        // reports: one piece at most max_message_bytes, one answer at most a batch.
+        imap.watch.limit(
+            config.max_message_bytes,
+            config.batch_bytes.saturating_add(config.max_message_bytes),
+        );
         let sizes = fetch_sizes(conn, &what, &uids).await?;
         let batches = plan_batches(
             &uids,
@@ -124,12 +132,36 @@ impl Source for ReadEmail {
             if out.is_stopped() {
                 break;
             }
-            let fetched = match fetch_batch(conn, &what, &batch).await {
-                Err(e) if lost(&e) => {
-                    conn.reconnect(&e).await?;
-                    fetch_batch(conn, &what, &batch).await?
-                }
-                fetched => fetched?,
+            let (fetch, oversized): (Vec<u32>, Vec<u32>) = batch.iter().partition(|uid| {
+                sizes
+                    .get(uid)
+                    .is_none_or(|s| *s <= config.max_message_bytes)
+            });
+            let mut refused: Vec<(u32, usize, String)> = oversized
+                .iter()
+                .map(|uid| {
+                    let size = sizes.get(uid).copied().unwrap_or(0);
+                    (
+                        *uid,
+                        usize::try_from(size).unwrap_or(usize::MAX),
+                        format!(
+                            "it is larger than max_message_bytes ({})",
+                            config.max_message_bytes
+                        ),
+                    )
+                })
+                .collect();
+            let fetched = if fetch.is_empty() {
+                Vec::new()
+            } else {
+                let fetched = match fetch_batch(conn, &what, &fetch).await {
+                    Err(e) if lost(&e) => {
+                        conn.reconnect(&e).await?;
+                        fetch_batch(conn, &what, &fetch).await?
+                    }
+                    fetched => fetched?,
+                };
+                one_by_one(conn, &what, &fetch, fetched, &mut refused).await?
             };
             if let Some((upto, previous)) = parsing.take() {
                 let skipped = emit_parsed(out, &config.folder, previous).await?;
@@ -141,10 +173,30 @@ impl Source for ReadEmail {
             parsing = Some((
                 upto,
                 tokio::task::spawn_blocking(move || {
-                    fetched
+                    // One record per UID: a server may answer twice for a message (flags
+                    // alone, then the content); the answer with content counts.
+                    let with_body: std::collections::HashSet<u32> = fetched
                         .iter()
+                        .filter(|f| f.body().is_some())
+                        .filter_map(|f| f.uid)
+                        .collect();
+                    let mut seen = std::collections::HashSet::new();
+                    let mut parsed: Vec<Parsed> = fetched
+                        .iter()
+                        .filter(|f| {
+                            f.uid.is_some_and(|u| {
+                                (f.body().is_some() || !with_body.contains(&u)) && seen.insert(u)
+                            })
+                        })
                         .filter_map(|f| parse_fetch(&config, uid_validity, &wanted, f))
-                        .collect()
+                        .chain(
+                            refused
+                                .into_iter()
+                                .map(|(uid, size, why)| Parsed::Unreadable { uid, size, why }),
+                        )
+                        .collect();
+                    parsed.sort_by_key(Parsed::uid);
+                    parsed
                 }),
             ));
         }
@@ -204,17 +256,17 @@ impl Source for ReadEmail {
             if !state.applies_to(&config.folder, uid_validity) {
                 return Ok(());
             }
-            let query = search_within(config, Some(&format!("1:{}", state.last_uid)))?;
-            let found = session
-                .uid_search(&query)
-                .await
-                .map_err(|e| classify(&what, "UID SEARCH", e))?;
-            let mut uids: Vec<u32> = found
+            let to = match mailbox.uid_next {
+                Some(next) => state.last_uid.min(next.saturating_sub(1)),
+                None => state.last_uid,
+            };
+            let found = search(conn.imap()?, &mut session, config, 1, Some(to), usize::MAX).await?;
+            let skipped: std::collections::HashSet<u32> = state.skipped.iter().copied().collect();
+            found
+                .first
                 .into_iter()
-                .filter(|u| *u <= state.last_uid && !state.skipped.contains(u))
-                .collect();
-            uids.sort_unstable();
-            uids
+                .filter(|u| !skipped.contains(u))
+                .collect::<Vec<u32>>()
         };
         if uids.is_empty() {
             return Ok(());
@@ -252,6 +304,52 @@ enum Parsed {
     Unreadable { uid: u32, size: usize, why: String },
 }
 
+impl Parsed {
+    fn uid(&self) -> u32 {
+        match self {
+            Self::Record(_, uid) | Self::Unreadable { uid, .. } => *uid,
+        }
+    }
+}
+
+/// After a batch FETCH the server refused (`NO` or `BAD`, often for one message it
+/// cannot read): each message it did not send is asked for on its own, and one it
+/// refuses again is reported with its UID and left untouched, while the rest of the
+/// batch is read. A refusal of the whole batch is not taken for an empty mailbox.
+async fn one_by_one(
+    conn: &EmailConnection,
+    what: &str,
+    uids: &[u32],
+    fetched: Fetched,
+    refused: &mut Vec<(u32, usize, String)>,
+) -> Result<Vec<async_imap::types::Fetch>> {
+    let Fetched {
+        mut messages,
+        refused: why,
+    } = fetched;
+    let Some(why) = why else {
+        return Ok(messages);
+    };
+    tracing::warn!(target: TARGET, "{why}; fetching the messages it did not send one by one");
+    let have: std::collections::HashSet<u32> = messages
+        .iter()
+        .filter(|f| f.body().is_some())
+        .filter_map(|f| f.uid)
+        .collect();
+    for &uid in uids.iter().filter(|u| !have.contains(u)) {
+        let one = fetch_batch(conn, what, &[uid]).await?;
+        match one.refused {
+            Some(e) => refused.push((
+                uid,
+                0,
+                format!("the server refused to send it: {}", e.message()),
+            )),
+            None => messages.extend(one.messages),
+        }
+    }
+    Ok(messages)
+}
+
 fn parse_fetch(
     config: &ReadConfig,
     uid_validity: u32,
@@ -266,7 +364,13 @@ fn parse_fetch(
         return None;
     }
     let flags: Vec<String> = fetch.flags().map(|f| flag_name(&f)).collect();
-    let raw = fetch.body().unwrap_or_default();
+    let Some(raw) = fetch.body() else {
+        return Some(Parsed::Unreadable {
+            uid,
+            size: 0,
+            why: "the server sent no content for it".into(),
+        });
+    };
     Some(match mime::record(config, uid, uid_validity, flags, raw) {
         Ok(rec) => Parsed::Record(Box::new(rec), uid),
         Err(why) => Parsed::Unreadable {

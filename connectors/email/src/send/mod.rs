@@ -76,10 +76,11 @@ impl Target for SendEmail {
             .min(requests.len())
             .max(1);
         let refused = AtomicBool::new(false);
+        let down = Down::default();
         let mut first = first;
         let done = futures_util::future::join_all((0..workers).map(|_| {
             let session = first.take();
-            worker(smtp, config, requests, results, session, &refused)
+            worker(smtp, config, requests, results, session, &refused, &down)
         }))
         .await;
         done.into_iter().collect()
@@ -97,6 +98,32 @@ impl Target for SendEmail {
             retry_after_secs: None,
         });
         Some(Error::from(body))
+    }
+}
+
+/// The server found unreachable: once a message could not open a session after all
+/// its retries (refused, unreachable, silent), the rest of the batch fails at once,
+/// retryable, instead of each message dialing and waiting again.
+#[derive(Debug, Default)]
+struct Down(std::sync::Mutex<Option<(ErrorKind, String)>>);
+
+impl Down {
+    /// The error every message left gets, once the server is found unreachable.
+    fn get(&self) -> Option<Error> {
+        let (kind, why) = self.0.lock().ok()?.clone()?;
+        Some(
+            Error::new(
+                kind,
+                format!("not tried: the server could not be reached ({why})"),
+            )
+            .retryable(true),
+        )
+    }
+
+    fn set(&self, e: &Error) {
+        if let Ok(mut d) = self.0.lock() {
+            d.get_or_insert_with(|| (e.kind(), e.message().to_owned()));
+        }
     }
 }
 
@@ -121,15 +148,17 @@ async fn worker(
     results: &Results<SendResult>,
     mut session: Option<SmtpSession>,
     refused: &AtomicBool,
+    down: &Down,
 ) -> Result<()> {
     let mut outcome = Ok(());
     while !refused.load(Ordering::Relaxed) {
         let Some((index, request)) = requests.next() else {
             break;
         };
-        let result = match build(config, &request) {
-            Ok(built) => send_one(smtp, config, &mut session, index, &built).await,
-            Err(e) => failed(None, 0, &e),
+        let result = match (build(config, &request), down.get()) {
+            (Err(e), _) => failed(None, 0, &e),
+            (Ok(built), Some(e)) => failed(Some(built.message_id), 0, &e),
+            (Ok(built), None) => send_one(smtp, config, &mut session, index, &built, down).await,
         };
         let auth = result
             .error
@@ -162,6 +191,7 @@ async fn send_one(
     session: &mut Option<SmtpSession>,
     index: usize,
     built: &Built,
+    down: &Down,
 ) -> SendResult {
     let mut attempts = 0;
     loop {
@@ -174,6 +204,13 @@ async fn send_one(
                 .map(|s| *session = Some(s)),
         };
         let error = match outcome {
+            Err(e)
+                if attempts > config.max_retries
+                    && matches!(e.kind(), ErrorKind::Connect | ErrorKind::Timeout) =>
+            {
+                down.set(&e);
+                e
+            }
             Err(e) => e,
             Ok(()) => {
                 let s = session.as_mut().expect("opened above");

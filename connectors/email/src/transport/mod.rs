@@ -12,6 +12,7 @@ mod starttls;
 mod steps;
 mod stream;
 pub(crate) mod tls;
+pub(crate) mod watch;
 
 use std::future::Future;
 use std::net::SocketAddr;

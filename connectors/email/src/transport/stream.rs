@@ -16,6 +16,7 @@ use tokio::time::Sleep;
 
 use super::Proto;
 use super::dialogue::Dialogue;
+use super::watch::{Scan, Watch};
 
 pub(crate) enum Inner {
     Plain(TcpStream),
@@ -38,6 +39,8 @@ pub(crate) struct Stream {
     /// Bytes served before the socket's own (a synthetic greeting after STARTTLS).
     prefix: Vec<u8>,
     dialogue: Dialogue,
+    /// For IMAP: the check of what the server sends (see [`Watch`]).
+    scan: Option<Scan>,
 }
 
 impl std::fmt::Debug for Stream {
@@ -64,6 +67,7 @@ impl Stream {
             write_deadline: None,
             prefix: Vec::new(),
             dialogue: Dialogue::new(proto),
+            scan: None,
         }
     }
 
@@ -78,6 +82,13 @@ impl Stream {
     /// Whether the stream is encrypted.
     pub(crate) fn is_tls(&self) -> bool {
         matches!(self.inner, Inner::Tls(_))
+    }
+
+    /// Checks everything the server sends from now on against `watch`'s limits, and
+    /// keeps its tagged completions there (IMAP).
+    pub(crate) fn watched(mut self, watch: Arc<Watch>) -> Self {
+        self.scan = Some(Scan::new(watch));
+        self
     }
 
     /// Serves `bytes` to the next reads before the socket's own data.
@@ -99,6 +110,19 @@ impl Stream {
     }
 }
 
+impl Stream {
+    /// Hands what was read to the scan, if any; what it refuses is not passed on.
+    fn check(&mut self, buf: &mut ReadBuf<'_>, before: usize) -> io::Result<()> {
+        if let Some(scan) = &mut self.scan
+            && let Err(e) = scan.feed(&buf.filled()[before..])
+        {
+            buf.set_filled(before);
+            return Err(e);
+        }
+        Ok(())
+    }
+}
+
 /// Polls a deadline that starts when an operation first has to wait.
 fn poll_deadline(
     slot: &mut Option<Pin<Box<Sleep>>>,
@@ -116,13 +140,13 @@ impl AsyncRead for Stream {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = &mut *self;
+        let before = buf.filled().len();
         if !this.prefix.is_empty() {
             let n = this.prefix.len().min(buf.remaining());
             buf.put_slice(&this.prefix[..n]);
             this.prefix.drain(..n);
-            return Poll::Ready(Ok(()));
+            return Poll::Ready(this.check(buf, before));
         }
-        let before = buf.filled().len();
         let polled = match &mut this.inner {
             Inner::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Inner::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
@@ -132,6 +156,7 @@ impl AsyncRead for Stream {
                 this.read_deadline = None;
                 if result.is_ok() {
                     this.dialogue.server(&buf.filled()[before..]);
+                    return Poll::Ready(this.check(buf, before));
                 }
                 Poll::Ready(result)
             }
@@ -163,6 +188,9 @@ impl AsyncWrite for Stream {
                 this.write_deadline = None;
                 if let Ok(n) = &result {
                     this.dialogue.client(&data[..*n]);
+                    if let Some(scan) = &mut this.scan {
+                        scan.client_wrote();
+                    }
                 }
                 Poll::Ready(result)
             }

@@ -3,6 +3,8 @@
 //!
 //! - [`mail`]: real Postfix and Dovecot on loopback, started by the test itself on
 //!   ports it picks (no mail account needed; fails loudly when they cannot start).
+//! - [`imap`]: a scripted IMAP server that misbehaves as a test tells it to (tagged
+//!   `NO` to a FETCH, a 500 MB literal, a SEARCH line of millions of UIDs).
 //! - [`oauth`]: an OAuth 2.0 token endpoint on loopback whose tokens the harness's
 //!   Dovecot accepts, for the client credentials, password and refresh token grants.
 //! - `mail-sandbox` (a binary): the same servers left running for trying the connector
@@ -10,5 +12,6 @@
 //!
 //! The server configurations are the files in `templates/`, filled in at start.
 
+pub mod imap;
 pub mod mail;
 pub mod oauth;

@@ -16,9 +16,11 @@ use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TryRecvError;
 
 use super::RunIo;
+use super::progress::Progress;
 use crate::activity::Source;
 use crate::emit::{Emitted, Emitter, Received};
 use crate::error::{Error, Result};
+use crate::meter::Meter;
 
 const TARGET: &str = "connector_sdk::host";
 /// Records in flight between the source and the writer. Small on purpose: records
@@ -55,7 +57,10 @@ pub(crate) async fn run<S: Source>(
         tracing::info!(target: TARGET, activity = name, "deferred commit: committing what the given state covers");
         source.commit_state(&conn, &config, state).await?;
     }
-    let (emitter, mut received) = Emitter::with_stop(CHANNEL, io.stop.clone(), previous);
+    let meter = Arc::new(Meter::default());
+    let progress = Progress::start(Arc::clone(&meter), name, "records", io.progress_every);
+    let (emitter, mut received) =
+        Emitter::with_stop(CHANNEL, io.stop.clone(), previous, Arc::clone(&meter));
     // In deferred mode nothing is committed during the run: the next run, given a
     // state the platform kept, commits what it covers.
     let (ack_tx, committer) = if io.deferred {
@@ -89,6 +94,7 @@ pub(crate) async fn run<S: Source>(
         state_lines: io.state_lines,
         checkpoints: 0,
         name,
+        meter,
     };
 
     let end = 'run: loop {
@@ -138,6 +144,7 @@ pub(crate) async fn run<S: Source>(
     // Drop an unfinished `read` before committing: it may hold what the commit needs
     // (a session lock), and it must not emit anything more.
     drop(read);
+    progress.finish();
     finish::<S>(end, writer, received, read_result, committer).await
 }
 
@@ -158,6 +165,7 @@ struct Writer<W: Write, A> {
     state_lines: bool,
     checkpoints: u64,
     name: &'static str,
+    meter: Arc<Meter>,
 }
 
 impl<W: Write, A> Writer<W, A> {
@@ -185,6 +193,7 @@ impl<W: Write, A> Writer<W, A> {
                 }
                 self.line.push(b'\n');
                 self.out.write_all(&self.line).map_err(End::OutputClosed)?;
+                self.meter.item(self.line.len() as u64, false);
                 self.pending.push(ack);
                 if self.pending.len() >= FLUSH_EVERY {
                     self.deliver()?;
@@ -193,6 +202,7 @@ impl<W: Write, A> Writer<W, A> {
             Emitted::Skipped(err) => {
                 tracing::warn!(target: TARGET, activity = self.name, kind = %err.kind(), "skipped, left uncommitted: {err}");
                 self.skipped.push(err);
+                self.meter.error();
             }
             Emitted::Checkpoint(state) => self.checkpoint(&state)?,
         }
@@ -289,6 +299,7 @@ async fn finish<S: Source>(
         ack_tx,
         checkpoints,
         name,
+        meter,
         ..
     } = writer;
     drop(ack_tx);
@@ -300,7 +311,29 @@ async fn finish<S: Source>(
         },
     };
     let committed = *commit_result.as_ref().unwrap_or(&0);
-    tracing::info!(target: TARGET, activity = name, delivered, committed, checkpoints, skipped = skipped.len(), undelivered, "source run ended");
+    let counts = meter.read();
+    let secs = counts.elapsed.as_secs_f64();
+    let remaining = counts
+        .remaining
+        .map(|n| format!("; {n} more wait for the next run"))
+        .unwrap_or_default();
+    tracing::info!(
+        target: TARGET,
+        event = "summary",
+        activity = name,
+        delivered,
+        bytes = counts.bytes,
+        committed,
+        checkpoints,
+        skipped = skipped.len(),
+        undelivered,
+        remaining = counts.remaining,
+        duration_ms = u64::try_from(counts.elapsed.as_millis()).unwrap_or(u64::MAX),
+        peak_rss_bytes = super::progress::peak_rss_bytes(),
+        "summary: {delivered} records ({}) delivered, {committed} committed, {} skipped, {undelivered} undelivered in {secs:.1} s{remaining}",
+        super::progress::bytes(counts.bytes),
+        skipped.len()
+    );
 
     if let End::StateFailed(e) = end {
         return Err(e);

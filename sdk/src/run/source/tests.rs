@@ -88,6 +88,7 @@ async fn run_greedy(
         state_file: None,
         deferred: false,
         state_lines: false,
+        progress_every: Duration::ZERO,
     };
     let result = tokio::time::timeout(
         Duration::from_secs(10),

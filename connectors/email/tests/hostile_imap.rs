@@ -1,0 +1,317 @@
+//! Hostile and broken IMAP servers, scripted: what a real server will not do on demand.
+//! A tagged `NO` or `BAD` is never taken for success (RFC 3501 section 7.1); nothing a
+//! server announces is allocated before it is checked against the settings' limits;
+//! answer lines are bounded; a server that trickles is ended by the run's deadline.
+//! Nothing is committed for a message that was not delivered.
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{BIN, code, last_error, records, stderr};
+use email_testsupport::imap::{Answer, ScriptedImap, message};
+use serde_json::{Value, json};
+
+/// Runs `read` against `server` with `config`; returns the output and how long it took.
+fn read(server: &ScriptedImap, config: Value, extra: &[&str]) -> (std::process::Output, Duration) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let conn = dir.path().join("conn.json");
+    let cfg = dir.path().join("read.json");
+    std::fs::write(&conn, server.connection().to_string()).expect("write");
+    std::fs::write(&cfg, config.to_string()).expect("write");
+    let started = Instant::now();
+    let out = Command::new(BIN)
+        .args(["run", "read", "--connection"])
+        .arg(&conn)
+        .arg("--config")
+        .arg(&cfg)
+        .args(extra)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run");
+    (out, started.elapsed())
+}
+
+/// The peak memory the run reported in its summary.
+fn peak_rss(out: &std::process::Output) -> u64 {
+    let text = stderr(out);
+    let at = text
+        .find("peak_rss_bytes")
+        .unwrap_or_else(|| panic!("no summary with peak_rss_bytes in:\n{text}"));
+    text[at + "peak_rss_bytes".len()..]
+        .chars()
+        .skip_while(|c| !c.is_ascii_digit())
+        .take_while(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .expect("a number")
+}
+
+fn subjects(out: &std::process::Output) -> Vec<String> {
+    records(out)
+        .iter()
+        .map(|r| r["subject"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// The UID sets the connector asked to mark read.
+fn stores(server: &ScriptedImap) -> Vec<String> {
+    server
+        .commands()
+        .into_iter()
+        .filter(|c| c.starts_with("UID STORE"))
+        .collect()
+}
+
+fn fetch_line(uid: usize, body: &[u8]) -> Vec<u8> {
+    let mut out = format!(
+        "* {uid} FETCH (UID {uid} FLAGS () BODY[] {{{}}}\r\n",
+        body.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(body);
+    out.extend_from_slice(b")\r\n");
+    out
+}
+
+#[test]
+fn a_fetch_refused_for_one_message_reads_the_others_and_reports_that_one() {
+    // Before: async-imap ended the answer at the tagged NO, and the message it refused
+    // was silently missing: not read, not reported, and the run exited 0.
+    let server = ScriptedImap::start(
+        vec![message("one"), message("two"), message("three")],
+        |c| {
+            if c.name != "UID FETCH" || !c.line.contains("BODY") {
+                return None;
+            }
+            let mut out = Vec::new();
+            if c.line.contains("1:3") {
+                out.extend(fetch_line(1, &message("one")));
+                out.extend(fetch_line(3, &message("three")));
+            }
+            out.extend(format!("{} NO [SERVERBUG] Internal error occurred\r\n", c.tag).bytes());
+            Some(Answer::Bytes(out))
+        },
+    );
+    let (out, _) = read(&server, json!({}), &[]);
+    assert_eq!(subjects(&out), ["one", "three"], "{}", stderr(&out));
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let error = last_error(&out);
+    assert!(
+        error["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("uid 2") && m.contains("SERVERBUG")),
+        "{error}"
+    );
+    // Only what was delivered is marked read; UID 2 is left as it was.
+    assert_eq!(stores(&server), ["UID STORE 1,3 +FLAGS.SILENT (\\Seen)"]);
+}
+
+#[test]
+fn a_refused_store_fails_the_run_after_the_records_were_delivered() {
+    let server = ScriptedImap::start(vec![message("one"), message("two")], |c| {
+        (c.name == "UID STORE").then(|| {
+            Answer::Bytes(format!("{} NO [CANNOT] the folder is read-only\r\n", c.tag).into_bytes())
+        })
+    });
+    let (out, _) = read(&server, json!({}), &[]);
+    assert_eq!(subjects(&out), ["one", "two"]);
+    assert_ne!(code(&out), 0, "a refused commit was taken for success");
+    let error = last_error(&out);
+    assert_eq!(error["kind"], "rejected", "{error}");
+    assert!(
+        error["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("read-only")),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_refused_search_is_not_an_empty_mailbox() {
+    let server = ScriptedImap::start(vec![message("one")], |c| {
+        (c.name == "UID SEARCH").then(|| {
+            Answer::Bytes(
+                format!("{} BAD [CLIENTBUG] Error in IMAP command\r\n", c.tag).into_bytes(),
+            )
+        })
+    });
+    let (out, _) = read(&server, json!({}), &[]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(records(&out).is_empty());
+    assert_eq!(last_error(&out)["kind"], "protocol");
+    assert!(stores(&server).is_empty());
+}
+
+#[test]
+fn a_literal_announced_as_half_a_gigabyte_is_refused_before_it_is_allocated() {
+    let server = ScriptedImap::start(vec![message("one")], |c| {
+        (c.name == "UID FETCH" && c.line.contains("BODY"))
+            .then(|| Answer::Bytes(b"* 1 FETCH (UID 1 FLAGS () BODY[] {530000000}\r\nabc".to_vec()))
+    });
+    let (out, took) = read(&server, json!({}), &[]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let error = last_error(&out);
+    assert_eq!(error["kind"], "protocol", "{error}");
+    assert_eq!(error["retryable"], false, "{error}");
+    assert!(
+        error["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("530000000") && m.contains("max_message_bytes")),
+        "{error}"
+    );
+    assert!(took < Duration::from_secs(4), "took {took:?}");
+    // async-imap would have zeroed 512 MiB for it.
+    let peak = peak_rss(&out);
+    assert!(peak < 200 * 1024 * 1024, "peak RSS {peak} bytes");
+    assert!(stores(&server).is_empty());
+}
+
+#[test]
+fn sizes_that_lie_cannot_bring_more_than_a_batch() {
+    // RFC822.SIZE says 20 bytes each; the bodies are 400 KB each, 8 of them in one
+    // batch planned for 1 MiB.
+    let big = |n: usize| {
+        let mut m = message(&format!("m{n}"));
+        m.extend(std::iter::repeat_n(b'x', 400 * 1024));
+        m.extend_from_slice(b"\r\n");
+        m
+    };
+    let messages: Vec<Vec<u8>> = (1..=8).map(big).collect();
+    let bodies = messages.clone();
+    let server = ScriptedImap::start(messages, move |c| {
+        if c.name != "UID FETCH" {
+            return None;
+        }
+        if !c.line.contains("BODY") {
+            let mut out = Vec::new();
+            for uid in 1..=8 {
+                out.extend(format!("* {uid} FETCH (UID {uid} RFC822.SIZE 20)\r\n").bytes());
+            }
+            out.extend(format!("{} OK done\r\n", c.tag).bytes());
+            return Some(Answer::Bytes(out));
+        }
+        let mut out = Vec::new();
+        for (i, body) in bodies.iter().enumerate() {
+            out.extend(fetch_line(i + 1, body));
+        }
+        out.extend(format!("{} OK done\r\n", c.tag).bytes());
+        Some(Answer::Bytes(out))
+    });
+    let (out, _) = read(
+        &server,
+        json!({"batch_bytes": 1_048_576, "max_message_bytes": 1_048_576}),
+        &[],
+    );
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let error = last_error(&out);
+    assert_eq!(error["kind"], "protocol", "{error}");
+    assert!(
+        error["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("more than 2097152 bytes for one command")),
+        "{error}"
+    );
+    assert!(stores(&server).is_empty());
+}
+
+#[test]
+fn a_message_larger_than_the_limit_is_reported_and_left_while_the_rest_is_read() {
+    let mut large = message("large");
+    large.extend(std::iter::repeat_n(b'y', 2 * 1024 * 1024));
+    let server = ScriptedImap::start(vec![message("one"), large, message("three")], |_| None);
+    let (out, _) = read(&server, json!({"max_message_bytes": 1_048_576}), &[]);
+    assert_eq!(subjects(&out), ["one", "three"], "{}", stderr(&out));
+    assert_eq!(code(&out), 1);
+    let error = last_error(&out);
+    assert!(
+        error["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("uid 2") && m.contains("max_message_bytes")),
+        "{error}"
+    );
+    // It was never fetched, and is not marked.
+    assert!(
+        !server
+            .commands()
+            .iter()
+            .any(|c| c.starts_with("UID FETCH") && c.contains("BODY") && c.contains(" 2 ")),
+        "{:?}",
+        server.commands()
+    );
+    assert_eq!(stores(&server), ["UID STORE 1,3 +FLAGS.SILENT (\\Seen)"]);
+}
+
+#[test]
+fn a_search_answer_of_two_million_uids_is_refused_quickly() {
+    // Before: async-imap parsed the line again for every 4 KiB that arrived (quadratic).
+    let server = ScriptedImap::start(vec![message("one")], |c| {
+        (c.name == "UID SEARCH").then(|| {
+            let mut out = b"* SEARCH".to_vec();
+            for uid in 1..=2_000_000u32 {
+                out.extend(format!(" {uid}").bytes());
+            }
+            out.extend(format!("\r\n{} OK done\r\n", c.tag).bytes());
+            Answer::Bytes(out)
+        })
+    });
+    let (out, took) = read(&server, json!({}), &[]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let error = last_error(&out);
+    assert_eq!(error["kind"], "protocol", "{error}");
+    assert!(
+        error["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("line longer than")),
+        "{error}"
+    );
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+}
+
+#[test]
+fn a_large_mailbox_is_searched_in_windows_of_uids() {
+    // UIDNEXT says 120,001: the search covers it in windows, never in one line.
+    let server = ScriptedImap::start(vec![message("one")], |c| {
+        (c.name == "SELECT").then(|| {
+            Answer::Bytes(
+                format!(
+                    "* 1 EXISTS\r\n* OK [UIDVALIDITY 7] ok\r\n* OK [UIDNEXT 120001] ok\r\n{} OK [READ-WRITE] done\r\n",
+                    c.tag
+                )
+                .into_bytes(),
+            )
+        })
+    });
+    let (out, _) = read(&server, json!({}), &[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let searches: Vec<String> = server
+        .commands()
+        .into_iter()
+        .filter(|c| c.starts_with("UID SEARCH"))
+        .collect();
+    assert_eq!(
+        searches,
+        [
+            "UID SEARCH UID 1:50000 UNSEEN",
+            "UID SEARCH UID 50001:100000 UNSEEN",
+            "UID SEARCH UID 100001:120000 UNSEEN"
+        ]
+    );
+    assert_eq!(subjects(&out), ["one"]);
+}
+
+#[test]
+fn a_server_that_trickles_is_ended_by_the_deadline() {
+    // One byte every 300 ms never lets the I/O timeout (5 s) fire.
+    let server = ScriptedImap::start(vec![message("one")], |c| {
+        (c.name == "SELECT").then(|| {
+            let mut line = b"* OK [ALERT] ".to_vec();
+            line.extend(std::iter::repeat_n(b'a', 10_000));
+            Answer::Trickle(line, Duration::from_millis(300))
+        })
+    });
+    let (out, took) = read(&server, json!({}), &["--deadline", "3"]);
+    assert_eq!(last_error(&out)["kind"], "timeout", "{}", stderr(&out));
+    assert!(took < Duration::from_secs(6), "took {took:?}");
+}
