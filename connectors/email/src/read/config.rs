@@ -54,6 +54,17 @@ pub struct ReadConfig {
     #[serde(default = "max_message")]
     #[schemars(range(min = 1024))]
     pub max_message_bytes: u64,
+    /// A message with more MIME parts than this (counting every part of every nested
+    /// message) is reported with its UID and left untouched, and the run goes on.
+    #[serde(default = "ten_thousand")]
+    #[schemars(range(min = 1))]
+    pub max_parts: u32,
+    /// A message whose header section is larger than this, in bytes, is reported with
+    /// its UID and left untouched (checked before it is parsed). Postfix truncates
+    /// headers past 100 KiB; other servers may pass more.
+    #[serde(default = "one_mebibyte")]
+    #[schemars(range(min = 1024))]
+    pub max_header_bytes: u64,
     /// At most this many messages per UID FETCH.
     #[serde(default = "batch")]
     pub batch_size: NonZeroU32,
@@ -79,6 +90,12 @@ fn max_attachment() -> u64 {
 }
 fn max_message() -> u64 {
     64 * 1024 * 1024
+}
+fn ten_thousand() -> u32 {
+    10_000
+}
+fn one_mebibyte() -> u64 {
+    1024 * 1024
 }
 fn hundred_deep() -> u32 {
     100

@@ -14,6 +14,13 @@ pub(crate) fn record(
     flags: Vec<String>,
     raw: &[u8],
 ) -> Result<EmailRecord, String> {
+    let header = header_len(raw);
+    if header as u64 > config.max_header_bytes {
+        return Err(format!(
+            "its header is {header} bytes, more than max_header_bytes ({})",
+            config.max_header_bytes
+        ));
+    }
     let message = Flat(Some(
         MessageParser::default()
             .parse(raw)
@@ -27,6 +34,13 @@ pub(crate) fn record(
         return Err(format!(
             "its MIME parts are nested more than {} deep (max_nesting_depth)",
             config.max_nesting_depth
+        ));
+    }
+    if message.parts.len() > config.max_parts as usize {
+        return Err(format!(
+            "it has {} MIME parts, more than max_parts ({})",
+            message.parts.len(),
+            config.max_parts
         ));
     }
     let addresses = |a: Option<&mail_parser::Address<'_>>| -> Vec<AddressRecord> {
@@ -151,6 +165,21 @@ pub(crate) fn record(
         size: raw.len() as u64,
         attachments,
     })
+}
+
+/// The length of the header section: up to the first empty line (RFC 5322 section
+/// 2.1), or the whole message if there is none.
+fn header_len(raw: &[u8]) -> usize {
+    let mut at = 0;
+    while let Some(nl) = raw[at..].iter().position(|&b| b == b'\n') {
+        let end = at + nl + 1;
+        let rest = &raw[end..];
+        if rest.starts_with(b"\r\n") || rest.starts_with(b"\n") {
+            return end;
+        }
+        at = end;
+    }
+    raw.len()
 }
 
 /// How deep containers nest in `message`: multiparts inside multiparts and
@@ -305,6 +334,29 @@ mod tests {
                 .expect_err("too deep")
                 .contains("nested more than 100 deep")
         );
+    }
+
+    #[test]
+    fn parts_and_header_bytes_have_limits() {
+        let mut config = config();
+        config.max_parts = 10;
+        config.max_header_bytes = 1024;
+        let mut many = b"From: a@b\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n".to_vec();
+        for _ in 0..20 {
+            many.extend_from_slice(b"--x\r\nContent-Type: text/plain\r\n\r\nhi\r\n");
+        }
+        many.extend_from_slice(b"--x--\r\n");
+        let e = record(&config, 1, 1, Vec::new(), &many).expect_err("too many parts");
+        assert!(e.contains("max_parts"), "{e}");
+        let big = format!("From: a@b\r\nX-Long: {}\r\n\r\nbody\r\n", "y".repeat(2000));
+        let e = record(&config, 1, 1, Vec::new(), big.as_bytes()).expect_err("header too big");
+        assert!(e.contains("max_header_bytes"), "{e}");
+        // A large body is not a large header.
+        let body = format!("From: a@b\r\n\r\n{}\r\n", "z".repeat(5000));
+        record(&config, 1, 1, Vec::new(), body.as_bytes()).expect("a record");
+        assert_eq!(header_len(b"A: b\r\n\r\nbody"), 6);
+        assert_eq!(header_len(b"A: b\nC: d\n\nbody"), 10);
+        assert_eq!(header_len(b"A: b"), 4);
     }
 
     #[test]

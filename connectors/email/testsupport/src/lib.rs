@@ -3,6 +3,8 @@
 //!
 //! - [`mail`]: real Postfix and Dovecot on loopback, started by the test itself on
 //!   ports it picks (no mail account needed; fails loudly when they cannot start).
+//! - [`corpus`]: a generated hostile MIME corpus (nesting of every kind, 100,000
+//!   parts, huge headers and lines, broken encodings and boundaries).
 //! - [`imap`]: a scripted IMAP server that misbehaves as a test tells it to (tagged
 //!   `NO` to a FETCH, a 500 MB literal, a SEARCH line of millions of UIDs).
 //! - [`oauth`]: an OAuth 2.0 token endpoint on loopback whose tokens the harness's
@@ -12,6 +14,7 @@
 //!
 //! The server configurations are the files in `templates/`, filled in at start.
 
+pub mod corpus;
 pub mod imap;
 pub mod mail;
 pub mod oauth;
