@@ -49,6 +49,25 @@ pub struct SendConfig {
     #[serde(default = "max_attachment")]
     #[schemars(range(min = 1))]
     pub max_attachment_bytes: u64,
+    /// The largest message, in bytes: its texts and attachments together, before
+    /// encoding. A larger request is refused before anything is sent.
+    #[serde(default = "max_message")]
+    #[schemars(range(min = 1024))]
+    pub max_message_bytes: u64,
+    /// The most recipients (to, cc and bcc together) one request may name. A message
+    /// to more than the server takes in one transaction is sent in several (RFC 5321
+    /// section 4.5.3.1.10).
+    #[serde(default = "max_recipients")]
+    #[schemars(range(min = 1))]
+    pub max_recipients: u32,
+}
+
+fn max_message() -> u64 {
+    50 * 1024 * 1024
+}
+
+fn max_recipients() -> u32 {
+    1000
 }
 
 fn ten_minutes() -> NonZeroU32 {

@@ -87,7 +87,20 @@ pub(crate) fn validate(config: &SendConfig, req: &SendRequest) -> Result<()> {
             "no recipient: give at least one address in to, cc or bcc",
         ));
     }
+    let recipients = req.to.0.len() + req.cc.0.len() + req.bcc.0.len();
+    if recipients > config.max_recipients as usize {
+        return Err(Error::config(
+            "/to",
+            format!(
+                "{recipients} recipients in to, cc and bcc, more than max_recipients ({})",
+                config.max_recipients
+            ),
+        ));
+    }
     no_line_breaks("/subject", &req.subject)?;
+    let mut size = (req.subject.len()
+        + req.text.as_ref().map_or(0, String::len)
+        + req.html.as_ref().map_or(0, String::len)) as u64;
     for (name, value) in &req.headers {
         let path = format!("/headers/{}", name.replace('~', "~0").replace('/', "~1"));
         let valid_name =
@@ -127,6 +140,7 @@ pub(crate) fn validate(config: &SendConfig, req: &SendRequest) -> Result<()> {
             (Some(b64), None) => {
                 // Decoded, base64 is three quarters of its length: refuse before decoding.
                 let decoded = (b64.trim().len() as u64 / 4) * 3;
+                size += decoded;
                 if decoded > config.max_attachment_bytes {
                     return Err(Error::config(
                         at("/content_base64"),
@@ -150,8 +164,18 @@ pub(crate) fn validate(config: &SendConfig, req: &SendRequest) -> Result<()> {
                 }
             }
             (None, Some(path)) => {
-                super::files::resolve(config, path, &at("/path"))?;
+                let file = super::files::resolve(config, path, &at("/path"))?;
+                size += std::fs::metadata(file).map_or(0, |m| m.len());
             }
+        }
+        if size > config.max_message_bytes {
+            return Err(Error::config(
+                at(""),
+                format!(
+                    "with this attachment the message is larger than max_message_bytes ({})",
+                    config.max_message_bytes
+                ),
+            ));
         }
         if let Some(f) = &a.filename {
             no_line_breaks(&at("/filename"), f)?;
@@ -180,12 +204,49 @@ pub(crate) fn validate(config: &SendConfig, req: &SendRequest) -> Result<()> {
             _ => {}
         }
     }
+    if size > config.max_message_bytes {
+        return Err(Error::config(
+            if req.html.is_some() { "/html" } else { "/text" },
+            format!(
+                "the message is larger than max_message_bytes ({})",
+                config.max_message_bytes
+            ),
+        ));
+    }
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn recipients_and_message_size_have_limits() {
+        let config: SendConfig = connector_sdk::from_value(&serde_json::json!({
+            "max_recipients": 3, "max_message_bytes": 2048, "max_attachment_bytes": 2000
+        }))
+        .expect("ok");
+        let req: SendRequest = connector_sdk::from_value(&serde_json::json!({
+            "from": "a@example.com", "to": ["b@example.com", "c@example.com"],
+            "cc": "d@example.com", "bcc": "e@example.com"
+        }))
+        .expect("well-formed");
+        let err = validate(&config, &req).unwrap_err();
+        assert_eq!(err.path(), Some("/to"));
+        assert!(err.message().contains("4 recipients"), "{err}");
+        // Two attachments each within their limit, together over the message's.
+        let part = base64::engine::general_purpose::STANDARD.encode(vec![0u8; 1500]);
+        let req: SendRequest = connector_sdk::from_value(&serde_json::json!({
+            "from": "a@example.com", "to": "b@example.com", "text": "hi",
+            "attachments": [
+                {"filename": "a.bin", "content_base64": part},
+                {"filename": "b.bin", "content_base64": part}
+            ]
+        }))
+        .expect("well-formed");
+        let err = validate(&config, &req).unwrap_err();
+        assert_eq!(err.path(), Some("/attachments/1"));
+    }
 
     #[test]
     fn an_unfoldable_header_value_is_refused_with_its_path() {
