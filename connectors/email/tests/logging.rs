@@ -59,3 +59,39 @@ fn trace_shows_the_dialogue_but_never_the_password() {
     );
     assert!(!all.contains(canary), "canary leaked");
 }
+
+#[test]
+fn trace_has_one_event_per_protocol_line_before_and_after_tls() {
+    let fx = Fixture::new();
+    fx.plant(&common::raw_message("traced@example.test", "traced", "a@example.test"));
+    let (conn, config) = (fx.conn(), fx.file("read.json", &json!({})));
+    let out = run(&[
+        "--log-level", "trace", "run", "read", "--connection", &conn, "--config", &config,
+    ]);
+    assert_eq!(code(&out), 0, "{}", common::stderr(&out));
+    let stderr = common::stderr(&out);
+    let events: Vec<&str> = stderr
+        .lines()
+        .filter_map(|l| l.split_once(" S: ").or_else(|| l.split_once(" C: ")))
+        .map(|(_, text)| text)
+        .collect();
+    // Before TLS the reply to STARTTLS is read a byte at a time; still whole lines.
+    assert!(
+        events.iter().any(|e| e.starts_with("* OK") && e.len() > 10),
+        "the greeting as one line: {events:?}"
+    );
+    assert!(
+        events.iter().any(|e| e.contains("STARTTLS")),
+        "{events:?}"
+    );
+    assert!(
+        events.iter().all(|e| e.len() > 1),
+        "an event of one character: {events:?}"
+    );
+    // Message content is one event with its size, not traced line by line.
+    assert!(events.iter().any(|e| e.starts_with("<literal: ")), "{events:?}");
+    assert!(
+        !stderr.contains("Body of traced@example.test"),
+        "the message body is not traced"
+    );
+}

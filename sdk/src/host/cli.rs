@@ -45,6 +45,13 @@ pub(crate) struct Cli {
 pub(crate) enum Command {
     /// Print the manifest (JSON Schema 2020-12 of every setting, request and record).
     Spec,
+    /// Print a completion script for a shell (`source <(email-connector completions
+    /// bash)`).
+    Completions {
+        /// The shell: bash, elvish, fish, powershell or zsh.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// Validate settings (and an activity's config and input) without connecting.
     Validate {
         /// Connection settings file (JSON), or `-` for stdin.
@@ -202,10 +209,19 @@ where
         .version(version)
         .about(info.description)
         .after_help(after_help(&bin, activities));
+    let mut completing = command.clone();
     match command
         .try_get_matches_from(args)
         .and_then(|m| Cli::from_arg_matches(&m))
     {
+        Ok(Cli {
+            command: Command::Completions { shell },
+            ..
+        }) => {
+            let mut stdout = std::io::stdout().lock();
+            clap_complete::generate(shell, &mut completing, bin, &mut stdout);
+            Err(ExitCode::SUCCESS)
+        }
         Ok(cli) => Ok(cli),
         Err(e) => {
             use clap::error::ErrorKind;

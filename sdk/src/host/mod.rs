@@ -35,7 +35,7 @@ mod cli;
 mod logging;
 
 use std::ffi::OsString;
-use std::io::{Read, Write};
+use std::io::{IsTerminal, Read, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -243,7 +243,9 @@ async fn execute<C: Connector>(connector: &C, command: cli::Command) -> Result<(
         })
     };
     match command {
-        cli::Command::Spec => unreachable!("handled before the runtime starts"),
+        cli::Command::Spec | cli::Command::Completions { .. } => {
+            unreachable!("handled before the runtime starts")
+        }
         cli::Command::Validate {
             connection,
             activity,
@@ -258,7 +260,19 @@ async fn execute<C: Connector>(connector: &C, command: cli::Command) -> Result<(
             connector.validate(&connection_settings::<C>(&connection)?)?;
             if let Some(activity) = activity {
                 let activity = find(&activity)?;
+                let stdin_free = connection != "-" && config.as_deref() != Some("-");
                 let config = config_value(config.as_deref())?.unwrap_or_else(empty);
+                // A target's requests come from stdin when it is piped, as for `run`;
+                // from a terminal, only with `--input -`.
+                let input = match input {
+                    None if activity.role() == crate::Role::Target
+                        && stdin_free
+                        && !std::io::stdin().is_terminal() =>
+                    {
+                        Some("-".to_owned())
+                    }
+                    input => input,
+                };
                 let input = input.as_deref().map(read_input).transpose()?;
                 activity.prepare(&config, input.as_ref(), None)?;
             }

@@ -4,23 +4,53 @@
 
 use super::Proto;
 
-/// The trace of a conversation, with credentials replaced by `***`.
+/// The trace of a conversation, with credentials replaced by `***`: one event per
+/// protocol line in each direction, whatever pieces the bytes arrived in (before TLS
+/// a STARTTLS reply is read a byte at a time). Message content is not traced line by
+/// line: an IMAP literal and SMTP message data are one event each, with their size.
 pub(crate) struct Dialogue {
     proto: Proto,
+    /// Whether tracing is on for this protocol (fixed for the process).
+    on: bool,
     /// Inside an AUTH exchange: client lines are credentials.
     redacting: bool,
     /// Client bytes not yet ending in CRLF.
     pending: Vec<u8>,
+    /// Server bytes not yet ending in LF.
+    incoming: Vec<u8>,
+    /// Bytes of an IMAP literal the server is still sending.
+    literal_left: u64,
+    /// The next server line continues one a literal interrupted.
+    after_literal: bool,
+    /// The client is sending SMTP message data: lines until the lone `.`.
+    data: Option<(u64, u64)>,
+    /// The client said DATA; a `354` from the server starts the message data.
+    data_asked: bool,
 }
 
 const SHOWN: usize = 200;
+/// A line longer than this is traced as far as this, and its rest dropped.
+const LONGEST: usize = 64 * 1024;
 
 impl Dialogue {
     pub(crate) fn new(proto: Proto) -> Self {
+        let mut dialogue = Self::traced(proto);
+        dialogue.on = dialogue.enabled();
+        dialogue
+    }
+
+    /// A dialogue that follows the conversation whether or not tracing is on.
+    fn traced(proto: Proto) -> Self {
         Self {
+            on: true,
             proto,
             redacting: false,
             pending: Vec::new(),
+            incoming: Vec::new(),
+            literal_left: 0,
+            after_literal: false,
+            data: None,
+            data_asked: false,
         }
     }
 
@@ -42,65 +72,99 @@ impl Dialogue {
         }
     }
 
-    /// What the client sent. Writes are reassembled into lines first: a command may
-    /// arrive in pieces (async-imap writes the tag and the command separately).
+    /// What the client sent, traced line by line (a command may arrive in pieces:
+    /// async-imap writes the tag and the command separately).
     pub(crate) fn client(&mut self, data: &[u8]) {
-        if !self.enabled() {
+        if !self.on {
             return;
         }
         self.pending.extend_from_slice(data);
-        let mut lines = Vec::new();
         while let Some(end) = self.pending.windows(2).position(|w| w == b"\r\n") {
             let line: Vec<u8> = self.pending.drain(..end + 2).collect();
-            lines.push(String::from_utf8_lossy(&line[..end]).into_owned());
+            let line = String::from_utf8_lossy(&line[..end]).into_owned();
+            if let Some((lines, bytes)) = &mut self.data {
+                if line == "." {
+                    let (lines, bytes) = (*lines, *bytes);
+                    self.data = None;
+                    self.emit("C:", &format!("<message data: {lines} lines, {bytes} bytes>"));
+                    self.emit("C:", ".");
+                } else {
+                    *lines += 1;
+                    *bytes += line.len() as u64 + 2;
+                }
+                continue;
+            }
+            let shown = self.redact(&line);
+            if self.proto == Proto::Smtp && line.eq_ignore_ascii_case("DATA") {
+                self.data_asked = true;
+            }
+            self.emit("C:", &clip(&shown));
         }
-        if self.pending.len() > 65_536 {
+        if self.pending.len() > LONGEST {
             self.pending.clear();
+            self.emit("C:", "<a line longer than 64 KiB, not traced>");
         }
-        let Some(first) = lines.first() else { return };
-        let shown = self.redact(first);
-        for line in &lines[1..] {
-            self.redact(line);
-        }
-        let more = lines.len() - 1;
-        let tail = if more > 0 {
-            format!(" (+{more} lines)")
-        } else {
-            String::new()
-        };
-        self.emit("C:", &format!("{}{tail}", clip(&shown)));
     }
 
-    /// What the server sent.
+    /// What the server sent, traced line by line.
     pub(crate) fn server(&mut self, data: &[u8]) {
-        if !self.enabled() && !self.redacting {
+        if !self.on {
             return;
         }
-        let text = String::from_utf8_lossy(data);
-        let last = text
-            .trim_end_matches("\r\n")
-            .rsplit("\r\n")
-            .next()
-            .unwrap_or("");
+        let mut data = data;
+        while !data.is_empty() {
+            if self.literal_left > 0 {
+                let n = usize::try_from(self.literal_left)
+                    .unwrap_or(usize::MAX)
+                    .min(data.len());
+                self.literal_left -= n as u64;
+                data = &data[n..];
+                continue;
+            }
+            let Some(end) = data.iter().position(|&b| b == b'\n') else {
+                self.incoming.extend_from_slice(data);
+                if self.incoming.len() > LONGEST {
+                    self.incoming.clear();
+                    self.emit("S:", "<a line longer than 64 KiB, not traced>");
+                }
+                return;
+            };
+            self.incoming.extend_from_slice(&data[..=end]);
+            data = &data[end + 1..];
+            let raw = std::mem::take(&mut self.incoming);
+            let text = String::from_utf8_lossy(&raw);
+            let line = text.trim_end_matches(['\r', '\n']);
+            self.server_line(line);
+        }
+    }
+
+    fn server_line(&mut self, line: &str) {
         // A final reply (not a continuation) ends an AUTH exchange.
         let continuation = match self.proto {
-            Proto::Smtp => last.starts_with("334"),
-            Proto::Imap => last.starts_with('+'),
+            Proto::Smtp => line.starts_with("334"),
+            Proto::Imap => line.starts_with('+'),
         };
-        if self.redacting && !continuation && !last.is_empty() {
+        if self.redacting && !continuation && !line.is_empty() {
             self.redacting = false;
         }
-        if self.enabled() {
-            let mut lines = text.split("\r\n").filter(|l| !l.is_empty());
-            if let Some(first) = lines.next() {
-                let more = lines.count();
-                let tail = if more > 0 {
-                    format!(" (+{more} lines, {} bytes)", data.len())
-                } else {
-                    String::new()
-                };
-                self.emit("S:", &format!("{}{tail}", clip(first)));
+        if self.proto == Proto::Smtp && self.data_asked {
+            self.data_asked = false;
+            if line.starts_with("354") {
+                self.data = Some((0, 0));
             }
+        }
+        if std::mem::take(&mut self.after_literal) {
+            // The rest of a line a literal interrupted (`)` after a message).
+            self.emit("S:", &format!("… {}", clip(line)));
+        } else {
+            self.emit("S:", &clip(line));
+        }
+        if self.proto == Proto::Imap
+            && let Some(size) = literal(line)
+        {
+            self.literal_left = size;
+            self.after_literal = true;
+            self.emit("S:", &format!("<literal: {size} bytes>"));
         }
     }
 
@@ -132,6 +196,13 @@ impl Dialogue {
     }
 }
 
+/// The size of the literal a line announces at its end (`{123}`).
+fn literal(line: &str) -> Option<u64> {
+    let inner = line.strip_suffix('}')?;
+    let (_, digits) = inner.rsplit_once('{')?;
+    digits.parse().ok()
+}
+
 fn clip(line: &str) -> String {
     if line.chars().count() <= SHOWN {
         return line.to_owned();
@@ -145,7 +216,7 @@ mod tests {
 
     #[test]
     fn credentials_are_redacted_in_both_protocols() {
-        let mut smtp = Dialogue::new(Proto::Smtp);
+        let mut smtp = Dialogue::traced(Proto::Smtp);
         assert_eq!(
             smtp.redact("AUTH PLAIN AGFsaWNlAHNlY3JldA=="),
             "AUTH PLAIN ***"
@@ -156,7 +227,7 @@ mod tests {
         assert!(!smtp.redacting);
         assert_eq!(smtp.redact("MAIL FROM:<a@b>"), "MAIL FROM:<a@b>");
 
-        let mut imap = Dialogue::new(Proto::Imap);
+        let mut imap = Dialogue::traced(Proto::Imap);
         assert_eq!(
             imap.redact("a1 LOGIN \"alice\" \"hunter2\""),
             "a1 LOGIN \"alice\" ***"
@@ -170,5 +241,22 @@ mod tests {
         assert_eq!(imap.redact(""), "***");
         imap.server(b"a2 NO [AUTHENTICATIONFAILED] failed\r\n");
         assert!(!imap.redacting);
+    }
+
+    #[test]
+    fn literals_are_passed_over_and_lines_are_whole() {
+        let mut imap = Dialogue::traced(Proto::Imap);
+        imap.server(b"* 1 FETCH (BODY[] {12}\r\nhello\r\nworld)\r\n");
+        assert_eq!(imap.literal_left, 0);
+        assert!(imap.incoming.is_empty());
+        // A reply read a byte at a time (STARTTLS before TLS) is still one line.
+        for b in b"* OK [CAPABILITY IMAP4rev1] ready\r" {
+            imap.server(&[*b]);
+        }
+        assert!(!imap.incoming.is_empty());
+        imap.server(b"\n");
+        assert!(imap.incoming.is_empty());
+        assert_eq!(literal("* 1 FETCH (BODY[] {530}"), Some(530));
+        assert_eq!(literal("a1 OK done"), None);
     }
 }
