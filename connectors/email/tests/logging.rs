@@ -63,10 +63,21 @@ fn trace_shows_the_dialogue_but_never_the_password() {
 #[test]
 fn trace_has_one_event_per_protocol_line_before_and_after_tls() {
     let fx = Fixture::new();
-    fx.plant(&common::raw_message("traced@example.test", "traced", "a@example.test"));
+    fx.plant(&common::raw_message(
+        "traced@example.test",
+        "traced",
+        "a@example.test",
+    ));
     let (conn, config) = (fx.conn(), fx.file("read.json", &json!({})));
     let out = run(&[
-        "--log-level", "trace", "run", "read", "--connection", &conn, "--config", &config,
+        "--log-level",
+        "trace",
+        "run",
+        "read",
+        "--connection",
+        &conn,
+        "--config",
+        &config,
     ]);
     assert_eq!(code(&out), 0, "{}", common::stderr(&out));
     let stderr = common::stderr(&out);
@@ -80,16 +91,16 @@ fn trace_has_one_event_per_protocol_line_before_and_after_tls() {
         events.iter().any(|e| e.starts_with("* OK") && e.len() > 10),
         "the greeting as one line: {events:?}"
     );
-    assert!(
-        events.iter().any(|e| e.contains("STARTTLS")),
-        "{events:?}"
-    );
+    assert!(events.iter().any(|e| e.contains("STARTTLS")), "{events:?}");
     assert!(
         events.iter().all(|e| e.len() > 1),
         "an event of one character: {events:?}"
     );
     // Message content is one event with its size, not traced line by line.
-    assert!(events.iter().any(|e| e.starts_with("<literal: ")), "{events:?}");
+    assert!(
+        events.iter().any(|e| e.starts_with("<literal: ")),
+        "{events:?}"
+    );
     assert!(
         !stderr.contains("Body of traced@example.test"),
         "the message body is not traced"

@@ -9,7 +9,12 @@ use common::{code, run};
 fn completion_scripts_name_the_program_and_its_commands() {
     for shell in ["bash", "zsh", "fish"] {
         let out = run(&["completions", shell]);
-        assert_eq!(code(&out), 0, "{shell}: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            code(&out),
+            0,
+            "{shell}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let script = String::from_utf8_lossy(&out.stdout);
         assert!(script.contains("file-connector"), "{shell}: {script}");
         for word in ["validate", "discover", "deadline", "progress-every"] {

@@ -52,7 +52,11 @@ fn a_long_run_reports_progress_and_every_run_ends_with_a_summary() {
     let summary = events(&out, "summary");
     assert_eq!(summary.len(), 1, "{summary:?}");
     let s = &summary[0];
-    assert_eq!((s["delivered"].as_u64(), s["committed"].as_u64()), (Some(5), Some(5)), "{s}");
+    assert_eq!(
+        (s["delivered"].as_u64(), s["committed"].as_u64()),
+        (Some(5), Some(5)),
+        "{s}"
+    );
     assert!(s["duration_ms"].as_u64().is_some_and(|d| d >= 3000), "{s}");
     assert!(s["peak_rss_bytes"].as_u64().is_some_and(|b| b > 0), "{s}");
 }
@@ -63,8 +67,18 @@ fn progress_events_can_be_turned_off() {
     fx.lines("in.jsonl", 2);
     let config = fx.json("r.json", &json!({"path": "in.jsonl", "follow": true}));
     let out = run(&[
-        "run", "read", "--connection", &fx.conn(), "--config", &config, "--deadline", "2",
-        "--progress-every", "0", "--log-format", "json",
+        "run",
+        "read",
+        "--connection",
+        &fx.conn(),
+        "--config",
+        &config,
+        "--deadline",
+        "2",
+        "--progress-every",
+        "0",
+        "--log-format",
+        "json",
     ]);
     assert!(events(&out, "progress").is_empty());
     assert_eq!(events(&out, "summary").len(), 1);

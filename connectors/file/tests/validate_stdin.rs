@@ -10,7 +10,14 @@ use serde_json::json;
 fn validate_reads_piped_requests() {
     let fx = Fixture::new();
     let config = fx.json("a.json", &json!({"path": "out.jsonl"}));
-    let args = ["validate", "append", "--connection", &fx.conn(), "--config", &config];
+    let args = [
+        "validate",
+        "append",
+        "--connection",
+        &fx.conn(),
+        "--config",
+        &config,
+    ];
     // A request without `data`, piped in as JSON Lines: refused with its index.
     let out = run_with_stdin(&args, "{\"data\": 1}\n{\"nodata\": 2}\n");
     assert_eq!(code(&out), 2, "{}", String::from_utf8_lossy(&out.stderr));

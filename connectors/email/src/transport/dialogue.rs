@@ -86,7 +86,10 @@ impl Dialogue {
                 if line == "." {
                     let (lines, bytes) = (*lines, *bytes);
                     self.data = None;
-                    self.emit("C:", &format!("<message data: {lines} lines, {bytes} bytes>"));
+                    self.emit(
+                        "C:",
+                        &format!("<message data: {lines} lines, {bytes} bytes>"),
+                    );
                     self.emit("C:", ".");
                 } else {
                     *lines += 1;
