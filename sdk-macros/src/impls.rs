@@ -208,7 +208,9 @@ pub(crate) fn expand_activity(args: TokenStream, input: TokenStream) -> TokenStr
     );
     let self_ty = &item.self_ty;
     let (impl_generics, _, where_clause) = item.generics.split_for_impl();
+    let marker = syn::Ident::new(&format!("{role_trait}Impl"), Span::call_site());
     let register_impl = quote! {
+        impl #impl_generics ::connector_sdk::__private::#marker for #self_ty #where_clause {}
         impl #impl_generics ::connector_sdk::__private::Register for #self_ty #where_clause {
             type Connection = <Self as ::connector_sdk::#role_trait>::Connection;
             fn register(
@@ -303,6 +305,13 @@ pub(crate) fn expand_connection(args: TokenStream, input: TokenStream) -> TokenS
         cx.error_spanned_by(path, "#[connection] goes on `impl Connection for T`");
     }
     let errors = cx.check();
+    let self_ty = item.self_ty.clone();
+    let generics = item.generics.clone();
+    let (impl_generics, _, where_clause) = generics.split_for_impl();
     let item = finish(item, Vec::new());
-    quote!(#item #errors)
+    quote! {
+        #item
+        impl #impl_generics ::connector_sdk::__private::ConnectionImpl for #self_ty #where_clause {}
+        #errors
+    }
 }

@@ -84,7 +84,7 @@ pub(crate) fn no_discovery(name: &str) -> Error {
 /// SIGINT/SIGTERM the host stops handing out requests ([`Requests::next`] returns
 /// `None`) and gives the call a short grace period to finish what it holds.
 #[async_trait]
-pub trait Target: Send + Sync + 'static {
+pub trait Target: Send + Sync + 'static + crate::__private::TargetImpl {
     /// The connection this activity runs on.
     type Connection: Connection;
     /// Activity settings (`--config FILE`).
@@ -162,7 +162,7 @@ pub trait Target: Send + Sync + 'static {
 /// of delivered records, in batches and possibly while `read` is still running. A
 /// record whose delivery failed is never committed, so it comes again next run.
 #[async_trait]
-pub trait Source: Send + Sync + 'static {
+pub trait Source: Send + Sync + 'static + crate::__private::SourceImpl {
     /// The connection this activity runs on.
     type Connection: Connection;
     /// Activity settings (`--config FILE`).

@@ -31,7 +31,7 @@ use crate::error::Result;
 /// }
 /// ```
 #[async_trait]
-pub trait Connection: Send + Sync + 'static {
+pub trait Connection: Send + Sync + 'static + crate::__private::ConnectionImpl {
     /// Verifies the connection, one [`CheckReport`] step per thing verified (connect,
     /// TLS, login …), each timed and classified.
     async fn check(&self) -> CheckReport;

@@ -75,10 +75,85 @@ fn polish(value: &mut Value, variant: bool) {
 
 /// `"a\nb\n\nc"` becomes `"a b\n\nc"`.
 pub(crate) fn unwrap_paragraphs(text: &str) -> String {
+    let text = for_readers(text);
     text.split("\n\n")
         .map(|p| p.lines().map(str::trim).collect::<Vec<_>>().join(" "))
         .collect::<Vec<_>>()
         .join("\n\n")
+}
+
+/// A doc comment as a schema description, for people who read JSON, not Rust: fenced
+/// code blocks (doctests) and rustdoc's sections (`# Examples`, `# Errors`, `# Panics`,
+/// `# Safety`) are left out, and intra-doc links (``[`Foo`]``, `[text](crate::path)`)
+/// keep only their text.
+pub(crate) fn for_readers(text: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    let mut fenced = false;
+    for line in text.lines() {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with("```") {
+            fenced = !fenced;
+            continue;
+        }
+        if fenced {
+            continue;
+        }
+        if [
+            "# Examples",
+            "# Example",
+            "# Errors",
+            "# Panics",
+            "# Safety",
+        ]
+        .iter()
+        .any(|h| trimmed.trim_end() == *h)
+        {
+            break;
+        }
+        out.push(line);
+    }
+    let joined = out.join("\n");
+    let mut text = unlink(joined.trim());
+    while text.contains("\n\n\n") {
+        text = text.replace("\n\n\n", "\n\n");
+    }
+    text
+}
+
+/// ``[`Foo`]`` to `` `Foo` ``, `[text](path)` to `text`; other brackets stay.
+fn unlink(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find('[') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        match after.find(']') {
+            Some(close) if !after[..close].contains('[') => {
+                let inner = &after[..close];
+                let tail = &after[close + 1..];
+                let code_link = inner.starts_with('`') && inner.ends_with('`') && inner.len() > 1;
+                if let Some(target) = tail
+                    .strip_prefix('(')
+                    .and_then(|t| t.find(')').map(|e| (t, e)))
+                {
+                    out.push_str(inner);
+                    rest = &target.0[target.1 + 1..];
+                } else if code_link {
+                    out.push_str(inner);
+                    rest = tail;
+                } else {
+                    out.push('[');
+                    rest = after;
+                }
+            }
+            _ => {
+                out.push('[');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The value at a JSON pointer (`""` is the whole document).
@@ -354,6 +429,15 @@ pub(crate) fn brief(value: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn descriptions_leave_out_what_is_for_rust_readers() {
+        let doc = "The error body.\n\nSee [`Error`] and [the book](crate::book).\n\n```\nlet x = 1;\nassert!(x > 0);\n```\n\nKept [as is].\n\n# Examples\n\nNot kept.";
+        assert_eq!(
+            unwrap_paragraphs(doc),
+            "The error body.\n\nSee `Error` and the book.\n\nKept [as is]."
+        );
+    }
     use serde_json::json;
 
     #[test]

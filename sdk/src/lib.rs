@@ -158,6 +158,7 @@ mod run;
 mod schema;
 mod secret;
 pub mod testing;
+pub mod types;
 
 pub use activity::{ActivityInfo, NoConfig, Object, Role, Source, Target};
 pub use batch::{Requests, Results};
@@ -184,6 +185,30 @@ pub use connector_sdk_macros::{activity, connection, connector, settings};
 #[doc(hidden)]
 pub mod __private {
     pub use crate::registry::Register;
+
+    /// Written by `#[connection]`: an `impl Connection` without it is told what to add.
+    #[diagnostic::on_unimplemented(
+        message = "`impl Connection for {Self}` needs `#[connector_sdk::connection]` above it",
+        label = "add `#[connector_sdk::connection]` above `impl Connection for {Self}`",
+        note = "the attribute makes the impl's `async fn`s match the trait (it applies `async_trait`); without it rustc also reports E0195, \"lifetime parameters or bounds do not match\""
+    )]
+    pub trait ConnectionImpl {}
+
+    /// Written by `#[activity]` on `impl Source`.
+    #[diagnostic::on_unimplemented(
+        message = "`impl Source for {Self}` needs `#[connector_sdk::activity(name = \"…\")]` above it",
+        label = "add `#[connector_sdk::activity(name = \"…\")]` above `impl Source for {Self}`",
+        note = "the attribute names the activity, writes `info()` and makes the impl's `async fn`s match the trait (it applies `async_trait`); without it rustc also reports E0195"
+    )]
+    pub trait SourceImpl {}
+
+    /// Written by `#[activity]` on `impl Target`.
+    #[diagnostic::on_unimplemented(
+        message = "`impl Target for {Self}` needs `#[connector_sdk::activity(name = \"…\")]` above it",
+        label = "add `#[connector_sdk::activity(name = \"…\")]` above `impl Target for {Self}`",
+        note = "the attribute names the activity, writes `info()` and makes the impl's `async fn`s match the trait (it applies `async_trait`); without it rustc also reports E0195"
+    )]
+    pub trait TargetImpl {}
     pub use async_trait;
     pub use schemars;
     pub use serde;

@@ -14,8 +14,8 @@ use std::time::Duration;
 use connector_sdk::schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use connector_sdk::serde::{Deserialize, Serialize, Serializer};
 use connector_sdk::{
-    Activities, ActivityInfo, CheckReport, Connection, Connector, Emitter, Error, Info, Requests,
-    Result, Results, Secret, Source, Target,
+    Activities, CheckReport, Connection, Connector, Emitter, Error, Info, Requests, Result,
+    Results, Secret, Source, Target,
 };
 use serde_json::Value;
 
@@ -150,21 +150,14 @@ fn committed(conn: &Conn) -> u64 {
         .unwrap_or(0)
 }
 
-#[connector_sdk::async_trait]
+/// Numbers, one per line.
+#[connector_sdk::activity(name = "numbers")]
 impl Source for Numbers {
     type Connection = Conn;
     type Config = NumbersConfig;
     type Record = Number;
     type Ack = u64;
     type State = ();
-
-    fn info(&self) -> ActivityInfo {
-        ActivityInfo {
-            name: "numbers",
-            description: "Numbers, one per line.",
-            discovery: false,
-        }
-    }
 
     async fn read(
         &self,
@@ -294,20 +287,13 @@ impl Serialize for EchoResponse {
 
 struct Echo;
 
-#[connector_sdk::async_trait]
+/// Echoes texts.
+#[connector_sdk::activity(name = "echo")]
 impl Target for Echo {
     type Connection = Conn;
     type Config = EchoConfig;
     type Request = EchoRequest;
     type Response = EchoResponse;
-
-    fn info(&self) -> ActivityInfo {
-        ActivityInfo {
-            name: "echo",
-            description: "Echoes texts.",
-            discovery: false,
-        }
-    }
 
     fn validate(&self, _: &EchoConfig, request: &EchoRequest) -> Result<()> {
         match request.extra.keys().next() {

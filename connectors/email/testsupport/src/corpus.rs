@@ -202,7 +202,7 @@ pub fn hostile() -> Vec<Case> {
     }
     to.push_str("\r\n\r\nbody\r\n");
     out.push(case("50,000 address groups", {
-        let mut raw = format!("From: m@example.test\r\nSubject: groups\r\n").into_bytes();
+        let mut raw = b"From: m@example.test\r\nSubject: groups\r\n".to_vec();
         raw.extend(to.bytes());
         raw
     }));

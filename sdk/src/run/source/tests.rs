@@ -16,7 +16,7 @@ struct Session {
     committed: StdMutex<Vec<u64>>,
 }
 
-#[async_trait::async_trait]
+#[crate::connection]
 impl Connection for Session {
     async fn check(&self) -> CheckReport {
         CheckReport::new()
@@ -25,6 +25,8 @@ impl Connection for Session {
 
 /// Emits numbers forever while holding the session.
 struct Greedy;
+
+impl crate::__private::SourceImpl for Greedy {}
 
 #[async_trait::async_trait]
 impl Source for Greedy {

@@ -7,7 +7,7 @@ pub struct Empty {}
 #[derive(Debug)]
 pub struct Conn;
 
-#[connector_sdk::async_trait]
+#[connector_sdk::connection]
 impl Connection for Conn {
     async fn check(&self) -> CheckReport {
         CheckReport::new()
