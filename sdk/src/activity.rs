@@ -65,6 +65,13 @@ impl Object {
 #[derive(Default, PartialEq, Eq)]
 /// The settings of an activity that has none: `type Config = NoConfig;`. Accepts
 /// `{}` (the default when `--config` is not given) and nothing else.
+///
+/// ```
+/// use connector_sdk::NoConfig;
+/// assert!(connector_sdk::from_value::<NoConfig>(&serde_json::json!({})).is_ok());
+/// let err = connector_sdk::from_value::<NoConfig>(&serde_json::json!({"path": 1})).unwrap_err();
+/// assert_eq!(err.path(), Some("/path"));
+/// ```
 pub struct NoConfig {}
 
 /// The error returned by activities that have no discovery.

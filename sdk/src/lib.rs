@@ -148,6 +148,8 @@ mod connector;
 mod emit;
 mod error;
 pub mod host;
+#[cfg(feature = "http")]
+pub mod http;
 mod json;
 mod manifest;
 mod meter;

@@ -89,6 +89,25 @@ impl Compiled {
                     .unwrap_or_default();
                 Error::config(at, format!("missing required field{expected}"))
             }
+            // `additionalProperties: false` with no `properties` (an empty struct such
+            // as `NoConfig`) is reported as a false schema on the object itself: name
+            // the field.
+            ValidationErrorKind::FalseSchema
+                if error
+                    .schema_path()
+                    .to_string()
+                    .ends_with("/additionalProperties") =>
+            {
+                let name = value
+                    .pointer(&path)
+                    .and_then(Value::as_object)
+                    .and_then(|o| o.keys().next().cloned())
+                    .unwrap_or_default();
+                Error::config(
+                    format!("{path}/{}", escape(&name)),
+                    "unknown field: this object takes no fields",
+                )
+            }
             ValidationErrorKind::AdditionalProperties { unexpected }
             | ValidationErrorKind::UnevaluatedProperties { unexpected } => {
                 let name = unexpected.first().map(String::as_str).unwrap_or_default();

@@ -15,6 +15,16 @@ impl Workdir {
         Self(tempfile::tempdir().expect("a temporary directory"))
     }
 
+    /// The path of `name` in the directory (the file need not exist).
+    pub(crate) fn path(&self, name: &str) -> String {
+        self.0
+            .path()
+            .join(name)
+            .to_str()
+            .expect("a UTF-8 path")
+            .to_owned()
+    }
+
     /// Writes `value` as `name` and returns the path.
     pub(crate) fn json(&self, name: &str, value: &Value) -> String {
         let path = self.0.path().join(name);

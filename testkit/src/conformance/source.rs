@@ -31,8 +31,26 @@ impl Suite {
         let cfg = wd.json(&format!("{tag}-config.json"), &case.config);
         Run::new(&self.binary)
             .args(["run", activity, "--connection", &conn, "--config", &cfg])
+            .args(self.state_args(wd, activity))
             .timeout(Duration::from_secs(120))
             .output()
+    }
+
+    /// For a source that keeps state (its manifest has a `state` schema): `--state` with
+    /// one file per work directory, so each run goes on from the last, as a platform
+    /// would run it.
+    pub(super) fn state_args(&self, wd: &Workdir, activity: &str) -> Vec<String> {
+        let keeps_state = self.spec().ok().is_some_and(|spec| {
+            spec["activities"].as_array().is_some_and(|all| {
+                all.iter()
+                    .any(|a| a["name"] == activity && a.get("state").is_some_and(|s| !s.is_null()))
+            })
+        });
+        if keeps_state {
+            vec!["--state".into(), wd.path(&format!("{activity}.state.json"))]
+        } else {
+            Vec::new()
+        }
     }
 
     /// The source fixtures; none needed when the connector has no source.
@@ -68,7 +86,29 @@ impl Suite {
                     out.last_line()
                 ));
             }
-            let lines: Vec<&str> = out.stdout.lines().collect();
+            // State lines (`{"$state": …}`) are checked against the state schema;
+            // the rest are records.
+            let (states, lines): (Vec<&str>, Vec<&str>) = out
+                .stdout
+                .lines()
+                .partition(|l| l.starts_with("{\"$state\""));
+            if !states.is_empty() {
+                let schema = self.activity_schema(&s.activity, "state")?;
+                let state_validator = jsonschema::validator_for(&schema)
+                    .map_err(|e| format!("state schema of `{}`: {e}", s.activity))?;
+                for line in &states {
+                    let state = serde_json::from_str::<Value>(line)
+                        .map(|v| v["$state"].clone())
+                        .unwrap_or(Value::Null);
+                    if let Some(e) = state_validator.iter_errors(&state).next() {
+                        problems.push(format!(
+                            "a state line of `{}` breaks its state schema at {}: {e}",
+                            s.activity,
+                            e.instance_path()
+                        ));
+                    }
+                }
+            }
             if lines.len() != case.records {
                 problems.push(format!(
                     "`run {}` wrote {} records, the fixture expects {}",
@@ -101,6 +141,7 @@ impl Suite {
         out.stdout
             .lines()
             .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|r| r.get("$state").is_none())
             .map(|r| r.pointer(pointer).map(Value::to_string).unwrap_or_default())
             .collect()
     }
@@ -140,6 +181,7 @@ impl Suite {
             // stdout is a pipe whose reader is already gone: every write fails.
             let out = Run::new(&self.binary)
                 .args(["run", &s.activity, "--connection", &conn, "--config", &cfg])
+                .args(self.state_args(&wd, &s.activity))
                 .closed_stdout()
                 .timeout(Duration::from_secs(120))
                 .output();
