@@ -6,8 +6,32 @@ use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
 use super::config::{AttachmentMode, ReadConfig};
 use super::record::{AddressRecord, AttachmentRecord, EmailRecord, HeaderRecord};
 
-/// Turns one fetched message into a record, or says why it cannot be one.
+/// Turns one fetched message into a record, or says why it cannot be one. A panic in
+/// the MIME parser (mail-parser 0.11 has a `debug_assert!` that malformed nesting
+/// reaches, found by the property tests) is caught here: that message is reported and
+/// left untouched, and the run goes on, instead of one stranger's message aborting
+/// every run.
 pub(crate) fn record(
+    config: &ReadConfig,
+    uid: u32,
+    uid_validity: u32,
+    flags: Vec<String>,
+    raw: &[u8],
+) -> Result<EmailRecord, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        build(config, uid, uid_validity, flags, raw)
+    }))
+    .unwrap_or_else(|panic| {
+        let why = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        Err(format!("the MIME parser failed on it ({why})"))
+    })
+}
+
+fn build(
     config: &ReadConfig,
     uid: u32,
     uid_validity: u32,
@@ -334,6 +358,17 @@ mod tests {
                 .expect_err("too deep")
                 .contains("nested more than 100 deep")
         );
+    }
+
+    #[test]
+    fn a_message_the_parser_chokes_on_is_reported_not_fatal() {
+        // Found by `prop_tests`: in debug builds mail-parser 0.11 panics on it
+        // ("Invalid part ID, could not find multipart").
+        let raw = b"From: \r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: message/rfc822\r\n\r\nSubject: inner\r\nContent-Type: message/rfc822; charset=\"utf-8\"\r\nContent-Transfer-Encoding: x-uue\r\n\r\n\x00\r\n--b\r\nContent-Type: text/plain; charset=\"utf-8\"\r\nContent-Transfer-Encoding: 7bit\r\n\r\n\r\n--b--\r\n";
+        match record(&config(), 1, 1, Vec::new(), raw) {
+            Ok(rec) => assert_eq!(rec.uid, 1),
+            Err(why) => assert!(why.contains("MIME parser failed"), "{why}"),
+        }
     }
 
     #[test]

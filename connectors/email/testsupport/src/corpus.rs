@@ -271,5 +271,11 @@ pub fn hostile() -> Vec<Case> {
         "a header and no body",
         b"From: a@b\r\nSubject: no body".to_vec(),
     ));
+    // Found by the property tests: mail-parser 0.11's debug assertion ("Invalid part
+    // ID, could not find multipart") fires on it, aborting a debug build.
+    out.push(case(
+        "a uuencoded message/rfc822 in a message in a multipart",
+        b"From: a@b\r\nSubject: assert\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: message/rfc822\r\n\r\nSubject: inner\r\nContent-Type: message/rfc822; charset=\"utf-8\"\r\nContent-Transfer-Encoding: x-uue\r\n\r\n\x00\r\n--b\r\nContent-Type: text/plain; charset=\"utf-8\"\r\nContent-Transfer-Encoding: 7bit\r\n\r\n\r\n--b--\r\n".to_vec(),
+    ));
     out
 }
