@@ -197,6 +197,16 @@ impl Client {
         decode(value)
     }
 
+    /// The same client, trying each request once (for a `check`, which reports what
+    /// happens now).
+    #[must_use]
+    pub fn without_retries(&self) -> Self {
+        Self {
+            retry: self.retry.attempts(1),
+            ..self.clone()
+        }
+    }
+
     /// Cursor pagination over `GET path` (see [`Pages`]).
     pub fn pages(&self, path: &str) -> Pages<'_> {
         Pages {

@@ -81,6 +81,8 @@ fn one() -> u32 {
 #[derive(Debug)]
 struct Conn {
     root: PathBuf,
+    /// The password `wrong` is refused.
+    refused: bool,
 }
 
 #[connector_sdk::connection]
@@ -90,6 +92,17 @@ impl Connection for Conn {
         if broken("slow_check") {
             tokio::time::sleep(Duration::from_secs(5)).await;
         }
+        let refused = self.refused;
+        let _ = report
+            .step("root.login", async move {
+                if refused {
+                    // An auth refusal is not worth retrying (unless BROKEN=retry_auth).
+                    Err(Error::auth("the password was refused").retryable(broken("retry_auth")))
+                } else {
+                    Ok(())
+                }
+            })
+            .await;
         let root = self.root.clone();
         let _ = report
             .step("root.exists", async move {
@@ -112,9 +125,12 @@ impl Connection for Conn {
 #[serde(crate = "connector_sdk::serde", deny_unknown_fields)]
 #[schemars(crate = "connector_sdk::schemars")]
 struct NumbersConfig {
-    /// Stop after this many records.
+    /// Stop after this many records (at least 1).
     #[serde(default)]
     limit: Option<u64>,
+    /// Pause this long before each record, in milliseconds.
+    #[serde(default)]
+    delay_ms: u64,
 }
 
 /// One number.
@@ -159,6 +175,13 @@ impl Source for Numbers {
     type Ack = u64;
     type State = ();
 
+    fn validate(&self, config: &NumbersConfig) -> Result<()> {
+        if config.limit == Some(0) && !broken("no_validate") {
+            return Err(Error::config("/limit", "expected at least 1"));
+        }
+        Ok(())
+    }
+
     async fn read(
         &self,
         conn: &Conn,
@@ -185,6 +208,9 @@ impl Source for Numbers {
                 .trim()
                 .parse()
                 .map_err(|_| Error::protocol(format!("line {line} is not a number")))?;
+            if config.delay_ms > 0 {
+                tokio::time::sleep(Duration::from_millis(config.delay_ms)).await;
+            }
             out.emit(Number { line, n }, line).await?;
         }
         Ok(())
@@ -194,7 +220,15 @@ impl Source for Numbers {
         if broken("never_commit") {
             return Ok(());
         }
-        if let Some(last) = acks.last() {
+        // BROKEN=commit_all: every line of the file is marked done, not the acked ones.
+        let last = if broken("commit_all") {
+            std::fs::read_to_string(conn.root.join("numbers.txt"))
+                .map(|t| t.lines().count() as u64)
+                .ok()
+        } else {
+            acks.last().copied()
+        };
+        if let Some(last) = last {
             std::fs::write(offset_file(conn), last.to_string())
                 .map_err(|e| Error::internal(e.to_string()))?;
         }
@@ -217,9 +251,13 @@ impl JsonSchema for EchoConfig {
     }
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
         let prefix = if broken("narrowed") {
-            json_schema!({"type": "string", "description": "Put before each text."})
+            json_schema!({"type": "string", "maxLength": 10, "description": "Put before each text."})
+        } else if broken("unchecked_bound") {
+            // An invalid regex keeps the schema from compiling: the SDK then falls back
+            // to serde alone, and `maxLength` is shown but not enforced.
+            json_schema!({"type": ["string", "null"], "default": null, "maxLength": 10, "pattern": "(", "description": "Put before each text."})
         } else {
-            json_schema!({"type": ["string", "null"], "default": null, "description": "Put before each text."})
+            json_schema!({"type": ["string", "null"], "default": null, "maxLength": 10, "description": "Put before each text."})
         };
         json_schema!({
             "type": "object",
@@ -384,6 +422,7 @@ impl Connector for Fixture {
         }
         Ok(Conn {
             root: settings.root,
+            refused: settings.password.0.expose() == "wrong",
         })
     }
 }

@@ -99,3 +99,92 @@ pub fn close_after(command: &mut Command, lines: usize) -> (Vec<String>, Output)
     let out = child.wait_with_output().expect("wait for the program");
     (read, out)
 }
+
+/// Runs `command` to the end with `stdin` fed to it, like [`Command::output`], but
+/// never longer than `limit`: a program that hangs is killed and the test fails with
+/// what it printed so far, instead of holding CI until its own timeout.
+///
+/// ```
+/// use std::process::Command;
+/// use std::time::Duration;
+/// let out = connector_testkit::cli::output_within(
+///     Command::new("cat").arg("-"),
+///     Some(b"hello"),
+///     Duration::from_secs(10),
+/// );
+/// assert_eq!(out.stdout, b"hello");
+/// ```
+///
+/// # Panics
+/// When the program cannot start, or runs past `limit` (it is killed first).
+pub fn output_within(
+    command: &mut Command,
+    stdin: Option<&[u8]>,
+    limit: std::time::Duration,
+) -> Output {
+    use std::io::{Read, Write};
+    use std::process::Stdio;
+    let mut child = command
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
+    let feed = stdin.map(<[u8]>::to_vec).and_then(|bytes| {
+        let mut pipe = child.stdin.take()?;
+        Some(std::thread::spawn(move || {
+            let _ = pipe.write_all(&bytes);
+        }))
+    });
+    let read = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut buf);
+            }
+            buf
+        })
+    };
+    let out = read(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let err = read(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let deadline = std::time::Instant::now() + limit;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                let stderr = err.join().unwrap_or_default();
+                panic!(
+                    "{command:?} did not finish within {limit:?} (killed: a hang?); its stderr:\n{}",
+                    String::from_utf8_lossy(&stderr)
+                );
+            }
+        }
+    };
+    if let Some(f) = feed {
+        let _ = f.join();
+    }
+    Output {
+        status,
+        stdout: out.join().unwrap_or_default(),
+        stderr: err.join().unwrap_or_default(),
+    }
+}

@@ -4,6 +4,8 @@
 //!   JSON or JSON Lines on stdout).
 //! - [`conformance`]: the checks every connector must pass, run against its real
 //!   binary; `conformance_tests!` turns them into one named test each.
+//! - [`service`]: a local server a connector's tests need, as a process: started,
+//!   waited for, logged, stopped.
 //! - [`workspace`]: build another package's binary from a test.
 //!
 //! # Minimum supported Rust version
@@ -12,4 +14,5 @@
 
 pub mod cli;
 pub mod conformance;
+pub mod service;
 pub mod workspace;

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use connector_testkit::conformance::{SourceCase, Suite};
+use connector_testkit::conformance::{Check, SourceCase, Suite};
 use serde_json::json;
 
 /// A directory of its own under the system's temporary directory.
@@ -27,6 +27,15 @@ fn suite() -> Suite {
     .invalid_connection(json!({"root": 5}), "/root")
     .invalid_connection(json!({}), "/root")
     .config("read", json!({"path": "in.jsonl"}))
+    .invalid_config("read", json!({"path": "../outside.jsonl"}), "/path")
+    .not_applicable(
+        Check::SilentServerTimesOut,
+        "it reads a local directory: there is no server to go silent",
+    )
+    .not_applicable(
+        Check::WrongCredentialsAreAuth,
+        "a local directory has no credentials",
+    )
     .config("append", json!({"path": "out.jsonl"}))
     .unreachable(
         json!({"root": "/nonexistent/conformance"}),

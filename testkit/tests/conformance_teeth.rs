@@ -35,7 +35,7 @@ fn numbers_case() -> SourceCase {
     std::fs::write(dir.path().join("numbers.txt"), "10\n20\n30\n40\n").expect("write");
     SourceCase {
         connection: json!({"root": dir.path(), "password": CANARY}),
-        config: json!({}),
+        config: json!({"delay_ms": 150}),
         records: 4,
         guard: Box::new(dir),
     }
@@ -54,6 +54,15 @@ fn suite(what: &str, work: &Path, snaps: &Path) -> Suite {
         .canary(CANARY)
         .invalid_connection(json!({"root": "relative/dir", "password": "x"}), "/root")
         .config("numbers", json!({}))
+        .invalid_config("numbers", json!({"limit": 0}), "/limit")
+        .wrong_credentials({
+            let root = root.clone();
+            move || json!({"root": root, "password": "wrong"})
+        })
+        .not_applicable(
+            Check::SilentServerTimesOut,
+            "it reads a local directory: there is no server to go silent",
+        )
         .config("echo", json!({"prefix": "> "}))
         .unreachable(
             json!({"root": "/nonexistent/teeth", "password": "x"}),
@@ -348,4 +357,45 @@ fn a_missing_fixture_is_reported_with_how_to_add_it() {
         .expect_err("must fail")
         .problems;
     assert_mentions(&problems, "add .connection(…) to the suite");
+}
+
+#[test]
+fn a_source_validation_that_accepts_anything_fails_the_invalid_config_check() {
+    assert_mentions(
+        &fails("no_validate", Check::InvalidConfigIsRejected),
+        "expected exit 2",
+    );
+}
+
+#[test]
+fn a_retryable_auth_refusal_fails_the_wrong_credentials_check() {
+    assert_mentions(
+        &fails("retry_auth", Check::WrongCredentialsAreAuth),
+        "not retryable",
+    );
+}
+
+#[test]
+fn committing_more_than_was_acknowledged_fails_the_signal_check() {
+    assert_mentions(
+        &fails("commit_all", Check::SignalMidRunCommitsWhatWasWritten),
+        "lost",
+    );
+}
+
+#[test]
+fn a_bound_the_schema_shows_but_nothing_enforces_fails_the_generated_input_check() {
+    // `unchecked_bound`: the echo settings' schema says `maxLength: 10`, but an invalid
+    // regex beside it keeps the schema from compiling, so nothing enforces the bound.
+    assert_mentions(
+        &fails("unchecked_bound", Check::GeneratedInvalidInputIsRejected),
+        "longer than maxLength 10",
+    );
+}
+
+#[test]
+fn a_first_run_without_a_snapshot_says_how_to_make_one() {
+    let problems = fails("", Check::ManifestMatchesSnapshot);
+    assert_mentions(&problems, "no manifest snapshot yet");
+    assert_mentions(&problems, "INSTA_UPDATE=always");
 }

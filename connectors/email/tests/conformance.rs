@@ -41,6 +41,27 @@ fn suite() -> Suite {
             "activities/send/response/error/0/kind",
             "0.2.0 is not released yet: the SDK's error kinds gain `rate_limited` in it",
         )
+        .wrong_credentials({
+            let refused = with_canary.clone();
+            move || refused.clone()
+        })
+        .silent(
+            |port| {
+                json!({
+                    "smtp": {"host": "127.0.0.1", "port": port, "security": "none", "auth": {"type": "none"}},
+                    "imap": {"host": "127.0.0.1", "port": port, "security": "none"},
+                    "auth": {"type": "basic", "username": "u", "password": "p"},
+                    "allow_insecure_auth": true,
+                    "timeouts": {"connect_secs": 2, "io_secs": 2}
+                })
+            },
+            Duration::from_secs(4),
+        )
+        .invalid_config(
+            "read",
+            json!({"after_read": {"move_to": "INBOX"}}),
+            "/after_read/move_to",
+        )
         .connection(with_canary)
         .canary(CANARY)
         .invalid_connection(bad_port, "/imap/port")

@@ -161,7 +161,7 @@ fn a_literal_announced_as_half_a_gigabyte_is_refused_before_it_is_allocated() {
             .is_some_and(|m| m.contains("530000000") && m.contains("max_message_bytes")),
         "{error}"
     );
-    assert!(took < Duration::from_secs(4), "took {took:?}");
+    assert!(took < Duration::from_secs(10), "took {took:?}");
     // async-imap would have zeroed 512 MiB for it.
     let peak = peak_rss(&out);
     assert!(peak < 200 * 1024 * 1024, "peak RSS {peak} bytes");
@@ -245,13 +245,18 @@ fn a_message_larger_than_the_limit_is_reported_and_left_while_the_rest_is_read()
 
 #[test]
 fn a_search_answer_of_two_million_uids_is_refused_quickly() {
-    // Before: async-imap parsed the line again for every 4 KiB that arrived (quadratic).
-    let server = ScriptedImap::start(vec![message("one")], |c| {
+    // Before: async-imap parsed the line again for every 4 KiB that arrived (quadratic:
+    // minutes for this line). The bound below is loose on purpose (a loaded machine);
+    // what it rules out is quadratic time.
+    let mut line = b"* SEARCH".to_vec();
+    for uid in 1..=2_000_000u32 {
+        line.push(b' ');
+        line.extend_from_slice(uid.to_string().as_bytes());
+    }
+    let line = std::sync::Arc::new(line);
+    let server = ScriptedImap::start(vec![message("one")], move |c| {
         (c.name == "UID SEARCH").then(|| {
-            let mut out = b"* SEARCH".to_vec();
-            for uid in 1..=2_000_000u32 {
-                out.extend(format!(" {uid}").bytes());
-            }
+            let mut out = line.as_ref().clone();
             out.extend(format!("\r\n{} OK done\r\n", c.tag).bytes());
             Answer::Bytes(out)
         })
@@ -266,7 +271,7 @@ fn a_search_answer_of_two_million_uids_is_refused_quickly() {
             .is_some_and(|m| m.contains("line longer than")),
         "{error}"
     );
-    assert!(took < Duration::from_secs(5), "took {took:?}");
+    assert!(took < Duration::from_secs(20), "took {took:?}");
 }
 
 #[test]
@@ -313,5 +318,5 @@ fn a_server_that_trickles_is_ended_by_the_deadline() {
     });
     let (out, took) = read(&server, json!({}), &["--deadline", "3"]);
     assert_eq!(last_error(&out)["kind"], "timeout", "{}", stderr(&out));
-    assert!(took < Duration::from_secs(6), "took {took:?}");
+    assert!(took < Duration::from_secs(10), "took {took:?}");
 }

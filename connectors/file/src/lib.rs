@@ -69,18 +69,23 @@ pub struct FileConnection {
 impl FileConnection {
     /// Resolves `relative` inside the root; `pointer` names the setting for errors.
     fn resolve(&self, relative: &str, pointer: &str) -> Result<PathBuf> {
-        let path = Path::new(relative);
-        let escapes = path
-            .components()
-            .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir));
-        if relative.is_empty() || escapes {
-            return Err(Error::config(
-                pointer,
-                format!("expected a path inside the root directory, got {relative:?}"),
-            ));
-        }
-        Ok(self.root.join(path))
+        inside(relative, pointer)?;
+        Ok(self.root.join(relative))
     }
+}
+
+/// Refuses a path that is empty, absolute or leaves the root (`..`).
+fn inside(relative: &str, pointer: &str) -> Result<()> {
+    let escapes = Path::new(relative)
+        .components()
+        .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir));
+    if relative.is_empty() || escapes {
+        return Err(Error::config(
+            pointer,
+            format!("expected a path inside the root directory, got {relative:?}"),
+        ));
+    }
+    Ok(())
 }
 
 #[connector_sdk::connection]
@@ -166,6 +171,14 @@ impl Source for ReadLines {
     type Config = ReadConfig;
     type Record = LineRecord;
     type Ack = Position;
+
+    fn validate(&self, config: &ReadConfig) -> Result<()> {
+        inside(&config.path, "/path")?;
+        config
+            .state
+            .as_deref()
+            .map_or(Ok(()), |state| inside(state, "/state"))
+    }
 
     async fn read(
         &self,

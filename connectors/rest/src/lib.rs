@@ -54,7 +54,9 @@ impl Connection for Api {
         let mut report = CheckReport::new();
         let _ = report
             .step("api.items", async {
-                let page: Page = self.client.get("/items", &[("limit", "1")]).await?;
+                // A check reports what happens now: one attempt, no retries.
+                let once = self.client.without_retries();
+                let page: Page = once.get("/items", &[("limit", "1")]).await?;
                 Ok(format!(
                     "reachable, token accepted ({} item on the first page)",
                     page.items.len()
@@ -123,6 +125,16 @@ impl Source for ReadItems {
     type Record = Item;
     type Ack = u64;
     type State = ItemsState;
+
+    fn validate(&self, config: &ItemsConfig) -> Result<()> {
+        match config.max_items {
+            Some(0) => Err(Error::config(
+                "/max_items",
+                "0 would read nothing: leave it out to read everything",
+            )),
+            _ => Ok(()),
+        }
+    }
 
     async fn read(
         &self,

@@ -24,6 +24,16 @@ fn suite() -> Suite {
             "/timeout",
         )
         .config("items", json!({"page_size": 10}))
+        .invalid_config("items", json!({"max_items": 0}), "/max_items")
+        .wrong_credentials({
+            let mut wrong = live.clone();
+            wrong["token"] = json!("not-the-token");
+            move || wrong.clone()
+        })
+        .silent(
+            |port| json!({"base_url": format!("http://127.0.0.1:{port}/v1"), "token": "t", "timeout": "2s"}),
+            Duration::from_secs(2),
+        )
         .config("create", json!({}))
         .unreachable(
             json!({"base_url": "http://127.0.0.1:9/v1", "token": "t", "timeout": "2s"}),

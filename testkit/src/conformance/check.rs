@@ -31,6 +31,7 @@ impl Suite {
             ));
         }
         match out.error() {
+            Some(e) if (e["kind"] == "connect" || e["kind"] == "timeout") && e["retryable"] != true => problems.push(format!("an unreachable endpoint is worth retrying later, but the error says `retryable: false`: {e}")),
             Some(e) if e["kind"] == "connect" || e["kind"] == "timeout" => {}
             Some(e) => problems.push(format!("`check` against an unreachable endpoint failed as {} instead of connect or timeout", e["kind"])),
             None => problems.push(format!("no JSON error line after a failed check: {}", out.last_line())),

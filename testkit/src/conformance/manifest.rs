@@ -11,10 +11,34 @@ use super::{Suite, compat, snapshot_body, sort_keys};
 impl Suite {
     pub(super) fn deterministic(&self) -> Vec<String> {
         let a = Run::new(&self.binary).args(["spec"]).output();
-        let b = Run::new(&self.binary).args(["spec"]).output();
         let mut problems = Vec::new();
-        if a.stdout != b.stdout {
-            problems.push("two runs of `spec` printed different bytes; derive everything from types, with no clock, randomness or hash-map order".into());
+        // Several runs: two runs of a random order agree half the time.
+        for _ in 0..5 {
+            let b = Run::new(&self.binary).args(["spec"]).output();
+            if a.stdout != b.stdout {
+                problems.push("runs of `spec` printed different bytes; derive everything from types, with no clock, randomness or hash-map order".into());
+                break;
+            }
+        }
+        // The activities in the order the connector declares them, as `--help` lists them.
+        let help = Run::new(&self.binary).args(["--help"]).output().stdout;
+        if let (Ok(v), Some(listed)) = (
+            serde_json::from_str::<Value>(&a.stdout),
+            help.split_once("Activities:").map(|(_, rest)| rest),
+        ) {
+            let in_spec: Vec<&str> = v["activities"]
+                .as_array()
+                .map(|all| all.iter().filter_map(|x| x["name"].as_str()).collect())
+                .unwrap_or_default();
+            let in_help: Vec<&str> = listed
+                .lines()
+                .skip(1)
+                .take_while(|l| l.starts_with("  "))
+                .filter_map(|l| l.split_whitespace().next())
+                .collect();
+            if !in_help.is_empty() && in_spec != in_help {
+                problems.push(format!("the manifest lists the activities as {in_spec:?}, `--help` as {in_help:?}: both must follow the order the connector declares"));
+            }
         }
         if let Ok(v) = serde_json::from_str::<Value>(&a.stdout) {
             let sorted = serde_json::to_string_pretty(&sort_keys(&v)).unwrap_or_default();
@@ -38,6 +62,18 @@ impl Suite {
         let dir = self.need(&self.snapshots, "snapshots")?.clone();
         let text = serde_json::to_string_pretty(&spec).map_err(|e| e.to_string())?;
         let name = format!("{}_manifest", self.name);
+        let path = self.snapshot_path()?;
+        if !path.exists()
+            && !matches!(
+                std::env::var("INSTA_UPDATE").as_deref(),
+                Ok("always" | "new")
+            )
+        {
+            return Ok(vec![format!(
+                "no manifest snapshot yet at {}: this is the connector's first run of the suite. Create it with `INSTA_UPDATE=always cargo test --test <this test file> manifest_matches_snapshot`, read it (it is the public contract: every setting, request and record), and commit it; from then on any change to it fails here until reviewed",
+                path.display()
+            )]);
+        }
         let result = std::panic::catch_unwind(|| {
             let mut settings = insta::Settings::clone_current();
             settings.set_snapshot_path(dir);

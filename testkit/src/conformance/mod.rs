@@ -28,9 +28,12 @@
 //! `runner` runs the program under test with a deadline.
 
 mod check;
+mod checks;
 pub mod compat;
+mod generated;
 mod manifest;
 mod process;
+mod robust;
 mod runner;
 mod schema;
 mod settings;
@@ -45,104 +48,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+pub use checks::{Check, Failure};
 use runner::Run;
 pub use schema::looks_secret;
-
-/// Every check, by the name of the test it becomes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Check {
-    /// Every schema in the manifest is valid JSON Schema 2020-12.
-    SchemasAreValid,
-    /// Activities have unique names, a role, and the schemas their role needs.
-    ActivitiesAreWellFormed,
-    /// Every property has a description.
-    PropertiesAreDescribed,
-    /// `spec` prints the same bytes every time.
-    ManifestIsDeterministic,
-    /// The manifest matches the committed insta snapshot.
-    ManifestMatchesSnapshot,
-    /// No breaking change from the committed snapshot without a major version bump.
-    BackwardCompatible,
-    /// Every property whose name suggests a secret is a `Secret`.
-    SecretsAreMarked,
-    /// The canary secret never appears in any output, log or error.
-    CanaryNeverLeaks,
-    /// Valid settings and configs are accepted.
-    ValidSettingsAreAccepted,
-    /// Invalid settings exit 2 with the expected JSON path.
-    InvalidSettingsAreRejected,
-    /// Unknown fields are refused, in the connection and every activity config.
-    UnknownFieldsAreRejected,
-    /// Every default in the schemas deserializes (schema and serde agree).
-    DefaultsDeserialize,
-    /// `check` against an unreachable endpoint fails as connect or timeout, in time.
-    CheckOfUnreachableFailsInTime,
-    /// `check` against the live endpoint succeeds.
-    CheckOfLiveEndpointSucceeds,
-    /// Every source record validates against the record schema.
-    RecordsMatchSchema,
-    /// Acknowledged records do not come again.
-    AcknowledgedRecordsDoNotComeAgain,
-    /// A closed output commits nothing, and what was not acknowledged comes again.
-    ClosedOutputCommitsNothing,
-    /// Every target response validates against the response schema.
-    ResponsesMatchSchema,
-    /// A request that breaks the schema exits 2 with its path.
-    InvalidRequestsAreRejected,
-    /// Exit codes and the JSON error line follow the host protocol.
-    ExitCodesAndErrorLine,
-    /// stdout carries nothing but data, even at trace level.
-    StdoutCarriesOnlyData,
-}
-
-impl Check {
-    /// Every check, in the order the suite runs them.
-    pub const ALL: [Check; 21] = [
-        Check::SchemasAreValid,
-        Check::ActivitiesAreWellFormed,
-        Check::PropertiesAreDescribed,
-        Check::ManifestIsDeterministic,
-        Check::ManifestMatchesSnapshot,
-        Check::BackwardCompatible,
-        Check::SecretsAreMarked,
-        Check::CanaryNeverLeaks,
-        Check::ValidSettingsAreAccepted,
-        Check::InvalidSettingsAreRejected,
-        Check::UnknownFieldsAreRejected,
-        Check::DefaultsDeserialize,
-        Check::CheckOfUnreachableFailsInTime,
-        Check::CheckOfLiveEndpointSucceeds,
-        Check::RecordsMatchSchema,
-        Check::AcknowledgedRecordsDoNotComeAgain,
-        Check::ClosedOutputCommitsNothing,
-        Check::ResponsesMatchSchema,
-        Check::InvalidRequestsAreRejected,
-        Check::ExitCodesAndErrorLine,
-        Check::StdoutCarriesOnlyData,
-    ];
-}
-
-/// Why a check failed: every problem found, each saying what, where and how to fix.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Failure {
-    /// The check.
-    pub check: Check,
-    /// The problems.
-    pub problems: Vec<String>,
-}
-
-impl fmt::Display for Failure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "conformance check {:?} failed:", self.check)?;
-        for p in &self.problems {
-            writeln!(f, "  - {p}")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for Failure {}
 
 /// A fresh source case: settings to run with and how many records they must yield.
 pub struct SourceCase {
@@ -166,6 +74,9 @@ impl fmt::Debug for SourceCase {
 }
 
 type Factory<T> = Arc<dyn Fn() -> T + Send + Sync>;
+
+/// Settings for a server on a given local port.
+type Silent = Arc<dyn Fn(u16) -> Value + Send + Sync>;
 
 struct SourceFixture {
     activity: String,
@@ -195,6 +106,10 @@ pub struct Suite {
     canary: Option<String>,
     sources: Vec<SourceFixture>,
     targets: Vec<TargetFixture>,
+    silent: Option<(Silent, Duration)>,
+    wrong_credentials: Option<Factory<Value>>,
+    invalid_configs: Vec<(String, Value, String)>,
+    not_applicable: Vec<(Check, String)>,
 }
 
 impl fmt::Debug for Suite {
@@ -223,7 +138,53 @@ impl Suite {
             canary: None,
             sources: Vec::new(),
             targets: Vec::new(),
+            silent: None,
+            wrong_credentials: None,
+            invalid_configs: Vec::new(),
+            not_applicable: Vec::new(),
         }
+    }
+
+    /// Connection settings for a server on `127.0.0.1:<port>` that accepts and never
+    /// answers (the suite starts it): `check` must fail as a retryable `timeout` (or
+    /// `connect`) within `timeout` plus two seconds.
+    #[must_use]
+    pub fn silent(
+        mut self,
+        settings: impl Fn(u16) -> Value + Send + Sync + 'static,
+        timeout: Duration,
+    ) -> Self {
+        self.silent = Some((Arc::new(settings), timeout));
+        self
+    }
+
+    /// Connection settings to a live endpoint with credentials it refuses: `check` must
+    /// fail as `auth`, not retryable.
+    #[must_use]
+    pub fn wrong_credentials(
+        mut self,
+        settings: impl Fn() -> Value + Send + Sync + 'static,
+    ) -> Self {
+        self.wrong_credentials = Some(Arc::new(settings));
+        self
+    }
+
+    /// Settings for `activity` that the schema accepts and the connector's own
+    /// validation refuses at `path`: `validate` and `run` must both exit 2 there.
+    #[must_use]
+    pub fn invalid_config(mut self, activity: &str, config: Value, path: &str) -> Self {
+        self.invalid_configs
+            .push((activity.to_owned(), config, path.to_owned()));
+        self
+    }
+
+    /// Declares that `check` does not apply to this connector, for `reason` (a local
+    /// directory has no credentials); the check passes and prints the reason. Every
+    /// other missing fixture fails the check that needs it.
+    #[must_use]
+    pub fn not_applicable(mut self, check: Check, reason: &str) -> Self {
+        self.not_applicable.push((check, reason.to_owned()));
+        self
     }
 
     /// Where the manifest snapshot is kept (commit it): usually
@@ -344,6 +305,10 @@ impl Suite {
     /// # Errors
     /// The problems found.
     pub fn check(&self, check: Check) -> Result<(), Failure> {
+        if let Some((_, reason)) = self.not_applicable.iter().find(|(c, _)| *c == check) {
+            eprintln!("{check:?} does not apply to this connector: {reason}");
+            return Ok(());
+        }
         let problems = match self.run_check(check) {
             Ok(p) => p,
             Err(setup) => vec![setup],
@@ -406,6 +371,12 @@ impl Suite {
             C::InvalidRequestsAreRejected => self.invalid_requests(),
             C::ExitCodesAndErrorLine => self.exit_codes()?,
             C::StdoutCarriesOnlyData => self.stdout_only_data()?,
+            C::GeneratedInvalidInputIsRejected => self.generated_invalid()?,
+            C::InvalidConfigIsRejected => self.invalid_config_check()?,
+            C::SilentServerTimesOut => self.silent_check()?,
+            C::WrongCredentialsAreAuth => self.wrong_credentials_check()?,
+            C::SignalMidRunCommitsWhatWasWritten => self.signal_mid_run()?,
+            C::TwoStdinInputsAreRefused => self.two_stdin()?,
         })
     }
 }
@@ -448,47 +419,4 @@ pub(crate) fn snapshot_body(text: &str) -> Option<Value> {
     let rest = text.strip_prefix("---")?;
     let end = rest.find("\n---")?;
     serde_json::from_str(rest[end + 4..].trim()).ok()
-}
-
-/// Generates one `#[test]` per conformance check for the suite `$suite` (an
-/// expression building a [`Suite`], evaluated once per test binary).
-#[macro_export]
-macro_rules! conformance_tests {
-    ($suite:expr) => {
-        fn __conformance_suite() -> &'static $crate::conformance::Suite {
-            static SUITE: ::std::sync::OnceLock<$crate::conformance::Suite> = ::std::sync::OnceLock::new();
-            SUITE.get_or_init(|| $suite)
-        }
-        $crate::conformance_tests!(@tests
-            manifest_schemas_are_valid_json_schema_2020_12 => SchemasAreValid,
-            activities_are_well_formed => ActivitiesAreWellFormed,
-            every_property_has_a_description => PropertiesAreDescribed,
-            manifest_is_deterministic => ManifestIsDeterministic,
-            manifest_matches_snapshot => ManifestMatchesSnapshot,
-            manifest_is_backward_compatible => BackwardCompatible,
-            secret_looking_properties_are_secrets => SecretsAreMarked,
-            canary_secret_never_leaks => CanaryNeverLeaks,
-            valid_settings_are_accepted => ValidSettingsAreAccepted,
-            invalid_settings_exit_2_with_their_path => InvalidSettingsAreRejected,
-            unknown_fields_are_rejected => UnknownFieldsAreRejected,
-            schema_defaults_deserialize => DefaultsDeserialize,
-            check_of_unreachable_endpoint_fails_in_time => CheckOfUnreachableFailsInTime,
-            check_of_live_endpoint_succeeds => CheckOfLiveEndpointSucceeds,
-            records_match_their_schema => RecordsMatchSchema,
-            acknowledged_records_do_not_come_again => AcknowledgedRecordsDoNotComeAgain,
-            closed_output_commits_nothing => ClosedOutputCommitsNothing,
-            responses_match_their_schema => ResponsesMatchSchema,
-            invalid_requests_exit_2_with_their_path => InvalidRequestsAreRejected,
-            exit_codes_and_error_line => ExitCodesAndErrorLine,
-            stdout_carries_only_data => StdoutCarriesOnlyData,
-        );
-    };
-    (@tests $($name:ident => $check:ident,)*) => {
-        $(
-            #[test]
-            fn $name() {
-                __conformance_suite().assert($crate::conformance::Check::$check);
-            }
-        )*
-    };
 }

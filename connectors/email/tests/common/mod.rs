@@ -128,38 +128,28 @@ pub fn raw_message(id: &str, subject: &str, from: &str) -> String {
     )
 }
 
+/// How long one run of the binary may take before the test fails as a hang.
+const LIMIT: Duration = Duration::from_secs(120);
+
 pub fn run(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run the binary")
+    connector_testkit::cli::output_within(Command::new(BIN).args(args), None, LIMIT)
 }
 
 pub fn run_with_env(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(BIN);
-    cmd.args(args).stdin(Stdio::null());
+    cmd.args(args);
     for (k, v) in env {
         cmd.env(k, v);
     }
-    cmd.output().expect("run the binary")
+    connector_testkit::cli::output_within(&mut cmd, None, LIMIT)
 }
 
 pub fn run_with_stdin(args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin.as_bytes())
-        .expect("write");
-    child.wait_with_output().expect("wait")
+    connector_testkit::cli::output_within(
+        Command::new(BIN).args(args),
+        Some(stdin.as_bytes()),
+        LIMIT,
+    )
 }
 
 pub use connector_testkit::cli::{code, last_error, stderr, stdout_json, stdout_lines as records};

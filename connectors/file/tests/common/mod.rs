@@ -84,32 +84,21 @@ impl Fixture {
     }
 }
 
-/// Runs the binary with `args` and no stdin.
+/// How long one run of the binary may take before the test fails as a hang.
+const LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Runs the binary with `args` and no stdin, within [`LIMIT`].
 pub fn run(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run the binary")
+    connector_testkit::cli::output_within(Command::new(BIN).args(args), None, LIMIT)
 }
 
-/// Runs the binary with `args`, feeding `stdin`.
+/// Runs the binary with `args`, feeding `stdin`, within [`LIMIT`].
 pub fn run_with_stdin(args: &[&str], stdin: &str) -> Output {
-    use std::io::Write;
-    let mut child = Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin.as_bytes())
-        .expect("write stdin");
-    child.wait_with_output().expect("wait")
+    connector_testkit::cli::output_within(
+        Command::new(BIN).args(args),
+        Some(stdin.as_bytes()),
+        LIMIT,
+    )
 }
 
 pub use connector_testkit::cli::{code, last_error, stdout_json, stdout_lines};

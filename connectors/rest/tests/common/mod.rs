@@ -170,20 +170,11 @@ fn respond(
 
 /// Runs the binary with `args`, `stdin` piped in.
 pub fn run(args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin.as_bytes())
-        .expect("write");
-    child.wait_with_output().expect("wait")
+    connector_testkit::cli::output_within(
+        Command::new(BIN).args(args),
+        Some(stdin.as_bytes()),
+        std::time::Duration::from_secs(60),
+    )
 }
 
 /// Writes `value` to a file in `dir`; returns its path.
