@@ -320,3 +320,44 @@ fn a_server_that_trickles_is_ended_by_the_deadline() {
     assert_eq!(last_error(&out)["kind"], "timeout", "{}", stderr(&out));
     assert!(took < Duration::from_secs(10), "took {took:?}");
 }
+
+#[test]
+fn a_uidvalidity_changed_while_reconnecting_stops_the_run_and_marks_nothing() {
+    // The first session drops during the FETCH; the second finds the folder recreated
+    // (another UIDVALIDITY): the UIDs read so far mean other messages now.
+    let selects = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = std::sync::Arc::clone(&selects);
+    let server = ScriptedImap::start(vec![message("one"), message("two")], move |c| {
+        use std::sync::atomic::Ordering;
+        match c.name.as_str() {
+            "SELECT" => {
+                let n = seen.fetch_add(1, Ordering::SeqCst);
+                (n > 0).then(|| {
+                    Answer::Bytes(
+                        format!(
+                            "* 2 EXISTS\r\n* OK [UIDVALIDITY 8] ok\r\n* OK [UIDNEXT 3] ok\r\n{} OK [READ-WRITE] done\r\n",
+                            c.tag
+                        )
+                        .into_bytes(),
+                    )
+                })
+            }
+            "UID FETCH" if c.line.contains("BODY") && seen.load(Ordering::SeqCst) == 1 => {
+                Some(Answer::Close)
+            }
+            _ => None,
+        }
+    });
+    let (out, _) = read(&server, json!({}), &[]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let error = last_error(&out);
+    assert_eq!(error["kind"], "protocol", "{error}");
+    assert!(
+        error["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("UIDVALIDITY")),
+        "{error}"
+    );
+    assert!(records(&out).is_empty());
+    assert!(stores(&server).is_empty(), "nothing marked");
+}

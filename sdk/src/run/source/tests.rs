@@ -143,3 +143,69 @@ async fn a_stop_signal_ends_a_source_that_holds_its_session() {
     );
     assert!(!committed.is_empty(), "what was delivered is committed");
 }
+
+/// Emits two records around an item it cannot read.
+struct WithUnreadable;
+
+impl crate::__private::SourceImpl for WithUnreadable {}
+
+#[async_trait::async_trait]
+impl Source for WithUnreadable {
+    type Connection = Session;
+    type Config = ();
+    type Record = u64;
+    type Ack = u64;
+    type State = ();
+
+    fn info(&self) -> ActivityInfo {
+        ActivityInfo {
+            name: "unreadable",
+            description: "",
+            discovery: false,
+        }
+    }
+
+    async fn read(&self, _: &Session, _: &(), out: &Emitter<u64, u64>) -> Result<()> {
+        out.emit(1, 1).await?;
+        out.skip(crate::Error::protocol("item 2 cannot be parsed"))
+            .await?;
+        out.emit(3, 3).await
+    }
+
+    async fn commit(&self, conn: &Session, _: &(), acks: Vec<u64>) -> Result<()> {
+        conn.committed.lock().expect("lock").extend(acks);
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_item_fails_the_run_after_the_rest_is_delivered_and_committed() {
+    let conn = Arc::new(Session::default());
+    let (_tx, stop) = watch::channel(false);
+    let io = RunIo {
+        output: Box::new(std::io::sink()),
+        stop,
+        commit_every: 100,
+        state_file: None,
+        deferred: false,
+        state_lines: false,
+        progress_every: Duration::ZERO,
+    };
+    let result = run(
+        Arc::new(WithUnreadable),
+        Arc::clone(&conn),
+        Arc::new(()),
+        None,
+        io,
+    )
+    .await;
+    let err = result.expect_err("an unreadable item fails the run");
+    assert_eq!(err.kind(), crate::ErrorKind::Protocol);
+    assert!(!err.is_retryable(), "{err}");
+    assert!(
+        err.message().contains("1 item(s) could not be read") && err.message().contains("item 2"),
+        "{err}"
+    );
+    // The items around it were delivered and committed; it was not.
+    assert_eq!(*conn.committed.lock().expect("lock"), [1, 3]);
+}
