@@ -19,9 +19,15 @@ case "$what" in
   sdk)
     # No Email tests: a regression in the SDK must be caught by what a third-party
     # connector runs (the SDK's tests, the testkit and its conformance suite).
-    exec cargo mutants -p connector-sdk-rs \
-      --test-package connector-sdk-rs --test-package connector-testkit \
-      --timeout-multiplier 3 "$@"
+    # The testkit is named as a package so its tests run, and mutants are kept to the
+    # SDK's files (all of them unless --file narrows it).
+    files=(--file 'sdk/src/**')
+    for arg in "$@"; do
+      case "$arg" in -f|--file|--file=*) files=() ;; esac
+    done
+    exec cargo mutants -p connector-sdk-rs -p connector-testkit \
+      --test-package connector-sdk-rs,connector-testkit \
+      --timeout-multiplier 3 "${files[@]}" "$@"
     ;;
   email)
     scripts/install-deps.sh

@@ -233,22 +233,30 @@ impl SmtpSession {
     /// message to the rest in another transaction. Once one transaction delivered the
     /// message, a later failure is reported for its recipients alone (sending the whole
     /// message again would deliver it twice).
+    ///
+    /// `before_data` runs just before the message data goes out (the send journal
+    /// records the message as `sending` there); if it fails, the session is dropped
+    /// and nothing is sent.
     pub(crate) async fn send(
         &mut self,
         from: &lettre::Address,
         recipients: &[lettre::Address],
         data: &[u8],
         final_reply: std::time::Duration,
+        before_data: &(dyn Fn() -> Result<()> + Sync),
     ) -> std::result::Result<Delivery, Failure> {
         let mut all = self
-            .transaction(from, recipients, data, final_reply)
+            .transaction(from, recipients, data, final_reply, before_data)
             .await?;
         let mut round = 1;
         while !all.deferred.is_empty() {
             round += 1;
             let rest = std::mem::take(&mut all.deferred);
             tracing::debug!(target: "email_connector::send", round, recipients = rest.len(), "the server's recipient limit was reached: another transaction for the rest");
-            match self.transaction(from, &rest, data, final_reply).await {
+            match self
+                .transaction(from, &rest, data, final_reply, before_data)
+                .await
+            {
                 Ok(more) => {
                     all.accepted.extend(more.accepted);
                     all.rejected.extend(more.rejected);
@@ -285,6 +293,7 @@ impl SmtpSession {
         recipients: &[lettre::Address],
         data: &[u8],
         final_reply: std::time::Duration,
+        before_data: &(dyn Fn() -> Result<()> + Sync),
     ) -> std::result::Result<Delivery, Failure> {
         let what = self.dialer.what();
         let io = self.dialer.net.timeouts.io();
@@ -340,6 +349,11 @@ impl SmtpSession {
         }
         if let Err(e) = exchange(io, &what, "DATA", self.conn.command(Data)).await {
             return Err(self.abort(fail(e.error, e.broken, delivery)).await);
+        }
+        if let Err(e) = before_data() {
+            // Nothing went out yet: drop the session rather than end the data with a
+            // lone `.` (which would send an empty message).
+            return Err(fail(e, true, delivery));
         }
         // The whole message gets one timeout per write (a large one gets more time);
         // then the server may take up to `final_reply` to answer the end of the data

@@ -26,7 +26,10 @@ pub(crate) fn build(config: &SendConfig, req: &SendRequest) -> Result<Built> {
         .clone()
         .or_else(|| config.from.clone())
         .ok_or_else(|| Error::config("/from", "missing"))?;
-    let message_id = new_message_id(from.address().domain());
+    let message_id = match &req.message_id {
+        Some(id) => id.clone(),
+        None => stable_message_id(req, from.address().domain()),
+    };
     let mut b = lettre::Message::builder()
         .from(from.0.clone())
         .message_id(Some(message_id.clone()));
@@ -257,20 +260,44 @@ fn guess_type(name: Option<&str>) -> ContentType {
         .unwrap_or(ContentType::parse("application/octet-stream").expect("valid"))
 }
 
-/// `<time.random@domain>`: unique enough for a Message-ID without another dependency.
-fn new_message_id(domain: &str) -> String {
-    use std::hash::{BuildHasher, Hasher};
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let mut h = std::hash::RandomState::new().build_hasher();
-    h.write_u128(nanos);
-    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    h.write_u32(std::process::id());
-    format!("<{nanos:x}.{:016x}@{domain}>", h.finish())
+/// A Message-ID that is the same on every run for the same request: SHA-256 of its
+/// `idempotency_key`, or of its whole content (as canonical JSON), at the sender's
+/// domain.
+pub(crate) fn stable_message_id(req: &SendRequest, domain: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    match &req.idempotency_key {
+        Some(key) => {
+            hash.update(b"key:");
+            hash.update(key.as_bytes());
+        }
+        None => {
+            hash.update(b"content:");
+            let value = serde_json::to_value(req).unwrap_or_default();
+            hash.update(sorted(&value).to_string().as_bytes());
+        }
+    }
+    let digest = hash.finalize();
+    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    format!("<{hex}@{domain}>")
+}
+
+/// `value` with every object's keys in order, so equal requests hash equally.
+fn sorted(value: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            Value::Object(
+                keys.into_iter()
+                    .map(|k| (k.clone(), sorted(&map[k])))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
+        other => other.clone(),
+    }
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! this file is the target: the worker pool over SMTP sessions and the retries.
 
 mod files;
+mod journal;
 mod mime;
 mod request;
 mod validate;
@@ -23,6 +24,7 @@ pub use request::{
 use crate::connection::EmailConnection;
 use crate::protocol::smtp::{SmtpDialer, SmtpSession};
 use crate::transport::Steps;
+use journal::{Entry, Journal};
 use mime::{Built, build};
 
 const TARGET: &str = "email_connector::send";
@@ -53,6 +55,11 @@ impl Target for SendEmail {
         results: &Results<SendResult>,
     ) -> Result<()> {
         let smtp = conn.smtp()?;
+        let journal = config
+            .journal_file
+            .as_deref()
+            .map(Journal::open)
+            .transpose()?;
         // One login before any message is taken: wrong credentials end the batch after a
         // single attempt, never one per message (Microsoft 365 and Gmail lock accounts
         // that keep failing). Other failures are left to each message's retries.
@@ -80,14 +87,22 @@ impl Target for SendEmail {
         let mut first = first;
         let done = futures_util::future::join_all((0..workers).map(|_| {
             let session = first.take();
-            worker(smtp, config, requests, results, session, &refused, &down)
+            worker(
+                smtp,
+                config,
+                requests,
+                results,
+                session,
+                (&refused, &down),
+                journal.as_ref(),
+            )
         }))
         .await;
         done.into_iter().collect()
     }
 
     fn failure(&self, result: &SendResult) -> Option<Error> {
-        if result.status == SendStatus::Sent {
+        if matches!(result.status, SendStatus::Sent | SendStatus::AlreadySent) {
             return None;
         }
         let body = result.error.clone().unwrap_or(ErrorBody {
@@ -147,8 +162,8 @@ async fn worker(
     requests: &Requests<SendRequest>,
     results: &Results<SendResult>,
     mut session: Option<SmtpSession>,
-    refused: &AtomicBool,
-    down: &Down,
+    (refused, down): (&AtomicBool, &Down),
+    journal: Option<&Journal>,
 ) -> Result<()> {
     let mut outcome = Ok(());
     while !refused.load(Ordering::Relaxed) {
@@ -157,8 +172,15 @@ async fn worker(
         };
         let result = match (build(config, &request), down.get()) {
             (Err(e), _) => failed(None, 0, &e),
-            (Ok(built), Some(e)) => failed(Some(built.message_id), 0, &e),
-            (Ok(built), None) => send_one(smtp, config, &mut session, index, &built, down).await,
+            (Ok(built), down_error) => match earlier(journal, config, &built.message_id) {
+                Some(known) => known,
+                None => match down_error {
+                    Some(e) => failed(Some(built.message_id), 0, &e),
+                    None => {
+                        send_one(smtp, config, &mut session, index, &built, down, journal).await
+                    }
+                },
+            },
         };
         let auth = result
             .error
@@ -192,7 +214,64 @@ async fn send_one(
     index: usize,
     built: &Built,
     down: &Down,
+    journal: Option<&Journal>,
 ) -> SendResult {
+    let result = send_attempts(smtp, config, session, index, built, down, journal).await;
+    if let Some(j) = journal {
+        let entry = match result.status {
+            SendStatus::Sent => Entry::Sent,
+            SendStatus::Unknown => Entry::Unknown,
+            _ => Entry::Failed,
+        };
+        // Before the result is printed: a run killed now has the outcome on disk. If
+        // this write fails the journal still says `sending`, which a later run takes
+        // for unknown (not sent again): never a duplicate.
+        if let Err(e) = j.record(&built.message_id, entry) {
+            tracing::error!(target: TARGET, index, message_id = %built.message_id, "{e}");
+        }
+    }
+    result
+}
+
+/// What the journal says of a message an earlier run handled: the result to report
+/// instead of sending it, or `None` to send it.
+fn earlier(journal: Option<&Journal>, config: &SendConfig, message_id: &str) -> Option<SendResult> {
+    match journal?.earlier(message_id)? {
+        Entry::Sent => Some(SendResult {
+            status: SendStatus::AlreadySent,
+            message_id: Some(message_id.to_owned()),
+            accepted: Vec::new(),
+            rejected: Vec::new(),
+            attempts: 0,
+            server_reply: Some("sent by an earlier run (send journal)".into()),
+            error: None,
+        }),
+        Entry::Unknown | Entry::Sending if !config.resend_unknown => {
+            let mut r = failed(
+                Some(message_id.to_owned()),
+                0,
+                &Error::connect(
+                    "an earlier run lost this message's outcome after its data went out (send journal): not sent again; look for its Message-ID, or set resend_unknown to send it",
+                )
+                .retryable(false),
+            );
+            r.status = SendStatus::Unknown;
+            Some(r)
+        }
+        _ => None,
+    }
+}
+
+async fn send_attempts(
+    smtp: &SmtpDialer,
+    config: &SendConfig,
+    session: &mut Option<SmtpSession>,
+    index: usize,
+    built: &Built,
+    down: &Down,
+    journal: Option<&Journal>,
+) -> SendResult {
+    let before_data = || journal.map_or(Ok(()), |j| j.record(&built.message_id, Entry::Sending));
     let mut attempts = 0;
     loop {
         attempts += 1;
@@ -216,11 +295,17 @@ async fn send_one(
                 let s = session.as_mut().expect("opened above");
                 let final_reply = Duration::from_secs(config.final_reply_timeout_secs.get().into());
                 match s
-                    .send(&built.from, &built.recipients, &built.data, final_reply)
+                    .send(
+                        &built.from,
+                        &built.recipients,
+                        &built.data,
+                        final_reply,
+                        &before_data,
+                    )
                     .await
                 {
                     Ok(d) => {
-                        tracing::info!(target: TARGET, index, message_id = %built.message_id, accepted = d.accepted.len(), rejected = d.rejected.len(), "sent");
+                        tracing::debug!(target: TARGET, index, message_id = %built.message_id, accepted = d.accepted.len(), rejected = d.rejected.len(), "sent");
                         return SendResult {
                             status: SendStatus::Sent,
                             message_id: Some(built.message_id.clone()),

@@ -60,6 +60,18 @@ pub struct SendConfig {
     #[serde(default = "max_recipients")]
     #[schemars(range(min = 1))]
     pub max_recipients: u32,
+    /// A file recording each message's outcome by Message-ID, synced to disk before its
+    /// result is printed. A later run given the same requests skips what the journal
+    /// shows sent (`already_sent`), and does not send again a message whose outcome was
+    /// unknown (cut off after its data went out, or killed while sending) unless
+    /// `resend_unknown` is set: every message is delivered once across retries, crashes
+    /// and kills.
+    #[serde(default)]
+    pub journal_file: Option<PathBuf>,
+    /// Send again messages the journal shows with an unknown outcome (they may then
+    /// arrive twice).
+    #[serde(default)]
+    pub resend_unknown: bool,
 }
 
 fn max_message() -> u64 {
@@ -133,6 +145,16 @@ pub struct SendRequest {
     /// Priority, as X-Priority and Importance headers.
     #[serde(default)]
     pub priority: Option<Priority>,
+    /// The Message-ID (`<id@example.com>`). By default one is derived from
+    /// `idempotency_key`, or else from the request's whole content: the same on every
+    /// run, so a request sent again is recognised (see `journal_file`). Identical
+    /// requests are one message; give each a different key to send it twice.
+    #[serde(default)]
+    pub message_id: Option<String>,
+    /// A key the upstream system gives each distinct message (an order number, an
+    /// event id): the Message-ID is derived from it, so a retried request keeps it.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
 }
 
 #[connector_sdk::settings]
@@ -209,6 +231,9 @@ pub enum SendStatus {
     /// connection was lost): the server may have accepted it. Not sent again, so it is
     /// never delivered twice; look for its Message-ID before sending it again.
     Unknown,
+    /// The journal shows this message (by its Message-ID) sent by an earlier run: not
+    /// sent again.
+    AlreadySent,
 }
 
 #[connector_sdk::settings]

@@ -122,6 +122,9 @@ pub(crate) fn validate(config: &SendConfig, req: &SendRequest) -> Result<()> {
         no_line_breaks(&path, value)?;
         foldable(&path, value)?;
     }
+    if let Some(id) = &req.message_id {
+        message_id_form("/message_id", id)?;
+    }
     if let Some(id) = &req.in_reply_to {
         message_id_form("/in_reply_to", id)?;
     }
