@@ -389,6 +389,38 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_http_status_class_maps_to_its_kind() {
+        use ErrorKind as K;
+        for (status, kind) in [
+            (200, None),
+            (299, None),
+            (401, Some(K::Auth)),
+            (403, Some(K::Auth)),
+            (408, Some(K::Timeout)),
+            (504, Some(K::Timeout)),
+            (429, Some(K::RateLimited)),
+            (500, Some(K::Connect)),
+            (502, Some(K::Connect)),
+            (503, Some(K::Connect)),
+            (400, Some(K::Rejected)),
+            (404, Some(K::Rejected)),
+            (499, Some(K::Rejected)),
+            (301, Some(K::Protocol)),
+            (505, Some(K::Protocol)),
+            (100, Some(K::Protocol)),
+        ] {
+            assert_eq!(ErrorKind::from_http_status(status), kind, "{status}");
+        }
+        // What `from_http` makes of them: retryable as the kind says.
+        assert!(!Error::from_http(401, None, "no").is_retryable());
+        assert!(Error::from_http(504, None, "slow").is_retryable());
+        assert_eq!(
+            Error::from_http(429, Some("7"), "later").retry_after(),
+            Some(std::time::Duration::from_secs(7))
+        );
+    }
+
+    #[test]
     fn display_includes_path_and_not_kind() {
         let err = Error::config("/a/0", "expected a string");
         assert_eq!(err.to_string(), "/a/0: expected a string");
