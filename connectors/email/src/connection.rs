@@ -126,7 +126,7 @@ impl EmailConnection {
         let selected = self.selected.lock().ok().and_then(|s| s.clone());
         if let Some((folder, uid_validity)) = selected {
             let mailbox = session
-                .select(&folder)
+                .select(crate::protocol::mutf7::encode(&folder))
                 .await
                 .map_err(|e| classify(&what, "SELECT", e))?;
             let now = mailbox.uid_validity.unwrap_or(0);

@@ -298,9 +298,9 @@ fn a_large_mailbox_is_searched_in_windows_of_uids() {
     assert_eq!(
         searches,
         [
-            "UID SEARCH UID 1:50000 UNSEEN",
-            "UID SEARCH UID 50001:100000 UNSEEN",
-            "UID SEARCH UID 100001:120000 UNSEEN"
+            "UID SEARCH UID 1:50000 UNSEEN UNDELETED",
+            "UID SEARCH UID 50001:100000 UNSEEN UNDELETED",
+            "UID SEARCH UID 100001:120000 UNSEEN UNDELETED"
         ]
     );
     assert_eq!(subjects(&out), ["one"]);
@@ -360,4 +360,59 @@ fn a_uidvalidity_changed_while_reconnecting_stops_the_run_and_marks_nothing() {
     );
     assert!(records(&out).is_empty());
     assert!(stores(&server).is_empty(), "nothing marked");
+}
+
+/// A server without UIDPLUS (or MOVE): `CAPABILITY` says only IMAP4rev1, and `UID
+/// SEARCH DELETED` finds `deleted`.
+fn without_uidplus(deleted: &'static str) -> ScriptedImap {
+    ScriptedImap::start(vec![message("one"), message("two")], move |c| {
+        let line = c.line.to_ascii_uppercase();
+        match c.name.as_str() {
+            "CAPABILITY" => Some(Answer::Bytes(
+                format!("* CAPABILITY IMAP4rev1\r\n{} OK done\r\n", c.tag).into_bytes(),
+            )),
+            "UID SEARCH" if line.contains(" DELETED") && !line.contains("UNDELETED") => Some(
+                Answer::Bytes(format!("* SEARCH {deleted}\r\n{} OK done\r\n", c.tag).into_bytes()),
+            ),
+            "UID EXPUNGE" => Some(Answer::Bytes(
+                format!("{} BAD Unknown command\r\n", c.tag).into_bytes(),
+            )),
+            _ => None,
+        }
+    })
+}
+
+#[test]
+fn without_uidplus_deleting_expunges_only_when_nothing_else_is_flagged() {
+    // Before: `UID EXPUNGE` was sent anyway, its BAD swallowed, and the run exited 0
+    // with the messages still there, read again by the next run.
+    let server = without_uidplus("1 2");
+    let (out, _) = read(&server, json!({"after_read": "delete"}), &[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let sent = server.commands();
+    assert!(sent.iter().any(|c| c == "EXPUNGE"), "{sent:?}");
+    assert!(
+        !sent.iter().any(|c| c.starts_with("UID EXPUNGE")),
+        "{sent:?}"
+    );
+    // Searches skip what is flagged \Deleted.
+    assert!(
+        sent.iter()
+            .filter(|c| c.starts_with("UID SEARCH UID"))
+            .all(|c| c.contains("UNDELETED")),
+        "{sent:?}"
+    );
+}
+
+#[test]
+fn without_uidplus_others_flagged_deleted_are_not_expunged_with_ours() {
+    let server = without_uidplus("1 2 9");
+    let (out, _) = read(&server, json!({"after_read": "delete"}), &[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let sent = server.commands();
+    assert!(
+        !sent.iter().any(|c| c.contains("EXPUNGE")),
+        "message 9 would have been expunged too: {sent:?}"
+    );
+    assert!(stderr(&out).contains("no UIDPLUS"), "{}", stderr(&out));
 }

@@ -365,7 +365,7 @@ pub(crate) async fn list(
         .iter()
         .map(|n| {
             (
-                n.name().to_owned(),
+                super::mutf7::decode(n.name()),
                 n.attributes().iter().map(attribute_name).collect(),
             )
         })

@@ -3,4 +3,5 @@
 //! dialer that reports its steps to a check.
 
 pub(crate) mod imap;
+pub(crate) mod mutf7;
 pub(crate) mod smtp;

@@ -28,6 +28,9 @@ pub(crate) fn search_within(config: &ReadConfig, uids: Option<&str>) -> Result<S
     if config.unseen_only {
         terms.push("UNSEEN".into());
     }
+    // A message flagged \Deleted is on its way out (or was deleted by a run on a server
+    // without UIDPLUS, whose EXPUNGE had to wait): never read it again.
+    terms.push("UNDELETED".into());
     for (key, value, path) in [
         ("FROM", &config.filter.from, "/filter/from"),
         ("SUBJECT", &config.filter.subject, "/filter/subject"),
@@ -90,14 +93,14 @@ pub(super) async fn apply(
             if caps.has_str("MOVE") {
                 imap.begin();
                 session
-                    .uid_mv(set, folder)
+                    .uid_mv(set, crate::protocol::mutf7::encode(folder))
                     .await
                     .map_err(|e| classify(what, "UID MOVE", e))?;
                 imap.completed("UID MOVE")?;
             } else {
                 imap.begin();
                 session
-                    .uid_copy(set, folder)
+                    .uid_copy(set, crate::protocol::mutf7::encode(folder))
                     .await
                     .map_err(|e| classify(what, "UID COPY", e))?;
                 imap.completed("UID COPY")?;
@@ -125,6 +128,13 @@ async fn delete(
     )
     .await?;
     imap.completed("UID STORE")?;
+    let caps = session
+        .capabilities()
+        .await
+        .map_err(|e| classify(what, "CAPABILITY", e))?;
+    if !caps.has_str("UIDPLUS") {
+        return expunge_without_uidplus(imap, session, what, set).await;
+    }
     imap.begin();
     let expunged: Vec<_> = session
         .uid_expunge(set)
@@ -135,6 +145,53 @@ async fn delete(
         .map_err(|e| classify(what, "UID EXPUNGE", e))?;
     imap.completed("UID EXPUNGE")?;
     Ok(expunged.len())
+}
+
+/// Without UIDPLUS there is no `UID EXPUNGE`, and a plain `EXPUNGE` removes every
+/// message flagged `\Deleted` (RFC 3501 section 6.4.3), not only ours. So: a plain
+/// `EXPUNGE` only when no other message is flagged; otherwise ours stay flagged
+/// `\Deleted` (searches skip them: `UNDELETED`) and a warning says so. Never a `UID
+/// EXPUNGE` the server would refuse while the run says it deleted.
+async fn expunge_without_uidplus(
+    imap: &ImapDialer,
+    session: &mut ImapSession,
+    what: &str,
+    set: &str,
+) -> Result<usize> {
+    imap.begin();
+    let flagged = session
+        .uid_search("DELETED")
+        .await
+        .map_err(|e| classify(what, "UID SEARCH", e))?;
+    imap.completed("UID SEARCH")?;
+    let ours: std::collections::HashSet<u32> = parse_set(set);
+    let others = flagged.iter().filter(|u| !ours.contains(u)).count();
+    if others > 0 {
+        tracing::warn!(target: TARGET, others, "the server has no UIDPLUS and {others} other messages are flagged \\Deleted: an EXPUNGE would remove them too, so the messages read stay flagged \\Deleted (and are not read again) until the folder is expunged");
+        return Ok(0);
+    }
+    imap.begin();
+    let expunged: Vec<_> = session
+        .expunge()
+        .await
+        .map_err(|e| classify(what, "EXPUNGE", e))?
+        .try_collect()
+        .await
+        .map_err(|e| classify(what, "EXPUNGE", e))?;
+    imap.completed("EXPUNGE")?;
+    Ok(expunged.len())
+}
+
+/// The UIDs of a set written by [`uid_set`] (`1:3,7`).
+fn parse_set(set: &str) -> std::collections::HashSet<u32> {
+    let mut out = std::collections::HashSet::new();
+    for part in set.split(',') {
+        let mut ends = part.splitn(2, ':').map(|n| n.parse::<u32>().unwrap_or(0));
+        let lo = ends.next().unwrap_or(0);
+        let hi = ends.next().unwrap_or(lo);
+        out.extend(lo.min(hi)..=lo.max(hi));
+    }
+    out
 }
 
 /// The size of each message, asked for before fetching any, so batches can be planned
@@ -356,10 +413,10 @@ mod tests {
         .expect("valid");
         assert_eq!(
             search_query(&config).expect("query"),
-            "CHARSET UTF-8 UNSEEN FROM \"a@b\" SUBJECT \"Grüße\" SENTSINCE 31-Jan-2026"
+            "CHARSET UTF-8 UNSEEN UNDELETED FROM \"a@b\" SUBJECT \"Grüße\" SENTSINCE 31-Jan-2026"
         );
         config.unseen_only = false;
         config.filter = Filter::default();
-        assert_eq!(search_query(&config).expect("query"), "ALL");
+        assert_eq!(search_query(&config).expect("query"), "UNDELETED");
     }
 }

@@ -72,8 +72,10 @@ impl Source for ReadEmail {
                     ));
                 }
             }
-            let mailbox = session.select(&config.folder).await.map_err(|e| {
-                match classify(&what, "SELECT", e) {
+            let mailbox = session
+                .select(crate::protocol::mutf7::encode(&config.folder))
+                .await
+                .map_err(|e| match classify(&what, "SELECT", e) {
                     err if err.kind() == connector_sdk::ErrorKind::Rejected => Error::config(
                         "/folder",
                         crate::hints::with(
@@ -82,8 +84,7 @@ impl Source for ReadEmail {
                         ),
                     ),
                     err => err,
-                }
-            })?;
+                })?;
             let uid_validity = mailbox.uid_validity.unwrap_or(0);
             conn.selected(&config.folder, uid_validity);
             let progress = Progress::new(&config.folder, uid_validity, out.previous_state());
@@ -248,7 +249,7 @@ impl Source for ReadEmail {
         let uids = {
             let mut session = conn.session().await?;
             let mailbox = session
-                .select(&config.folder)
+                .select(crate::protocol::mutf7::encode(&config.folder))
                 .await
                 .map_err(|e| classify(&what, "SELECT", e))?;
             let uid_validity = mailbox.uid_validity.unwrap_or(0);
