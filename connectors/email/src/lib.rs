@@ -71,8 +71,8 @@ pub use read::{
     HeaderRecord, ReadConfig, ReadEmail, ReadMode, ReadState,
 };
 pub use send::{
-    Addresses, AttachmentRequest, Mailbox, Priority, RejectedRecipient, SendConfig, SendEmail,
-    SendRequest, SendResult, SendStatus,
+    Addresses, AttachmentRequest, AutoSubmitted, Mailbox, Priority, RejectedRecipient, SendConfig,
+    SendEmail, SendRequest, SendResult, SendStatus, SentCopy,
 };
 pub use settings::{
     Auth, ClientAuth, EmailSettings, EndpointUrl, Grant, OAuth2, OauthMechanism, Port, Security,

@@ -67,6 +67,26 @@ pub(crate) fn build(config: &SendConfig, req: &SendRequest) -> Result<Built> {
             .raw_header(raw("X-Priority", x)?)
             .raw_header(raw("Importance", importance)?);
     }
+    if !req.list_unsubscribe.is_empty() {
+        let uris: Vec<String> = req
+            .list_unsubscribe
+            .iter()
+            .map(|u| format!("<{u}>"))
+            .collect();
+        b = b.raw_header(raw("List-Unsubscribe", &uris.join(", "))?);
+        if req.one_click_unsubscribe {
+            b = b.raw_header(raw("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")?);
+        }
+    }
+    if let Some(kind) = req.auto_submitted {
+        b = b.raw_header(raw("Auto-Submitted", kind.header())?);
+    }
+    if let Some(to) = &req.disposition_notification_to {
+        b = b.raw_header(raw(
+            "Disposition-Notification-To",
+            &format!("<{}>", to.address()),
+        )?);
+    }
     for (name, value) in &req.headers {
         b = b.raw_header(raw(name, value)?);
     }

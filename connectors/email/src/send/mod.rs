@@ -17,8 +17,8 @@ use std::time::Duration;
 use connector_sdk::{Error, ErrorBody, ErrorKind, Requests, Result, Results, Target};
 
 pub use request::{
-    Addresses, AttachmentRequest, Mailbox, Priority, RejectedRecipient, SendConfig, SendRequest,
-    SendResult, SendStatus,
+    Addresses, AttachmentRequest, AutoSubmitted, Mailbox, Priority, RejectedRecipient, SendConfig,
+    SendRequest, SendResult, SendStatus, SentCopy,
 };
 
 use crate::connection::EmailConnection;
@@ -55,6 +55,12 @@ impl Target for SendEmail {
         results: &Results<SendResult>,
     ) -> Result<()> {
         let smtp = conn.smtp()?;
+        if config.save_to_sent.is_some() && conn.imap.is_none() {
+            return Err(Error::config(
+                "/save_to_sent",
+                "a copy in a folder is saved over IMAP: add `imap` to the connection settings",
+            ));
+        }
         let journal = config
             .journal_file
             .as_deref()
@@ -88,6 +94,7 @@ impl Target for SendEmail {
         let done = futures_util::future::join_all((0..workers).map(|_| {
             let session = first.take();
             worker(
+                conn,
                 smtp,
                 config,
                 requests,
@@ -142,6 +149,46 @@ impl Down {
     }
 }
 
+/// Appends a sent message to `folder` over IMAP, marked read (RFC 3501 section 6.3.11);
+/// once more after a lost connection.
+async fn save_copy(conn: &EmailConnection, folder: &str, data: &[u8]) -> SentCopy {
+    let what = conn.imap().map(|i| i.what()).unwrap_or_default();
+    let append = || async {
+        let mut session = conn.session().await?;
+        session
+            .append(
+                crate::protocol::mutf7::encode(folder),
+                Some("(\\Seen)"),
+                None,
+                data,
+            )
+            .await
+            .map_err(|e| crate::protocol::imap::classify(&what, "APPEND", e))
+    };
+    let outcome = match append().await {
+        Err(e) if e.kind() == ErrorKind::Connect => match conn.reconnect(&e).await {
+            Ok(()) => append().await,
+            Err(e) => Err(e),
+        },
+        done => done,
+    };
+    match outcome {
+        Ok(()) => SentCopy {
+            folder: folder.to_owned(),
+            saved: true,
+            error: None,
+        },
+        Err(e) => {
+            tracing::warn!(target: TARGET, folder, "the sent message was not copied: {e}");
+            SentCopy {
+                folder: folder.to_owned(),
+                saved: false,
+                error: Some(e.message().to_owned()),
+            }
+        }
+    }
+}
+
 fn failed(message_id: Option<String>, attempts: u32, e: &Error) -> SendResult {
     SendResult {
         status: SendStatus::Failed,
@@ -151,12 +198,14 @@ fn failed(message_id: Option<String>, attempts: u32, e: &Error) -> SendResult {
         attempts,
         server_reply: None,
         error: Some(e.body()),
+        sent_copy: None,
     }
 }
 
 /// One pooled session: takes messages from the batch until it is empty (or the host
 /// stops handing them out), reporting each outcome as soon as it is known.
 async fn worker(
+    conn: &EmailConnection,
     smtp: &SmtpDialer,
     config: &SendConfig,
     requests: &Requests<SendRequest>,
@@ -177,7 +226,13 @@ async fn worker(
                 None => match down_error {
                     Some(e) => failed(Some(built.message_id), 0, &e),
                     None => {
-                        send_one(smtp, config, &mut session, index, &built, down, journal).await
+                        let mut r =
+                            send_one(smtp, config, &mut session, index, &built, down, journal)
+                                .await;
+                        if let (Some(folder), SendStatus::Sent) = (&config.save_to_sent, r.status) {
+                            r.sent_copy = Some(save_copy(conn, folder, &built.data).await);
+                        }
+                        r
                     }
                 },
             },
@@ -245,6 +300,7 @@ fn earlier(journal: Option<&Journal>, config: &SendConfig, message_id: &str) -> 
             attempts: 0,
             server_reply: Some("sent by an earlier run (send journal)".into()),
             error: None,
+            sent_copy: None,
         }),
         Entry::Unknown | Entry::Sending if !config.resend_unknown => {
             let mut r = failed(
@@ -318,6 +374,7 @@ async fn send_attempts(
                             attempts,
                             server_reply: d.queued,
                             error: None,
+                            sent_copy: None,
                         };
                     }
                     Err(f) => {

@@ -9,7 +9,7 @@ use lettre::message::header::ContentType;
 use super::request::{SendConfig, SendRequest};
 
 /// Headers the message sets itself; a request may not replace them.
-const PROTECTED: [&str; 15] = [
+const PROTECTED: [&str; 19] = [
     "from",
     "to",
     "cc",
@@ -25,6 +25,10 @@ const PROTECTED: [&str; 15] = [
     "content-type",
     "content-transfer-encoding",
     "return-path",
+    "list-unsubscribe",
+    "list-unsubscribe-post",
+    "auto-submitted",
+    "disposition-notification-to",
 ];
 
 fn no_line_breaks(path: &str, value: &str) -> Result<()> {
@@ -121,6 +125,32 @@ pub(crate) fn validate(config: &SendConfig, req: &SendRequest) -> Result<()> {
         }
         no_line_breaks(&path, value)?;
         foldable(&path, value)?;
+    }
+    for (i, uri) in req.list_unsubscribe.iter().enumerate() {
+        let path = format!("/list_unsubscribe/{i}");
+        no_line_breaks(&path, uri)?;
+        let lower = uri.to_ascii_lowercase();
+        if !(lower.starts_with("https:")
+            || lower.starts_with("http:")
+            || lower.starts_with("mailto:"))
+            || uri.contains(['<', '>', ' ', ','])
+        {
+            return Err(Error::config(
+                path,
+                "expected an https: or mailto: URI without spaces, commas or angle brackets",
+            ));
+        }
+    }
+    if req.one_click_unsubscribe
+        && !req
+            .list_unsubscribe
+            .iter()
+            .any(|u| u.to_ascii_lowercase().starts_with("https:"))
+    {
+        return Err(Error::config(
+            "/one_click_unsubscribe",
+            "one-click unsubscription (RFC 8058) needs an https: URI in list_unsubscribe",
+        ));
     }
     if let Some(id) = &req.message_id {
         message_id_form("/message_id", id)?;
