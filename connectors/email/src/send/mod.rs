@@ -95,7 +95,6 @@ impl Target for SendEmail {
             let session = first.take();
             worker(
                 conn,
-                smtp,
                 config,
                 requests,
                 results,
@@ -206,7 +205,6 @@ fn failed(message_id: Option<String>, attempts: u32, e: &Error) -> SendResult {
 /// stops handing them out), reporting each outcome as soon as it is known.
 async fn worker(
     conn: &EmailConnection,
-    smtp: &SmtpDialer,
     config: &SendConfig,
     requests: &Requests<SendRequest>,
     results: &Results<SendResult>,
@@ -214,6 +212,7 @@ async fn worker(
     (refused, down): (&AtomicBool, &Down),
     journal: Option<&Journal>,
 ) -> Result<()> {
+    let smtp = conn.smtp()?;
     let mut outcome = Ok(());
     while !refused.load(Ordering::Relaxed) {
         let Some((index, request)) = requests.next() else {
