@@ -186,6 +186,8 @@ pub(crate) fn undescribed(manifest: &Value) -> Vec<String> {
 /// assert!(looks_secret("client_secret") && looks_secret("refresh_token") && looks_secret("apiKey"));
 /// assert!(!looks_secret("token_url") && !looks_secret("token_cache_file") && !looks_secret("key_id"));
 /// assert!(!looks_secret("username"));
+/// // Keys that identify rather than unlock.
+/// assert!(!looks_secret("idempotency_key") && !looks_secret("sort_key") && !looks_secret("partitionKey"));
 /// ```
 pub fn looks_secret(name: &str) -> bool {
     const ABOUT: [&str; 14] = [
@@ -198,6 +200,16 @@ pub fn looks_secret(name: &str) -> bool {
         .next()
         .unwrap_or_default();
     if lower.contains(|c: char| !c.is_ascii_alphanumeric()) && ABOUT.contains(&last) {
+        return false;
+    }
+    // A key that identifies a record or a request, not one that unlocks anything.
+    const IDENTIFYING: [&str; 8] = [
+        "idempotency", "sort", "partition", "primary", "foreign", "dedup", "dedupe", "routing",
+    ];
+    if IDENTIFYING
+        .iter()
+        .any(|w| lower.starts_with(w) && lower.trim_start_matches(w).trim_start_matches('_') == "key")
+    {
         return false;
     }
     const WORDS: [&str; 8] = [
