@@ -11,7 +11,7 @@ use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
 use crate::auth::Login;
 use crate::auth::oauth::Tokens;
 use crate::checked::{Checked, CheckedAuth};
-use crate::protocol::imap::{ImapDialer, ImapSession, classify};
+use crate::protocol::imap::{ImapDialer, ImapSession};
 use crate::protocol::smtp::SmtpDialer;
 use crate::transport::{Net, Steps};
 
@@ -125,10 +125,11 @@ impl EmailConnection {
         let mut session = imap.open(&mut Steps::silent("imap"), true).await?;
         let selected = self.selected.lock().ok().and_then(|s| s.clone());
         if let Some((folder, uid_validity)) = selected {
+            imap.begin();
             let mailbox = session
                 .select(crate::protocol::mutf7::encode(&folder))
                 .await
-                .map_err(|e| classify(&what, "SELECT", e))?;
+                .map_err(|e| imap.failed("SELECT", e))?;
             let now = mailbox.uid_validity.unwrap_or(0);
             if now != uid_validity {
                 return Err(Error::protocol(format!(

@@ -416,3 +416,24 @@ fn without_uidplus_others_flagged_deleted_are_not_expunged_with_ours() {
     );
     assert!(stderr(&out).contains("no UIDPLUS"), "{}", stderr(&out));
 }
+
+#[test]
+fn a_tagged_no_with_8_bit_text_is_a_refusal_not_a_connection_error() {
+    // Courier answers in the user's language, in raw 8-bit text, which the IMAP parser
+    // cannot read. Before: a retryable `connect` error with a byte dump.
+    let server = ScriptedImap::start(vec![message("one")], |c| {
+        (c.name == "SELECT").then(|| {
+            let mut out =
+                format!("{} NO [NONEXISTENT] Ordner existiert nicht: ", c.tag).into_bytes();
+            out.extend_from_slice(b"Gr\xfc\xdfe\r\n");
+            Answer::Bytes(out)
+        })
+    });
+    let (out, _) = read(&server, json!({"folder": "Grüße"}), &[]);
+    let error = last_error(&out);
+    assert_ne!(error["kind"], "connect", "{error}");
+    assert_eq!(error["retryable"], false, "{error}");
+    let message = error["message"].as_str().unwrap_or_default();
+    assert!(message.contains("Ordner existiert nicht"), "{message}");
+    assert!(!message.contains("input: ["), "a byte dump: {message}");
+}

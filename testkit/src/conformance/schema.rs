@@ -204,12 +204,18 @@ pub fn looks_secret(name: &str) -> bool {
     }
     // A key that identifies a record or a request, not one that unlocks anything.
     const IDENTIFYING: [&str; 8] = [
-        "idempotency", "sort", "partition", "primary", "foreign", "dedup", "dedupe", "routing",
+        "idempotency",
+        "sort",
+        "partition",
+        "primary",
+        "foreign",
+        "dedup",
+        "dedupe",
+        "routing",
     ];
-    if IDENTIFYING
-        .iter()
-        .any(|w| lower.starts_with(w) && lower.trim_start_matches(w).trim_start_matches('_') == "key")
-    {
+    if IDENTIFYING.iter().any(|w| {
+        lower.starts_with(w) && lower.trim_start_matches(w).trim_start_matches('_') == "key"
+    }) {
         return false;
     }
     const WORDS: [&str; 8] = [

@@ -33,6 +33,17 @@ impl ImapDialer {
         self.watch.take_completion();
     }
 
+    /// The error for a command async-imap failed on: the server's own tagged `NO` or
+    /// `BAD` when there was one (async-imap cannot parse a completion with 8-bit text,
+    /// which Courier sends in the user's language, and would report a parse error),
+    /// else the classified error. Call [`Self::begin`] before the command.
+    pub(crate) fn failed(&self, doing: &str, e: async_imap::error::Error) -> Error {
+        match self.completed(doing) {
+            Err(refusal) => refusal,
+            Ok(()) => classify(&self.what(), doing, e),
+        }
+    }
+
     /// After such a command: fails if the server completed it with `NO` (`rejected`) or
     /// `BAD` (`protocol`). async-imap ends the answer stream at the tagged completion
     /// whatever it says, so a refused FETCH would look like a mailbox without those

@@ -21,7 +21,7 @@ pub use record::{AddressRecord, AttachmentRecord, EmailRecord, HeaderRecord};
 pub use state::ReadState;
 
 use crate::connection::EmailConnection;
-use crate::protocol::imap::{classify, flag_name};
+use crate::protocol::imap::flag_name;
 use mailbox::{Fetched, apply, fetch_batch, fetch_sizes, lost, plan_batches, search, search_query};
 use state::Progress;
 
@@ -72,10 +72,11 @@ impl Source for ReadEmail {
                     ));
                 }
             }
+            imap.begin();
             let mailbox = session
                 .select(crate::protocol::mutf7::encode(&config.folder))
                 .await
-                .map_err(|e| match classify(&what, "SELECT", e) {
+                .map_err(|e| match imap.failed("SELECT", e) {
                     err if err.kind() == connector_sdk::ErrorKind::Rejected => Error::config(
                         "/folder",
                         crate::hints::with(
@@ -245,13 +246,14 @@ impl Source for ReadEmail {
         {
             return Ok(());
         }
-        let what = conn.imap()?.what();
         let uids = {
+            let imap = conn.imap()?;
             let mut session = conn.session().await?;
+            imap.begin();
             let mailbox = session
                 .select(crate::protocol::mutf7::encode(&config.folder))
                 .await
-                .map_err(|e| classify(&what, "SELECT", e))?;
+                .map_err(|e| imap.failed("SELECT", e))?;
             let uid_validity = mailbox.uid_validity.unwrap_or(0);
             conn.selected(&config.folder, uid_validity);
             if !state.applies_to(&config.folder, uid_validity) {
