@@ -434,6 +434,28 @@ mod tests {
             Some("/3/to/0")
         );
         assert_eq!(Error::auth("x").under("/3").path(), None);
+        // A config error without a path, and another kind with one, get the prefix too.
+        assert_eq!(
+            Error::new(ErrorKind::Config, "x").under("/3").path(),
+            Some("/3")
+        );
+        assert_eq!(
+            Error::rejected("x").at("/to").under("/3").path(),
+            Some("/3/to")
+        );
+    }
+
+    #[test]
+    fn kinds_print_as_their_wire_names() {
+        for kind in [
+            ErrorKind::Config,
+            ErrorKind::Auth,
+            ErrorKind::RateLimited,
+            ErrorKind::Interrupted,
+        ] {
+            assert_eq!(kind.to_string(), kind.as_str());
+        }
+        assert_eq!(ErrorKind::RateLimited.to_string(), "rate_limited");
     }
 
     #[test]
