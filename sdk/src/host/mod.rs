@@ -364,10 +364,19 @@ async fn execute<C: Connector>(connector: &C, command: cli::Command) -> Result<(
                 tracing::info!(target: "connector_sdk::host", "the input holds no request: nothing to do");
                 return Ok(());
             }
-            let conn = Arc::new(open(connector, &connection).await?);
+            // Signals are caught from here on (connecting included): a SIGTERM ends the
+            // run within 2 s with an error line that says what was done, whenever it comes.
+            let stop = signals(deadline.map(Duration::from_secs));
+            let mut waiting = stop.clone();
+            let conn = tokio::select! {
+                conn = open(connector, &connection) => Arc::new(conn?),
+                () = crate::run::stopped(&mut waiting) => {
+                    return Err(crate::run::stopped_error("stopped while connecting: nothing was done"));
+                }
+            };
             let io = RunIo {
                 output: Box::new(std::io::stdout()),
-                stop: signals(deadline.map(Duration::from_secs)),
+                stop,
                 commit_every: commit_every.max(1),
                 state_lines: state.is_some() || commit == cli::CommitMode::Deferred,
                 state_file: state.map(std::path::PathBuf::from),
@@ -407,6 +416,10 @@ async fn close<C: Connection>(conn: C) {
 /// A stop flag set by SIGINT or SIGTERM, or once `deadline` has passed.
 fn signals(deadline: Option<Duration>) -> tokio::sync::watch::Receiver<bool> {
     let (tx, rx) = tokio::sync::watch::channel(false);
+    // Registered now, not when the task below first runs: on a current-thread runtime
+    // that can be after the first records were written, and a SIGTERM before it would
+    // kill the process with no word (found by the testkit's SIGTERM check).
+    let signalled = wait_for_signal();
     tokio::spawn(async move {
         let timer = async {
             match deadline {
@@ -415,7 +428,7 @@ fn signals(deadline: Option<Duration>) -> tokio::sync::watch::Receiver<bool> {
             }
         };
         tokio::select! {
-            name = wait_for_signal() => {
+            name = signalled => {
                 tracing::warn!(target: "connector_sdk::host", "{name} received: stopping after what was delivered");
             }
             () = timer => {
@@ -431,29 +444,35 @@ fn signals(deadline: Option<Duration>) -> tokio::sync::watch::Receiver<bool> {
     rx
 }
 
+/// Registers SIGINT and SIGTERM handlers at once and returns what resolves on the
+/// first of them.
 #[cfg(unix)]
-async fn wait_for_signal() -> &'static str {
+fn wait_for_signal() -> std::pin::Pin<Box<dyn std::future::Future<Output = &'static str> + Send>> {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut int), Ok(mut term)) = (
         signal(SignalKind::interrupt()),
         signal(SignalKind::terminate()),
     ) else {
-        return std::future::pending().await;
+        return Box::pin(std::future::pending());
     };
-    tokio::select! {
-        _ = int.recv() => {
-            crate::run::set_stop_cause(crate::run::StopCause::Signal(2));
-            "SIGINT"
+    Box::pin(async move {
+        tokio::select! {
+            _ = int.recv() => {
+                crate::run::set_stop_cause(crate::run::StopCause::Signal(2));
+                "SIGINT"
+            }
+            _ = term.recv() => {
+                crate::run::set_stop_cause(crate::run::StopCause::Signal(15));
+                "SIGTERM"
+            }
         }
-        _ = term.recv() => {
-            crate::run::set_stop_cause(crate::run::StopCause::Signal(15));
-            "SIGTERM"
-        }
-    }
+    })
 }
 
 #[cfg(not(unix))]
-async fn wait_for_signal() -> &'static str {
-    let _ = tokio::signal::ctrl_c().await;
-    "Ctrl-C"
+fn wait_for_signal() -> std::pin::Pin<Box<dyn std::future::Future<Output = &'static str> + Send>> {
+    Box::pin(async {
+        let _ = tokio::signal::ctrl_c().await;
+        "Ctrl-C"
+    })
 }
