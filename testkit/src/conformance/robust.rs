@@ -194,23 +194,34 @@ impl Suite {
             let mut rest = String::new();
             let _ = stdout.read_to_string(&mut rest);
             let deadline = Instant::now() + Duration::from_secs(10);
-            let code = loop {
+            let (code, hung) = loop {
                 match child.try_wait() {
-                    Ok(Some(status)) => break status.code(),
+                    Ok(Some(status)) => break (status.code(), false),
                     Ok(None) if Instant::now() < deadline => {
                         std::thread::sleep(Duration::from_millis(10))
                     }
                     _ => {
                         let _ = child.kill();
-                        break None;
+                        break (None, true);
                     }
                 }
             };
-            if !matches!(code, Some(0 | 143)) {
-                problems.push(format!(
-                    "`run {}` after SIGTERM must exit 143 (or 0 if it had finished), got {code:?}",
-                    s.activity
-                ));
+            let wrong = if hung {
+                Some(
+                    "was still running 10 s after SIGTERM (the host must end within 2 s)"
+                        .to_owned(),
+                )
+            } else if code.is_none() {
+                Some("was killed by SIGTERM instead of stopping: the signal came before the host listened for it, and nothing was reported".to_owned())
+            } else if !matches!(code, Some(0 | 143)) {
+                Some(format!(
+                    "must exit 143 after SIGTERM (or 0 if it had finished), got {code:?}"
+                ))
+            } else {
+                None
+            };
+            if let Some(wrong) = wrong {
+                problems.push(format!("`run {}` {wrong}", s.activity));
                 continue;
             }
             let written: Vec<String> = keys(&format!("{first}{rest}"), &s.key);
