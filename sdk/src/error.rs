@@ -446,6 +446,21 @@ mod tests {
     }
 
     #[test]
+    fn a_cause_is_added_once_and_only_when_it_says_something() {
+        let io = || std::io::Error::other("connection reset");
+        // Already in the message: not repeated.
+        let body = Error::connect("imap: connection reset")
+            .with_source(io())
+            .body();
+        assert_eq!(body.message, "imap: connection reset");
+        // Empty: nothing added.
+        let body = Error::connect("imap")
+            .with_source(std::io::Error::other(""))
+            .body();
+        assert_eq!(body.message, "imap");
+    }
+
+    #[test]
     fn kinds_print_as_their_wire_names() {
         for kind in [
             ErrorKind::Config,

@@ -162,9 +162,23 @@ impl Suite {
         let out = Run::new(&self.binary)
             .args(["run", activity, "--connection", "-", "--config", "-"])
             .output();
-        Ok(Self::expect_config_error(&out, "", "two inputs from stdin")
-            .into_iter()
-            .collect())
+        let mut problems: Vec<String> =
+            Self::expect_config_error(&out, "", "two inputs from stdin")
+                .into_iter()
+                .collect();
+        // Refused for what it is, before anything is read (not as an empty document).
+        if problems.is_empty()
+            && !out
+                .error()
+                .and_then(|e| e["message"].as_str().map(|m| m.contains("stdin")))
+                .unwrap_or(false)
+        {
+            problems.push(format!(
+                "two inputs from stdin must be refused as such (the message should say only one can be `-`), got: {}",
+                out.last_line()
+            ));
+        }
+        Ok(problems)
     }
 
     /// SIGTERM after the first record: the run exits 143 (or 0 if it was done), and
