@@ -48,6 +48,21 @@ fn peak_rss(out: &std::process::Output) -> u64 {
         .expect("a number")
 }
 
+/// Asserts the run failed (exit 1) with an error of `kind` whose message holds
+/// `needle`; returns the error.
+fn fails_with(out: &std::process::Output, kind: &str, needle: &str) -> Value {
+    assert_eq!(code(out), 1, "{}", stderr(out));
+    let error = last_error(out);
+    assert_eq!(error["kind"], kind, "{error}");
+    assert!(
+        error["message"]
+            .as_str()
+            .is_some_and(|m| m.contains(needle)),
+        "{error}"
+    );
+    error
+}
+
 fn subjects(out: &std::process::Output) -> Vec<String> {
     records(out)
         .iter()
@@ -204,15 +219,7 @@ fn sizes_that_lie_cannot_bring_more_than_a_batch() {
         json!({"batch_bytes": 1_048_576, "max_message_bytes": 1_048_576}),
         &[],
     );
-    assert_eq!(code(&out), 1, "{}", stderr(&out));
-    let error = last_error(&out);
-    assert_eq!(error["kind"], "protocol", "{error}");
-    assert!(
-        error["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("more than 2097152 bytes for one command")),
-        "{error}"
-    );
+    fails_with(&out, "protocol", "more than 2097152 bytes for one command");
     assert!(stores(&server).is_empty());
 }
 
@@ -262,15 +269,7 @@ fn a_search_answer_of_two_million_uids_is_refused_quickly() {
         })
     });
     let (out, took) = read(&server, json!({}), &[]);
-    assert_eq!(code(&out), 1, "{}", stderr(&out));
-    let error = last_error(&out);
-    assert_eq!(error["kind"], "protocol", "{error}");
-    assert!(
-        error["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("line longer than")),
-        "{error}"
-    );
+    fails_with(&out, "protocol", "line longer than");
     assert!(took < Duration::from_secs(20), "took {took:?}");
 }
 
@@ -349,15 +348,7 @@ fn a_uidvalidity_changed_while_reconnecting_stops_the_run_and_marks_nothing() {
         }
     });
     let (out, _) = read(&server, json!({}), &[]);
-    assert_eq!(code(&out), 1, "{}", stderr(&out));
-    let error = last_error(&out);
-    assert_eq!(error["kind"], "protocol", "{error}");
-    assert!(
-        error["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("UIDVALIDITY")),
-        "{error}"
-    );
+    fails_with(&out, "protocol", "UIDVALIDITY");
     assert!(records(&out).is_empty());
     assert!(stores(&server).is_empty(), "nothing marked");
 }

@@ -9,21 +9,34 @@ use super::Suite;
 use super::runner::{Run, Workdir};
 
 impl Suite {
-    pub(super) fn unreachable_check(&self) -> Result<Vec<String>, String> {
-        let (settings, timeout) = self.need(&self.unreachable, "unreachable")?;
+    /// Runs `check` with `settings` and the problems of a run that took longer than
+    /// `timeout` plus 2 s (`what` names the endpoint in them); returns its output.
+    pub(super) fn timed_check(
+        &self,
+        settings: &Value,
+        timeout: Duration,
+        what: &str,
+        problems: &mut Vec<String>,
+    ) -> super::runner::Output {
         let wd = Workdir::new();
-        let f = wd.json("unreachable.json", settings);
-        let limit = *timeout + Duration::from_secs(2);
+        let f = wd.json("endpoint.json", settings);
+        let limit = timeout + Duration::from_secs(2);
         let started = Instant::now();
         let out = Run::new(&self.binary)
             .args(["check", "--connection", &f])
             .timeout(limit + Duration::from_secs(10))
             .output();
         let took = started.elapsed();
-        let mut problems = Vec::new();
         if took > limit {
-            problems.push(format!("`check` took {took:?} against an unreachable endpoint; it must give up within the configured timeout ({timeout:?}) plus 2 s"));
+            problems.push(format!("`check` against {what} took {took:?}; it must give up within the configured timeout ({timeout:?}) plus 2 s"));
         }
+        out
+    }
+
+    pub(super) fn unreachable_check(&self) -> Result<Vec<String>, String> {
+        let (settings, timeout) = self.need(&self.unreachable, "unreachable")?;
+        let mut problems = Vec::new();
+        let out = self.timed_check(settings, *timeout, "an unreachable endpoint", &mut problems);
         if out.code != Some(1) {
             problems.push(format!(
                 "`check` against an unreachable endpoint must exit 1, got {:?}",

@@ -28,19 +28,8 @@ impl Suite {
             }
             std::thread::sleep(Duration::from_secs(120));
         });
-        let wd = Workdir::new();
-        let f = wd.json("silent.json", &settings(port));
-        let limit = *timeout + Duration::from_secs(2);
-        let started = Instant::now();
-        let out = Run::new(&self.binary)
-            .args(["check", "--connection", &f])
-            .timeout(limit + Duration::from_secs(10))
-            .output();
-        let took = started.elapsed();
         let mut problems = Vec::new();
-        if took > limit {
-            problems.push(format!("`check` against a silent server took {took:?}; it must give up within its timeout ({timeout:?}) plus 2 s"));
-        }
+        let out = self.timed_check(&settings(port), *timeout, "a silent server", &mut problems);
         match out.error() {
             Some(e)
                 if (e["kind"] == "timeout" || e["kind"] == "connect") && e["retryable"] == true => {
