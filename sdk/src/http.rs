@@ -7,7 +7,7 @@
 //! - every answer classified by the SDK's error model: `401`/`403` are `auth`, `429`
 //!   is `rate_limited` with its `Retry-After`, `5xx` are `connect` (retryable), other
 //!   `4xx` are `rejected` with the server's words, short and printable;
-//! - retries with [`Backoff`](crate::retry::Backoff): a `GET` is retried on any
+//! - retries with [`crate::retry::Backoff`]: a `GET` is retried on any
 //!   retryable error; a `POST` only when the server surely did not act on it (`429`, or
 //!   no connection), so nothing is created twice;
 //! - a trace at `debug` of each request (method, path, query keys, status, time),

@@ -119,7 +119,7 @@ impl fmt::Display for Failure {
 impl std::error::Error for Failure {}
 
 /// Generates one `#[test]` per conformance check for the suite `$suite` (an
-/// expression building a [`Suite`], evaluated once per test binary).
+/// expression building a [`Suite`](crate::conformance::Suite), evaluated once per test binary).
 #[macro_export]
 macro_rules! conformance_tests {
     ($suite:expr) => {
