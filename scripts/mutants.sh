@@ -18,15 +18,16 @@ shift || true
 case "$what" in
   sdk)
     # No Email tests: a regression in the SDK must be caught by what a third-party
-    # connector runs (the SDK's tests, the testkit and its conformance suite).
-    # The testkit is named as a package so its tests run, and mutants are kept to the
-    # SDK's files (all of them unless --file narrows it).
+    # connector runs: the SDK's tests, the testkit (its conformance suite and teeth),
+    # and the two example connectors, which use only the public API.
+    # The testkit and the examples are named as packages so their tests run; mutants
+    # are kept to the SDK's files (all of them unless --file narrows it).
     files=(--file 'sdk/src/**')
     for arg in "$@"; do
       case "$arg" in -f|--file|--file=*) files=() ;; esac
     done
-    exec cargo mutants -p connector-sdk-rs -p connector-testkit \
-      --test-package connector-sdk-rs,connector-testkit \
+    exec cargo mutants -p connector-sdk-rs -p connector-testkit -p file-connector -p rest-connector \
+      --test-package connector-sdk-rs,connector-testkit,file-connector,rest-connector \
       --timeout-multiplier 3 "${files[@]}" "$@"
     ;;
   email)

@@ -73,6 +73,26 @@ impl Suite {
             Ok(r) => problems.push(format!("the check report is not ok or has no steps: {r}")),
             Err(e) => problems.push(format!("the check report is not JSON: {e}")),
         }
+        // Every activity with discovery lists its objects on the live endpoint.
+        let spec = self.spec()?;
+        for activity in spec["activities"].as_array().into_iter().flatten() {
+            if activity["discovery"] != true {
+                continue;
+            }
+            let name = activity["name"].as_str().unwrap_or_default();
+            let out = Run::new(&self.binary)
+                .args(["discover", name, "--connection", &f])
+                .timeout(Duration::from_secs(60))
+                .output();
+            match serde_json::from_str::<Value>(&out.stdout) {
+                Ok(v) if out.code == Some(0) && v["objects"].is_array() => {}
+                _ => problems.push(format!(
+                    "`discover {name}` (discovery in the manifest) must list objects on the live endpoint: exit {:?}, {}",
+                    out.code,
+                    out.last_line()
+                )),
+            }
+        }
         Ok(problems)
     }
 }

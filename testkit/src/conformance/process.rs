@@ -126,6 +126,47 @@ impl Suite {
         if out.code != Some(0) {
             problems.push(format!("`spec` must exit 0, got {:?}", out.code));
         }
+        // Source-only flags on a target, and discovery, as the manifest says.
+        let activities = self
+            .spec()
+            .ok()
+            .and_then(|spec| spec["activities"].as_array().cloned())
+            .unwrap_or_default();
+        if let (Some(conn), Some(target)) = (
+            &self.connection,
+            activities.iter().find(|a| a["role"] == "target"),
+        ) {
+            let wd = super::runner::Workdir::new();
+            let conn = wd.json("conn.json", conn);
+            let name = target["name"].as_str().unwrap_or_default();
+            let state = wd.path("state.json");
+            let out = Run::new(&self.binary)
+                .args(["run", name, "--connection", &conn, "--state", &state])
+                .output();
+            if let Some(p) = Self::expect_config_error(
+                &out,
+                "",
+                &format!("`run {name} --state` (a target keeps no state)"),
+            ) {
+                problems.push(p);
+            }
+        }
+        for activity in &activities {
+            let name = activity["name"].as_str().unwrap_or_default();
+            if activity["discovery"] == true {
+                continue; // needs a live endpoint: `discover` runs in the live checks
+            }
+            let out = Run::new(&self.binary)
+                .args(["discover", name, "--connection", "/nonexistent.json"])
+                .output();
+            if let Some(p) = Self::expect_config_error(
+                &out,
+                "",
+                &format!("`discover {name}` (no discovery in the manifest)"),
+            ) {
+                problems.push(p);
+            }
+        }
         Ok(problems)
     }
 
