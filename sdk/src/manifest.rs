@@ -61,6 +61,39 @@ impl Manifest {
     }
 
     /// The activity named `name`.
+    ///
+    /// ```
+    /// # use connector_sdk::prelude::*;
+    /// # #[connector_sdk::settings]
+    /// # /// Nothing.
+    /// # pub struct Empty {}
+    /// # #[derive(Debug)] pub struct C;
+    /// # #[connector_sdk::connection]
+    /// # impl Connection for C { async fn check(&self) -> CheckReport { CheckReport::new() } }
+    /// # /// Reads nothing.
+    /// # #[derive(Debug)] pub struct Nothing;
+    /// /// Reads nothing.
+    /// #[connector_sdk::activity(name = "nothing")]
+    /// impl Source for Nothing {
+    ///     type Connection = C;
+    ///     type Config = NoConfig;
+    ///     type Record = Empty;
+    ///     type Ack = u64;
+    ///     async fn read(&self, _: &C, _: &NoConfig, _: &Emitter<Empty, u64>) -> Result<()> { Ok(()) }
+    ///     async fn commit(&self, _: &C, _: &NoConfig, _: Vec<u64>) -> Result<()> { Ok(()) }
+    /// }
+    /// # #[derive(Debug)] pub struct K;
+    /// # /// A connector.
+    /// # #[connector_sdk::connector(name = "k", activities(Nothing))]
+    /// # impl Connector for K {
+    /// #     type Settings = Empty;
+    /// #     type Connection = C;
+    /// #     async fn connect(&self, _: Empty) -> Result<C> { Ok(C) }
+    /// # }
+    /// let manifest = connector_sdk::Manifest::of(&K);
+    /// assert_eq!(manifest.activity("nothing").map(|a| a.role), Some(Role::Source));
+    /// assert!(manifest.activity("other").is_none());
+    /// ```
     pub fn activity(&self, name: &str) -> Option<&ActivityManifest> {
         self.activities.iter().find(|a| a.name == name)
     }

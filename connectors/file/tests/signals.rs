@@ -60,6 +60,12 @@ fn stop_with(signal: &str) {
         "{err}"
     );
     assert_eq!(err["retryable"], true);
+    // The log names the signal.
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(&format!("SIG{signal} received")),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(
         fx.state("in.jsonl"),
         Some((24, 3)),
