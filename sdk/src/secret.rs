@@ -260,6 +260,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn emptiness_and_the_expected_form_are_said() {
+        assert!(Secret::new("").is_empty());
+        assert!(!Secret::new("x").is_empty());
+        let err = serde_json::from_value::<Secret>(serde_json::json!(5)).unwrap_err();
+        assert!(
+            err.to_string().contains(r#"a string, {"env": "NAME"} or {"file": "PATH"}"#),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn a_file_that_never_ends_is_refused_after_the_limit() {
         let err = Secret::from_file("/dev/zero").expect_err("endless");
         assert!(err.contains("more than 65536 bytes"), "{err}");
