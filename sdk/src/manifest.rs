@@ -184,3 +184,32 @@ fn with_index(mut schema: Value) -> Value {
     }
     crate::json::canonical(&wrapped)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_result_schema_gets_the_index_as_the_host_prints_it() {
+        // An object: `index` joins its properties and `required`, in order.
+        let s = with_index(json!({"type": "object", "properties": {"z": {}}, "required": ["z"]}));
+        assert_eq!(s["required"], json!(["index", "z"]));
+        assert!(s["properties"]["index"].is_object());
+        let s = with_index(json!({"type": "object", "properties": {"z": {}}}));
+        assert_eq!(s["required"], json!(["index"]));
+        // An object schema without properties, and a string: wrapped, with the dialect
+        // and the definitions kept at the top.
+        for inner in [
+            json!({"type": "object"}),
+            json!({"$schema": "https://json-schema.org/draft/2020-12/schema", "$defs": {"A": {}}, "type": "string"}),
+        ] {
+            let s = with_index(inner.clone());
+            assert_eq!(s["required"], json!(["index", "result"]));
+            assert_eq!(s["additionalProperties"], json!(false));
+            assert_eq!(s.get("$schema"), inner.get("$schema"));
+            assert_eq!(s.get("$defs"), inner.get("$defs"));
+            assert!(s["properties"]["result"].get("$defs").is_none());
+        }
+    }
+}

@@ -260,12 +260,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn secrets_compare_by_value_and_a_file_of_the_largest_size_is_read() {
+        assert_eq!(Secret::new("a"), Secret::new("a"));
+        assert_ne!(Secret::new("a"), Secret::new("b"));
+        let dir = tempfile::tempdir().expect("dir");
+        let exact = dir.path().join("exact");
+        std::fs::write(&exact, "x".repeat(Secret::MAX_FILE_BYTES as usize)).expect("write");
+        assert!(
+            Secret::from_file(&exact).is_ok(),
+            "exactly the limit is a secret"
+        );
+        let over = dir.path().join("over");
+        std::fs::write(&over, "x".repeat(Secret::MAX_FILE_BYTES as usize + 1)).expect("write");
+        assert!(Secret::from_file(&over).is_err());
+    }
+
+    #[test]
     fn emptiness_and_the_expected_form_are_said() {
         assert!(Secret::new("").is_empty());
         assert!(!Secret::new("x").is_empty());
         let err = serde_json::from_value::<Secret>(serde_json::json!(5)).unwrap_err();
         assert!(
-            err.to_string().contains(r#"a string, {"env": "NAME"} or {"file": "PATH"}"#),
+            err.to_string()
+                .contains(r#"a string, {"env": "NAME"} or {"file": "PATH"}"#),
             "{err}"
         );
     }
