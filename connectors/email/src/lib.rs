@@ -71,8 +71,8 @@ pub use read::{
     HeaderRecord, ReadConfig, ReadEmail, ReadMode, ReadState,
 };
 pub use send::{
-    Addresses, AttachmentRequest, AutoSubmitted, Mailbox, Priority, RejectedRecipient, SendConfig,
-    SendEmail, SendRequest, SendResult, SendStatus, SentCopy,
+    Addresses, AttachmentRequest, AutoSubmitted, Dsn, DsnNotify, DsnReturn, Mailbox, Priority,
+    RejectedRecipient, SendConfig, SendEmail, SendRequest, SendResult, SendStatus, SentCopy,
 };
 pub use settings::{
     Auth, ClientAuth, EmailSettings, EndpointUrl, Grant, OAuth2, OauthMechanism, Port, Security,

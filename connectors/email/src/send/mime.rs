@@ -17,6 +17,8 @@ pub(crate) struct Built {
     pub(crate) from: lettre::Address,
     pub(crate) recipients: Vec<lettre::Address>,
     pub(crate) data: Vec<u8>,
+    /// The delivery status notifications asked for.
+    pub(crate) dsn: Option<super::request::Dsn>,
 }
 
 /// Assembles the MIME message with lettre.
@@ -182,6 +184,7 @@ pub(crate) fn build(config: &SendConfig, req: &SendRequest) -> Result<Built> {
         from: from.0.email,
         recipients,
         data: message.formatted(),
+        dsn: req.dsn.clone(),
     })
 }
 

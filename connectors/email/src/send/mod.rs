@@ -17,8 +17,8 @@ use std::time::Duration;
 use connector_sdk::{Error, ErrorBody, ErrorKind, Requests, Result, Results, Target};
 
 pub use request::{
-    Addresses, AttachmentRequest, AutoSubmitted, Mailbox, Priority, RejectedRecipient, SendConfig,
-    SendRequest, SendResult, SendStatus, SentCopy,
+    Addresses, AttachmentRequest, AutoSubmitted, Dsn, DsnNotify, DsnReturn, Mailbox, Priority,
+    RejectedRecipient, SendConfig, SendRequest, SendResult, SendStatus, SentCopy,
 };
 
 use crate::connection::EmailConnection;
@@ -146,6 +146,57 @@ impl Down {
             d.get_or_insert_with(|| (e.kind(), e.message().to_owned()));
         }
     }
+}
+
+/// Sets the session's MAIL and RCPT parameters for `built`: RFC 3461's `RET`, `ENVID`
+/// and `NOTIFY` when it asks for delivery status notifications, after making sure the
+/// server offers `DSN` (a `rejected` error, not retryable, when it does not).
+async fn envelope(session: &mut SmtpSession, built: &Built) -> Result<()> {
+    use lettre::transport::smtp::extension::{MailParameter, RcptParameter};
+    use request::{DsnNotify, DsnReturn};
+    let Some(dsn) = &built.dsn else {
+        session.envelope(Vec::new(), Vec::new());
+        return Ok(());
+    };
+    if !session.offers_dsn().await? {
+        return Err(Error::rejected(
+            "delivery status notifications were asked for (dsn), but the server does not offer DSN (RFC 3461); nothing was sent",
+        )
+        .retryable(false));
+    }
+    let other = |keyword: &str, value: String| MailParameter::Other {
+        keyword: keyword.to_owned(),
+        value: Some(value),
+    };
+    let mut mail = Vec::new();
+    if let Some(ret) = dsn.ret {
+        let value = match ret {
+            DsnReturn::Headers => "HDRS",
+            DsnReturn::Full => "FULL",
+        };
+        mail.push(other("RET", value.to_owned()));
+    }
+    if let Some(envid) = &dsn.envid {
+        mail.push(other("ENVID", envid.clone()));
+    }
+    let notify: Vec<&str> = dsn
+        .notify
+        .iter()
+        .map(|n| match n {
+            DsnNotify::Success => "SUCCESS",
+            DsnNotify::Failure => "FAILURE",
+            DsnNotify::Delay => "DELAY",
+            DsnNotify::Never => "NEVER",
+        })
+        .collect();
+    session.envelope(
+        mail,
+        vec![RcptParameter::Other {
+            keyword: "NOTIFY".into(),
+            value: Some(notify.join(",")),
+        }],
+    );
+    Ok(())
 }
 
 /// Appends a sent message to `folder` over IMAP, marked read (RFC 3501 section 6.3.11);
@@ -349,6 +400,16 @@ async fn send_attempts(
             Ok(()) => {
                 let s = session.as_mut().expect("opened above");
                 let final_reply = Duration::from_secs(config.final_reply_timeout_secs.get().into());
+                match envelope(s, built).await {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == ErrorKind::Rejected => {
+                        return failed(Some(built.message_id.clone()), attempts, &e);
+                    }
+                    Err(e) => {
+                        *session = None;
+                        return failed(Some(built.message_id.clone()), attempts, &e);
+                    }
+                }
                 match s
                     .send(
                         &built.from,

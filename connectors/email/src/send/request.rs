@@ -167,6 +167,11 @@ pub struct SendRequest {
     /// Ask for a read receipt at this address (`Disposition-Notification-To`, RFC 8098).
     #[serde(default)]
     pub disposition_notification_to: Option<Mailbox>,
+    /// Delivery status notifications (RFC 3461): the server reports to the sender when
+    /// the message is delivered, fails or is delayed. Needs a server that offers `DSN`;
+    /// asking one that does not is an error for this message.
+    #[serde(default)]
+    pub dsn: Option<Dsn>,
     /// The Message-ID (`<id@example.com>`). By default one is derived from
     /// `idempotency_key`, or else from the request's whole content: the same on every
     /// run, so a request sent again is recognised (see `journal_file`). Identical
@@ -201,6 +206,51 @@ pub struct AttachmentRequest {
     /// The Content-ID, without angle brackets; required for inline parts.
     #[serde(default)]
     pub content_id: Option<String>,
+}
+
+#[connector_sdk::settings]
+/// What delivery status notifications to ask for (RFC 3461).
+pub struct Dsn {
+    /// When to be notified: any of `success`, `failure`, `delay`; or `never` alone.
+    #[serde(default = "on_failure")]
+    pub notify: Vec<DsnNotify>,
+    /// How much of the message a notification returns: `headers` or `full`.
+    #[serde(default)]
+    pub ret: Option<DsnReturn>,
+    /// An id the notification quotes (`Original-Envelope-Id`): printable ASCII, at most
+    /// 100 characters.
+    #[serde(default)]
+    pub envid: Option<String>,
+}
+
+fn on_failure() -> Vec<DsnNotify> {
+    vec![DsnNotify::Failure]
+}
+
+#[connector_sdk::settings]
+#[derive(Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+/// When a delivery status notification is sent.
+pub enum DsnNotify {
+    /// On delivery.
+    Success,
+    /// When delivery fails.
+    Failure,
+    /// When delivery is delayed.
+    Delay,
+    /// Never.
+    Never,
+}
+
+#[connector_sdk::settings]
+#[derive(Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+/// How much of the message a notification returns.
+pub enum DsnReturn {
+    /// The headers only.
+    Headers,
+    /// The whole message.
+    Full,
 }
 
 #[connector_sdk::settings]

@@ -152,6 +152,26 @@ pub(crate) fn validate(config: &SendConfig, req: &SendRequest) -> Result<()> {
             "one-click unsubscription (RFC 8058) needs an https: URI in list_unsubscribe",
         ));
     }
+    if let Some(dsn) = &req.dsn {
+        use super::request::DsnNotify;
+        if dsn.notify.is_empty() || (dsn.notify.contains(&DsnNotify::Never) && dsn.notify.len() > 1)
+        {
+            return Err(Error::config(
+                "/dsn/notify",
+                "give any of success, failure and delay, or never alone",
+            ));
+        }
+        if let Some(envid) = &dsn.envid
+            && (envid.is_empty()
+                || envid.len() > 100
+                || !envid.bytes().all(|b| (33..=126).contains(&b)))
+        {
+            return Err(Error::config(
+                "/dsn/envid",
+                "expected 1 to 100 printable ASCII characters without spaces",
+            ));
+        }
+    }
     if let Some(id) = &req.message_id {
         message_id_form("/message_id", id)?;
     }

@@ -30,6 +30,11 @@ pub(crate) struct SmtpSession {
     dialer: SmtpDialer,
     /// Stretches the wait for the reply to the end of DATA.
     wait: ReadWait,
+    /// Whether the server offers DSN (RFC 3461), once asked.
+    dsn: Option<bool>,
+    /// Parameters of the next transaction's MAIL and RCPT commands.
+    mail_params: Vec<lettre::transport::smtp::extension::MailParameter>,
+    rcpt_params: Vec<lettre::transport::smtp::extension::RcptParameter>,
 }
 
 impl std::fmt::Debug for SmtpSession {
@@ -73,6 +78,9 @@ impl SmtpDialer {
             conn,
             dialer: self.clone(),
             wait,
+            dsn: None,
+            mail_params: Vec::new(),
+            rcpt_params: Vec::new(),
         })
     }
 
@@ -231,6 +239,44 @@ pub(crate) struct Failure {
 }
 
 impl SmtpSession {
+    /// Whether the server offers `DSN` (RFC 3461). lettre keeps only the extensions it
+    /// knows from the first EHLO, so this asks again (EHLO may be repeated, RFC 5321
+    /// section 4.1.4), once per session.
+    pub(crate) async fn offers_dsn(&mut self) -> Result<bool> {
+        if let Some(known) = self.dsn {
+            return Ok(known);
+        }
+        let what = self.dialer.what();
+        let io = self.dialer.net.timeouts.io();
+        let reply = exchange(
+            io,
+            &what,
+            "EHLO",
+            self.conn
+                .command(Line(format!("EHLO {}", self.dialer.hello))),
+        )
+        .await
+        .map_err(|f| f.error)?;
+        let offered = reply.message().any(|line| {
+            line.split_whitespace()
+                .next()
+                .is_some_and(|w| w.eq_ignore_ascii_case("DSN"))
+        });
+        self.dsn = Some(offered);
+        Ok(offered)
+    }
+
+    /// The MAIL and RCPT parameters of the next messages (DSN's `RET`, `ENVID`,
+    /// `NOTIFY`).
+    pub(crate) fn envelope(
+        &mut self,
+        mail: Vec<lettre::transport::smtp::extension::MailParameter>,
+        rcpt: Vec<lettre::transport::smtp::extension::RcptParameter>,
+    ) {
+        self.mail_params = mail;
+        self.rcpt_params = rcpt;
+    }
+
     /// Sends one message to every recipient: as many transactions as the server's
     /// recipient limit needs. RFC 5321 section 4.5.3.1.10: a server out of room for
     /// recipients answers RCPT with `452` (older ones `552`), and the client sends the
@@ -313,7 +359,8 @@ impl SmtpSession {
             io,
             &what,
             "MAIL",
-            self.conn.command(Mail::new(Some(from.clone()), vec![])),
+            self.conn
+                .command(Mail::new(Some(from.clone()), self.mail_params.clone())),
         )
         .await;
         if let Err(e) = mail {
@@ -324,7 +371,8 @@ impl SmtpSession {
                 io,
                 &what,
                 "RCPT",
-                self.conn.command(Rcpt::new(rcpt.clone(), vec![])),
+                self.conn
+                    .command(Rcpt::new(rcpt.clone(), self.rcpt_params.clone())),
             )
             .await
             {
