@@ -73,6 +73,7 @@ pub use read::{
 pub use send::{
     Addresses, AttachmentRequest, AutoSubmitted, Dsn, DsnNotify, DsnReturn, Mailbox, Priority,
     RejectedRecipient, SendConfig, SendEmail, SendRequest, SendResult, SendStatus, SentCopy,
+    Template,
 };
 pub use settings::{
     Auth, ClientAuth, EmailSettings, EndpointUrl, Grant, OAuth2, OauthMechanism, Port, Security,

@@ -23,6 +23,8 @@ pub(crate) struct Built {
 
 /// Assembles the MIME message with lettre.
 pub(crate) fn build(config: &SendConfig, req: &SendRequest) -> Result<Built> {
+    let merged = super::template::merged(config, req)?;
+    let req: &SendRequest = &merged;
     let from = req
         .from
         .clone()

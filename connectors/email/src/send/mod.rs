@@ -9,6 +9,7 @@ mod files;
 mod journal;
 mod mime;
 mod request;
+mod template;
 mod validate;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,7 +19,7 @@ use connector_sdk::{Error, ErrorBody, ErrorKind, Requests, Result, Results, Targ
 
 pub use request::{
     Addresses, AttachmentRequest, AutoSubmitted, Dsn, DsnNotify, DsnReturn, Mailbox, Priority,
-    RejectedRecipient, SendConfig, SendRequest, SendResult, SendStatus, SentCopy,
+    RejectedRecipient, SendConfig, SendRequest, SendResult, SendStatus, SentCopy, Template,
 };
 
 use crate::connection::EmailConnection;

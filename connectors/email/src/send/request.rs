@@ -72,6 +72,10 @@ pub struct SendConfig {
     /// arrive twice).
     #[serde(default)]
     pub resend_unknown: bool,
+    /// A template for every request (mail merge): each request then gives only its
+    /// `variables` (and recipients). A request's own `template` wins.
+    #[serde(default)]
+    pub template: Option<Template>,
     /// A folder to keep a copy of each sent message in (`"Sent"`), appended over IMAP
     /// (the connection's `imap` settings) and marked read: for servers that do not file
     /// submitted mail themselves (most do not; Gmail and Microsoft 365 do). The result
@@ -167,6 +171,14 @@ pub struct SendRequest {
     /// Ask for a read receipt at this address (`Disposition-Notification-To`, RFC 8098).
     #[serde(default)]
     pub disposition_notification_to: Option<Mailbox>,
+    /// A template for this message (Jinja syntax, rendered with minijinja): its
+    /// subject, text and HTML are made from `variables`. HTML escapes the values it
+    /// inserts; a variable the template uses but `variables` lacks is an error.
+    #[serde(default)]
+    pub template: Option<Template>,
+    /// The values a template inserts (`{"name": "Jo", "items": [...]}`).
+    #[serde(default)]
+    pub variables: BTreeMap<String, serde_json::Value>,
     /// Delivery status notifications (RFC 3461): the server reports to the sender when
     /// the message is delivered, fails or is delayed. Needs a server that offers `DSN`;
     /// asking one that does not is an error for this message.
@@ -206,6 +218,21 @@ pub struct AttachmentRequest {
     /// The Content-ID, without angle brackets; required for inline parts.
     #[serde(default)]
     pub content_id: Option<String>,
+}
+
+#[connector_sdk::settings]
+/// A message template (Jinja syntax): each part given is rendered with the request's
+/// `variables`.
+pub struct Template {
+    /// The subject (`Invoice {{ number }}`).
+    #[serde(default)]
+    pub subject: Option<String>,
+    /// The plain-text body.
+    #[serde(default)]
+    pub text: Option<String>,
+    /// The HTML body; inserted values are HTML-escaped (`|safe` opts out).
+    #[serde(default)]
+    pub html: Option<String>,
 }
 
 #[connector_sdk::settings]

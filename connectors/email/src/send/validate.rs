@@ -79,6 +79,9 @@ fn message_id_form(path: &str, id: &str) -> Result<()> {
 
 /// Checks a request before anything is sent (the host calls this for the whole batch).
 pub(crate) fn validate(config: &SendConfig, req: &SendRequest) -> Result<()> {
+    // With a template, what is checked is what will be sent.
+    let merged = super::template::merged(config, req)?;
+    let req: &SendRequest = &merged;
     if req.from.is_none() && config.from.is_none() {
         return Err(Error::config(
             "/from",
