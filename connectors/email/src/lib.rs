@@ -71,9 +71,9 @@ pub use read::{
     HeaderRecord, ReadConfig, ReadEmail, ReadMode, ReadState,
 };
 pub use send::{
-    Addresses, AttachmentRequest, AutoSubmitted, Dsn, DsnNotify, DsnReturn, Mailbox, Priority,
-    RejectedRecipient, SendConfig, SendEmail, SendRequest, SendResult, SendStatus, SentCopy,
-    Template,
+    Addresses, AttachmentRequest, AutoSubmitted, Dkim, DkimAlgorithm, Dsn, DsnNotify, DsnReturn,
+    Mailbox, Priority, RejectedRecipient, SendConfig, SendEmail, SendRequest, SendResult,
+    SendStatus, SentCopy, Template,
 };
 pub use settings::{
     Auth, ClientAuth, EmailSettings, EndpointUrl, Grant, OAuth2, OauthMechanism, Port, Security,

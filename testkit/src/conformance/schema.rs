@@ -271,6 +271,9 @@ pub(crate) struct Default {
     pub(crate) pointer: String,
     pub(crate) value: Value,
     pub(crate) only_if: Option<(String, Value)>,
+    /// The object holding it has required fields: it can be tried only where the
+    /// fixture already has that object.
+    pub(crate) parent_requires: bool,
 }
 
 /// Every `default` in a schema, for the properties of the top object and of objects
@@ -293,6 +296,10 @@ fn collect_defaults(
         return;
     }
     let node = resolve(root, node);
+    let requires = node
+        .get("required")
+        .and_then(Value::as_array)
+        .is_some_and(|r| !r.is_empty());
     if let Some(Value::Object(props)) = node.get("properties") {
         for (name, s) in props {
             let path = format!("{at}/{name}");
@@ -301,6 +308,7 @@ fn collect_defaults(
                     pointer: path.clone(),
                     value: d.clone(),
                     only_if: only_if.cloned(),
+                    parent_requires: requires,
                 });
             }
             collect_defaults(root, s, &path, only_if, out, depth + 1);

@@ -116,10 +116,14 @@ impl Suite {
             pointer: path,
             value: default,
             only_if,
+            parent_requires,
         } in schema::defaults(&spec["connection"])
         {
             // A variant's default applies only where the fixture uses that variant.
             if only_if.is_some_and(|(tag, value)| conn.pointer(&tag) != Some(&value)) {
+                continue;
+            }
+            if parent_requires && !has_parent(conn, &path) {
                 continue;
             }
             let Some(candidate) = with_value(conn, &path, default.clone()) else {
@@ -142,9 +146,13 @@ impl Suite {
                 pointer: path,
                 value: default,
                 only_if,
+                parent_requires,
             } in schema::defaults(&schema)
             {
                 if only_if.is_some_and(|(tag, value)| config.pointer(&tag) != Some(&value)) {
+                    continue;
+                }
+                if parent_requires && !has_parent(config, &path) {
                     continue;
                 }
                 let Some(candidate) = with_value(config, &path, default.clone()) else {
@@ -160,5 +168,13 @@ impl Suite {
             }
         }
         Ok(problems)
+    }
+}
+
+/// Whether `doc` has the object that holds `pointer` (the top always exists).
+fn has_parent(doc: &Value, pointer: &str) -> bool {
+    match pointer.rsplit_once('/') {
+        Some(("", _)) | None => true,
+        Some((parent, _)) => doc.pointer(parent).is_some_and(Value::is_object),
     }
 }

@@ -22,7 +22,11 @@ pub(crate) struct Built {
 }
 
 /// Assembles the MIME message with lettre.
-pub(crate) fn build(config: &SendConfig, req: &SendRequest) -> Result<Built> {
+pub(crate) fn build(
+    config: &SendConfig,
+    req: &SendRequest,
+    dkim: Option<&lettre::message::dkim::DkimConfig>,
+) -> Result<Built> {
     let merged = super::template::merged(config, req)?;
     let req: &SendRequest = &merged;
     let from = req
@@ -172,6 +176,10 @@ pub(crate) fn build(config: &SendConfig, req: &SendRequest) -> Result<Built> {
         }
     }
     .map_err(|e| Error::config("", format!("cannot build the message: {e}")))?;
+    let mut message = message;
+    if let Some(signer) = dkim {
+        message.sign(signer);
+    }
     // A recipient named twice (in to and cc, or twice in to) gets the message once.
     let mut seen = std::collections::HashSet::new();
     let recipients: Vec<lettre::Address> = message
@@ -346,7 +354,7 @@ mod tests {
         for text in ["a\rb", "a\0b", "a\nb\r"] {
             let mut req = request(serde_json::json!({}));
             req.text = Some(text.into());
-            let built = build(&config(), &req).expect("built");
+            let built = build(&config(), &req, None).expect("built");
             let data = String::from_utf8_lossy(&built.data).to_string();
             assert!(
                 !data.contains("Content-Transfer-Encoding: 7bit"),
@@ -373,7 +381,7 @@ mod tests {
             }))
             .expect("attachment"),
         ];
-        let built = build(&config(), &req).expect("built");
+        let built = build(&config(), &req, None).expect("built");
         let text = String::from_utf8_lossy(&built.data);
         for line in text.split("\r\n") {
             assert!(

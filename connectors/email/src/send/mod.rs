@@ -18,8 +18,9 @@ use std::time::Duration;
 use connector_sdk::{Error, ErrorBody, ErrorKind, Requests, Result, Results, Target};
 
 pub use request::{
-    Addresses, AttachmentRequest, AutoSubmitted, Dsn, DsnNotify, DsnReturn, Mailbox, Priority,
-    RejectedRecipient, SendConfig, SendRequest, SendResult, SendStatus, SentCopy, Template,
+    Addresses, AttachmentRequest, AutoSubmitted, Dkim, DkimAlgorithm, Dsn, DsnNotify, DsnReturn,
+    Mailbox, Priority, RejectedRecipient, SendConfig, SendRequest, SendResult, SendStatus,
+    SentCopy, Template,
 };
 
 use crate::connection::EmailConnection;
@@ -43,6 +44,13 @@ impl Target for SendEmail {
     type Config = SendConfig;
     type Request = SendRequest;
     type Response = SendResult;
+
+    fn validate_config(&self, config: &SendConfig) -> Result<()> {
+        if let Some(dkim) = &config.dkim {
+            dkim.signer()?;
+        }
+        Ok(())
+    }
 
     fn validate(&self, config: &SendConfig, request: &SendRequest) -> Result<()> {
         validate::validate(config, request)
@@ -265,12 +273,17 @@ async fn worker(
     journal: Option<&Journal>,
 ) -> Result<()> {
     let smtp = conn.smtp()?;
+    let dkim = config
+        .dkim
+        .as_ref()
+        .map(request::Dkim::signer)
+        .transpose()?;
     let mut outcome = Ok(());
     while !refused.load(Ordering::Relaxed) {
         let Some((index, request)) = requests.next() else {
             break;
         };
-        let result = match (build(config, &request), down.get()) {
+        let result = match (build(config, &request, dkim.as_ref()), down.get()) {
             (Err(e), _) => failed(None, 0, &e),
             (Ok(built), down_error) => match earlier(journal, config, &built.message_id) {
                 Some(known) => known,
