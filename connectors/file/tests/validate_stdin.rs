@@ -40,7 +40,14 @@ fn validate_of_a_source_leaves_stdin_alone() {
     let config = fx.json("r.json", &json!({"path": "in.jsonl"}));
     // Whatever is piped in, a source has no requests to read from it.
     let out = run_with_stdin(
-        &["validate", "read", "--connection", &fx.conn(), "--config", &config],
+        &[
+            "validate",
+            "read",
+            "--connection",
+            &fx.conn(),
+            "--config",
+            &config,
+        ],
         "not JSON at all",
     );
     assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
