@@ -5,9 +5,11 @@
 //! checked before the first message is sent), [`mime`] (a request to a MIME message);
 //! this file is the target: the worker pool over SMTP sessions and the retries.
 
+mod address;
 mod files;
 mod journal;
 mod mime;
+mod options;
 mod request;
 mod template;
 mod validate;
