@@ -154,7 +154,12 @@ impl MailServers {
         let mut attempt = 1;
         loop {
             match Self::start_once() {
-                Err(e) if attempt < 5 && e.to_string().contains("Address already in use") => {
+                Err(e)
+                    if attempt < 5
+                        && ["Address already in use", "duplicate listener"]
+                            .iter()
+                            .any(|m| e.to_string().contains(m)) =>
+                {
                     attempt += 1;
                 }
                 done => return done,
@@ -177,12 +182,13 @@ impl MailServers {
         }
         let dir = tempfile::Builder::new().prefix("mail-servers-").tempdir()?;
         chmod(dir.path(), 0o755)?;
+        let [imap, imaps, submission, smtps, smtp_plain] = free_ports()?;
         let ports = Ports {
-            imap: free_port()?,
-            imaps: free_port()?,
-            submission: free_port()?,
-            smtps: free_port()?,
-            smtp_plain: free_port()?,
+            imap,
+            imaps,
+            submission,
+            smtps,
+            smtp_plain,
         };
         let servers = Self {
             dir,
@@ -402,9 +408,18 @@ fn user(n: usize) -> User {
     }
 }
 
-fn free_port() -> Result<u16, HarnessError> {
-    // Bound and released at once; the servers bind it a moment later.
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+/// Five distinct free ports. All are held until all are picked: a port released at
+/// once can be handed out again by the next bind (found by the 30-run sweep: Dovecot
+/// refused a configuration with the same port twice).
+fn free_ports() -> Result<[u16; 5], HarnessError> {
+    let held: Vec<TcpListener> = (0..5)
+        .map(|_| TcpListener::bind("127.0.0.1:0"))
+        .collect::<Result<_, _>>()?;
+    let mut ports = [0u16; 5];
+    for (port, listener) in ports.iter_mut().zip(&held) {
+        *port = listener.local_addr()?.port();
+    }
+    Ok(ports)
 }
 
 fn check(what: &str, out: &std::process::Output) -> Result<(), HarnessError> {
