@@ -164,7 +164,9 @@ impl Client {
         let value = self
             .retry
             .retry(|| async {
-                Client::flatten(self.once(reqwest::Method::GET, path, query, None).await)
+                self.once(reqwest::Method::GET, path, query, None)
+                    .await
+                    .map_err(Error::from)
             })
             .await?;
         decode(value)
@@ -296,13 +298,6 @@ impl From<Sent> for Error {
     }
 }
 
-impl Client {
-    /// For `Backoff::retry`, which wants `Result<_, Error>`.
-    fn flatten(r: std::result::Result<Value, Sent>) -> Result<Value> {
-        r.map_err(Error::from)
-    }
-}
-
 fn decode<T: DeserializeOwned>(value: Value) -> Result<T> {
     serde_json::from_value(value)
         .map_err(|e| Error::protocol(format!("the answer is not of the expected form: {e}")))
@@ -425,7 +420,10 @@ impl Pages<'_> {
         let value = client
             .retry
             .retry(|| async {
-                Client::flatten(client.once(reqwest::Method::GET, &path, &query, None).await)
+                client
+                    .once(reqwest::Method::GET, &path, &query, None)
+                    .await
+                    .map_err(Error::from)
             })
             .await?;
         let next = match value.pointer(&self.pointer) {

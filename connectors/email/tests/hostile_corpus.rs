@@ -7,26 +7,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Fixture, code, records, run, servers, stderr};
+use common::{Fixture, code, records, run, servers, stderr, summary};
 use email_testsupport::corpus::hostile;
 use serde_json::json;
-
-/// A number the run's summary line gives for `field`.
-fn summary(text: &str, field: &str) -> u64 {
-    let line = text
-        .lines()
-        .find(|l| l.contains("summary"))
-        .unwrap_or_else(|| panic!("no summary in:\n{text}"));
-    let at = line
-        .find(&format!("{field}="))
-        .unwrap_or_else(|| panic!("no {field} in {line}"));
-    line[at + field.len() + 1..]
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect::<String>()
-        .parse()
-        .expect("a number")
-}
 
 #[test]
 fn every_hostile_message_is_read_or_reported_within_bounds() {

@@ -33,21 +33,6 @@ fn read(server: &ScriptedImap, config: Value, extra: &[&str]) -> (std::process::
     (out, started.elapsed())
 }
 
-/// The peak memory the run reported in its summary.
-fn peak_rss(out: &std::process::Output) -> u64 {
-    let text = stderr(out);
-    let at = text
-        .find("peak_rss_bytes")
-        .unwrap_or_else(|| panic!("no summary with peak_rss_bytes in:\n{text}"));
-    text[at + "peak_rss_bytes".len()..]
-        .chars()
-        .skip_while(|c| !c.is_ascii_digit())
-        .take_while(char::is_ascii_digit)
-        .collect::<String>()
-        .parse()
-        .expect("a number")
-}
-
 /// Asserts the run failed (exit 1) with an error of `kind` whose message holds
 /// `needle`; returns the error.
 fn fails_with(out: &std::process::Output, kind: &str, needle: &str) -> Value {
@@ -178,7 +163,7 @@ fn a_literal_announced_as_half_a_gigabyte_is_refused_before_it_is_allocated() {
     );
     assert!(took < Duration::from_secs(10), "took {took:?}");
     // async-imap would have zeroed 512 MiB for it.
-    let peak = peak_rss(&out);
+    let peak = common::summary(&stderr(&out), "peak_rss_bytes");
     assert!(peak < 200 * 1024 * 1024, "peak RSS {peak} bytes");
     assert!(stores(&server).is_empty());
 }

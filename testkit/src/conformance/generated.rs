@@ -78,7 +78,7 @@ fn walk(
             continue; // which branch was meant is a judgement; the enforcement tests cover it
         }
         for (what, value) in outside(p) {
-            if let Some(doc) = set(doc, &at, value) {
+            if let Some(doc) = super::with_value(doc, &at, value) {
                 out.push(Case {
                     what: format!("`{name}`: {what}"),
                     doc,
@@ -155,20 +155,6 @@ fn outside(schema: &Value) -> Vec<(String, Value)> {
         out.push(("a string where none is allowed".into(), json!("zz")));
     }
     out
-}
-
-/// `doc` with the value at `pointer` replaced (the parent must exist).
-fn set(doc: &Value, pointer: &str, value: Value) -> Option<Value> {
-    let (parent, name) = pointer.rsplit_once('/')?;
-    let mut out = doc.clone();
-    let node = if parent.is_empty() {
-        &mut out
-    } else {
-        out.pointer_mut(parent)?
-    };
-    node.as_object_mut()?
-        .insert(name.replace("~1", "/").replace("~0", "~"), value);
-    Some(out)
 }
 
 impl Suite {

@@ -386,14 +386,19 @@ impl Suite {
 pub(crate) fn with_value(value: &Value, pointer: &str, new: Value) -> Option<Value> {
     let mut out = value.clone();
     let mut node = &mut out;
-    let parts: Vec<&str> = pointer.trim_start_matches('/').split('/').collect();
+    // RFC 6901: `~1` is `/` and `~0` is `~` inside a segment.
+    let parts: Vec<String> = pointer
+        .trim_start_matches('/')
+        .split('/')
+        .map(|p| p.replace("~1", "/").replace("~0", "~"))
+        .collect();
     for (i, part) in parts.iter().enumerate() {
         let obj = node.as_object_mut()?;
         if i + 1 == parts.len() {
-            obj.insert((*part).to_owned(), new);
+            obj.insert(part.clone(), new);
             return Some(out);
         }
-        node = obj.entry((*part).to_owned()).or_insert_with(|| json!({}));
+        node = obj.entry(part.clone()).or_insert_with(|| json!({}));
     }
     None
 }

@@ -9,8 +9,6 @@ use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-
 use super::Suite;
 use super::runner::{Run, Workdir};
 
@@ -227,9 +225,9 @@ impl Suite {
                 problems.push(format!("`run {}` {wrong}", s.activity));
                 continue;
             }
-            let written: Vec<String> = keys(&format!("{first}{rest}"), &s.key);
+            let written: Vec<String> = Self::keys(&format!("{first}{rest}"), &s.key);
             let next = self.run_source(&wd, &case, &s.activity, "after-signal");
-            let later = keys(&next.stdout, &s.key);
+            let later = Self::keys(&next.stdout, &s.key);
             let twice: Vec<&String> = later.iter().filter(|k| written.contains(k)).collect();
             if !twice.is_empty() {
                 problems.push(format!("`{}`: {} records written before SIGTERM came again (first: {}): written records must be committed", s.activity, twice.len(), twice[0]));
@@ -241,13 +239,4 @@ impl Suite {
         }
         Ok(problems)
     }
-}
-
-fn keys(stdout: &str, pointer: &str) -> Vec<String> {
-    stdout
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|r| r.get("$state").is_none())
-        .map(|r| r.pointer(pointer).map(Value::to_string).unwrap_or_default())
-        .collect()
 }

@@ -137,8 +137,10 @@ impl Suite {
         Ok(problems)
     }
 
-    pub(super) fn keys(out: &Output, pointer: &str) -> Vec<String> {
-        out.stdout
+    /// The identity (at `pointer`) of each record a run printed; state lines are not
+    /// records.
+    pub(super) fn keys(stdout: &str, pointer: &str) -> Vec<String> {
+        stdout
             .lines()
             .filter_map(|l| serde_json::from_str::<Value>(l).ok())
             .filter(|r| r.get("$state").is_none())
@@ -152,12 +154,15 @@ impl Suite {
             let case = (s.setup)();
             let wd = Workdir::new();
             let first = self.run_source(&wd, &case, &s.activity, "first");
-            let delivered = Self::keys(&first, &s.key);
+            let delivered = Self::keys(&first.stdout, &s.key);
             if first.code != Some(0) || delivered.len() != case.records {
                 problems.push(format!("the first run of `{}` should deliver {} records and exit 0; it delivered {} and exited {:?}: {}", s.activity, case.records, delivered.len(), first.code, first.last_line()));
                 continue;
             }
-            let again = Self::keys(&self.run_source(&wd, &case, &s.activity, "second"), &s.key);
+            let again = Self::keys(
+                &self.run_source(&wd, &case, &s.activity, "second").stdout,
+                &s.key,
+            );
             let repeated: Vec<&String> = again.iter().filter(|k| delivered.contains(k)).collect();
             if !repeated.is_empty() {
                 problems.push(format!(
@@ -192,7 +197,7 @@ impl Suite {
                 ));
             }
             let next = self.run_source(&wd, &case, &s.activity, "after-closed");
-            let got = Self::keys(&next, &s.key).len();
+            let got = Self::keys(&next.stdout, &s.key).len();
             if got != case.records {
                 problems.push(format!(
                     "after a run whose output was closed, the next run delivered {got} of {} records: {} were committed without being delivered; commit only in `commit`, never in `read`",

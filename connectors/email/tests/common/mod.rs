@@ -183,3 +183,21 @@ pub fn results(out: &Output) -> Vec<Value> {
     lines.sort_by_key(|r| r["index"].as_u64());
     lines
 }
+
+/// A number the run's `summary` log line gives for `field` (`peak_rss_bytes`,
+/// `skipped`), from its stderr `text`.
+pub fn summary(text: &str, field: &str) -> u64 {
+    let line = text
+        .lines()
+        .find(|l| l.contains("summary"))
+        .unwrap_or_else(|| panic!("no summary in:\n{text}"));
+    let at = line
+        .find(&format!("{field}="))
+        .unwrap_or_else(|| panic!("no {field} in {line}"));
+    line[at + field.len() + 1..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .expect("a number")
+}
