@@ -162,14 +162,15 @@ impl Down {
 /// Sets the session's MAIL and RCPT parameters for `built`: RFC 3461's `RET`, `ENVID`
 /// and `NOTIFY` when it asks for delivery status notifications, after making sure the
 /// server offers `DSN` (a `rejected` error, not retryable, when it does not).
-async fn envelope(session: &mut SmtpSession, built: &Built) -> Result<()> {
+fn envelope(session: &mut SmtpSession, config: &SendConfig, built: &Built) -> Result<()> {
     use lettre::transport::smtp::extension::{MailParameter, RcptParameter};
     use request::{DsnNotify, DsnReturn};
+    session.pipeline(config.pipelining);
     let Some(dsn) = &built.dsn else {
         session.envelope(Vec::new(), Vec::new());
         return Ok(());
     };
-    if !session.offers_dsn().await? {
+    if !session.offers().dsn {
         return Err(Error::rejected(
             "delivery status notifications were asked for (dsn), but the server does not offer DSN (RFC 3461); nothing was sent",
         )
@@ -416,7 +417,7 @@ async fn send_attempts(
             Ok(()) => {
                 let s = session.as_mut().expect("opened above");
                 let final_reply = Duration::from_secs(config.final_reply_timeout_secs.get().into());
-                match envelope(s, built).await {
+                match envelope(s, config, built) {
                     Ok(()) => {}
                     Err(e) if e.kind() == ErrorKind::Rejected => {
                         return failed(Some(built.message_id.clone()), attempts, &e);

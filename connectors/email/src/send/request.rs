@@ -87,6 +87,16 @@ pub struct SendConfig {
     /// says whether the copy was saved.
     #[serde(default)]
     pub save_to_sent: Option<String>,
+    /// Send each message's commands together when the server allows it: MAIL, every
+    /// RCPT and DATA in one write (PIPELINING, RFC 2920), and with CHUNKING (RFC 3030)
+    /// the message too, as one `BDAT` chunk: one round trip per message instead of
+    /// three or more. Set to `false` for a server that mishandles either.
+    #[serde(default = "yes")]
+    pub pipelining: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn max_message() -> u64 {

@@ -24,8 +24,13 @@ pub(crate) struct Dialogue {
     after_literal: bool,
     /// The client is sending SMTP message data: lines until the lone `.`.
     data: Option<(u64, u64)>,
-    /// The client said DATA; a `354` from the server starts the message data.
-    data_asked: bool,
+    /// The client said DATA, and this many replies to earlier commands come before
+    /// DATA's (pipelining, RFC 2920); a `354` in reply to DATA starts the message data.
+    data_asked: Option<u32>,
+    /// SMTP replies still to come for commands the client sent.
+    awaiting: u32,
+    /// Bytes of a `BDAT` chunk (RFC 3030) still to come from the client.
+    chunk_left: u64,
 }
 
 const SHOWN: usize = 200;
@@ -50,7 +55,9 @@ impl Dialogue {
             literal_left: 0,
             after_literal: false,
             data: None,
-            data_asked: false,
+            data_asked: None,
+            awaiting: 0,
+            chunk_left: 0,
         }
     }
 
@@ -78,6 +85,14 @@ impl Dialogue {
         if !self.on {
             return;
         }
+        let mut data = data;
+        if self.chunk_left > 0 {
+            let n = usize::try_from(self.chunk_left)
+                .unwrap_or(usize::MAX)
+                .min(data.len());
+            self.chunk_left -= n as u64;
+            data = &data[n..];
+        }
         self.pending.extend_from_slice(data);
         while let Some(end) = self.pending.windows(2).position(|w| w == b"\r\n") {
             let line: Vec<u8> = self.pending.drain(..end + 2).collect();
@@ -91,6 +106,7 @@ impl Dialogue {
                         &format!("<message data: {lines} lines, {bytes} bytes>"),
                     );
                     self.emit("C:", ".");
+                    self.awaiting += 1;
                 } else {
                     *lines += 1;
                     *bytes += line.len() as u64 + 2;
@@ -98,10 +114,21 @@ impl Dialogue {
                 continue;
             }
             let shown = self.redact(&line);
-            if self.proto == Proto::Smtp && line.eq_ignore_ascii_case("DATA") {
-                self.data_asked = true;
-            }
             self.emit("C:", &clip(&shown));
+            if self.proto == Proto::Smtp {
+                if line.eq_ignore_ascii_case("DATA") {
+                    self.data_asked = Some(self.awaiting);
+                }
+                self.awaiting += 1;
+                if let Some(size) = chunk(&line) {
+                    // The chunk's bytes follow the command line, not as lines.
+                    self.emit("C:", &format!("<message data: {size} bytes>"));
+                    let rest = std::mem::take(&mut self.pending);
+                    let n = usize::try_from(size).unwrap_or(usize::MAX).min(rest.len());
+                    self.chunk_left = size - n as u64;
+                    self.pending.extend_from_slice(&rest[n..]);
+                }
+            }
         }
         if self.pending.len() > LONGEST {
             self.pending.clear();
@@ -150,10 +177,19 @@ impl Dialogue {
         if self.redacting && !continuation && !line.is_empty() {
             self.redacting = false;
         }
-        if self.proto == Proto::Smtp && self.data_asked {
-            self.data_asked = false;
-            if line.starts_with("354") {
-                self.data = Some((0, 0));
+        // The last line of a reply (`250 ok`, not `250-…`) answers one command.
+        let last = line.len() <= 3 || line.as_bytes()[3] == b' ';
+        if self.proto == Proto::Smtp && last {
+            self.awaiting = self.awaiting.saturating_sub(1);
+            match self.data_asked {
+                Some(0) => {
+                    self.data_asked = None;
+                    if line.starts_with("354") {
+                        self.data = Some((0, 0));
+                    }
+                }
+                Some(n) => self.data_asked = Some(n - 1),
+                None => {}
             }
         }
         if std::mem::take(&mut self.after_literal) {
@@ -197,6 +233,16 @@ impl Dialogue {
             _ => line.to_owned(),
         }
     }
+}
+
+/// The size of the chunk a `BDAT <size> [LAST]` command announces (RFC 3030).
+fn chunk(line: &str) -> Option<u64> {
+    let mut words = line.split(' ');
+    let verb = words.next()?;
+    if !verb.eq_ignore_ascii_case("BDAT") {
+        return None;
+    }
+    words.next()?.parse().ok()
 }
 
 /// The size of the literal a line announces at its end (`{123}`).
@@ -261,5 +307,41 @@ mod tests {
         assert!(imap.incoming.is_empty());
         assert_eq!(literal("* 1 FETCH (BODY[] {530}"), Some(530));
         assert_eq!(literal("a1 OK done"), None);
+    }
+
+    #[test]
+    fn pipelined_commands_and_chunks_are_traced_as_lines_and_sizes() {
+        let mut smtp = Dialogue::traced(Proto::Smtp);
+        // MAIL, RCPT and DATA in one write; the replies in one read.
+        smtp.client(b"MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n");
+        assert_eq!((smtp.awaiting, smtp.data_asked), (3, Some(2)));
+        smtp.server(b"250 2.1.0 Ok\r\n250-2.1.5 Ok\r\n250 2.1.5 Ok\r\n");
+        assert_eq!(
+            smtp.data, None,
+            "the replies to MAIL and RCPT do not start the data"
+        );
+        smtp.server(b"354 End data with <CR><LF>.<CR><LF>\r\n");
+        assert_eq!(smtp.data, Some((0, 0)));
+        smtp.client(b"Subject: x\r\n\r\nhello\r\n.\r\n");
+        assert_eq!(
+            (smtp.data, smtp.awaiting),
+            (None, 1),
+            "the final `.` is answered"
+        );
+
+        // BDAT: the chunk's bytes are not lines, even when they hold CRLFs, and the
+        // command after it is a line again.
+        smtp.server(b"250 2.0.0 queued\r\n");
+        assert_eq!(smtp.awaiting, 0);
+        smtp.client(b"MAIL FROM:<a@b>\r\nBDAT 7 LAST\r\nab\r\n.\r\n");
+        assert_eq!(smtp.chunk_left, 0);
+        assert!(smtp.pending.is_empty());
+        smtp.client(b"BDAT 4 LAST\r\nxy");
+        assert_eq!(smtp.chunk_left, 2);
+        smtp.client(b"\r\nQUIT\r\n");
+        assert_eq!((smtp.chunk_left, smtp.pending.len()), (0, 0));
+        assert_eq!(chunk("BDAT 12 LAST"), Some(12));
+        assert_eq!(chunk("bdat 7"), Some(7));
+        assert_eq!(chunk("DATA"), None);
     }
 }

@@ -27,7 +27,7 @@ use tokio_rustls::rustls::{self, ClientConfig};
 
 pub(crate) use steps::Steps;
 use stream::Inner;
-pub(crate) use stream::{ReadWait, Stream};
+pub(crate) use stream::{Outbox, Probe, ReadWait, Stream};
 
 use crate::settings::{Security, Server, Timeouts};
 

@@ -5,8 +5,8 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -41,6 +41,67 @@ pub(crate) struct Stream {
     dialogue: Dialogue,
     /// For IMAP: the check of what the server sends (see [`Watch`]).
     scan: Option<Scan>,
+    /// For SMTP: what the client wrote, sent when it next waits for a reply (see
+    /// [`Outbox`]).
+    outbox: Option<Outbox>,
+}
+
+/// Writes held back until the client next reads, so that what it says between two
+/// replies goes out in one write (one TCP segment, one TLS record): an SMTP client
+/// writes and flushes each command and, separately, the message data and its final
+/// `.`. Shared, so an SMTP session can queue pipelined commands (RFC 2920) that the
+/// protocol client then reads the replies to. A write of [`Outbox::DIRECT`] bytes or
+/// more (a large message) goes straight out, after what was held.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Outbox(Arc<Mutex<Held>>);
+
+/// Tells whether an idle connection is still open, without reading from it: a server
+/// that timed an idle session out has closed it (and often said `421` first). A
+/// session reused for the next message checks this first, so a message is not sent
+/// into a connection already gone, where a lost reply would leave its outcome unknown.
+#[derive(Debug)]
+pub(crate) struct Probe(std::net::TcpStream);
+
+impl Probe {
+    /// Whether the server closed the connection or sent something unasked (a `421`, a
+    /// TLS alert) while nothing was awaited from it.
+    pub(crate) fn peer_gone(&self) -> bool {
+        // The descriptor is shared with the stream, which tokio made non-blocking: an
+        // open, quiet connection has nothing to peek at.
+        match self.0.peek(&mut [0u8; 1]) {
+            Err(e) => e.kind() != io::ErrorKind::WouldBlock,
+            Ok(_) => true,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Held {
+    bytes: Vec<u8>,
+    /// How much of `bytes` the socket took so far.
+    sent: usize,
+    /// Written, not yet flushed (TLS keeps a record until flushed).
+    unflushed: bool,
+}
+
+impl Outbox {
+    /// Writes this large or larger are not held.
+    pub(crate) const DIRECT: usize = 64 * 1024;
+
+    /// Queues `bytes` to go out with the next write.
+    pub(crate) fn push(&self, bytes: &[u8]) {
+        self.held().bytes.extend_from_slice(bytes);
+    }
+
+    /// Whether everything queued went out.
+    pub(crate) fn is_empty(&self) -> bool {
+        let held = self.held();
+        held.sent >= held.bytes.len()
+    }
+
+    fn held(&self) -> std::sync::MutexGuard<'_, Held> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 impl std::fmt::Debug for Stream {
@@ -68,7 +129,24 @@ impl Stream {
             prefix: Vec::new(),
             dialogue: Dialogue::new(proto),
             scan: None,
+            outbox: None,
         }
+    }
+
+    /// A handle that tells, without reading, whether the server has closed the
+    /// connection (see [`Probe`]).
+    pub(crate) fn probe(&self) -> io::Result<Probe> {
+        use std::os::fd::AsFd;
+        let fd = match &self.inner {
+            Inner::Plain(s) => s.as_fd().try_clone_to_owned()?,
+            Inner::Tls(s) => s.get_ref().0.as_fd().try_clone_to_owned()?,
+        };
+        Ok(Probe(std::net::TcpStream::from(fd)))
+    }
+
+    /// Holds writes back until the next read (see [`Outbox`]); the handle queues more.
+    pub(crate) fn coalesced(&mut self) -> Outbox {
+        self.outbox.get_or_insert_with(Outbox::default).clone()
     }
 
     /// The handle that sets how long reads may wait (see [`ReadWait`]).
@@ -123,6 +201,75 @@ impl Stream {
     }
 }
 
+impl Stream {
+    /// Sends what the outbox holds, and flushes it: before a read, and on shutdown.
+    fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let Some(outbox) = self.outbox.clone() else {
+            return Poll::Ready(Ok(()));
+        };
+        let mut held = outbox.held();
+        while held.sent < held.bytes.len() {
+            let start = held.sent;
+            match self.poll_write_inner(cx, &held.bytes[start..]) {
+                Poll::Ready(Ok(0)) => {
+                    return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+                }
+                Poll::Ready(Ok(n)) => {
+                    self.dialogue.client(&held.bytes[start..start + n]);
+                    held.sent += n;
+                    held.unflushed = true;
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        held.bytes.clear();
+        held.sent = 0;
+        if held.unflushed {
+            std::task::ready!(self.poll_flush_inner(cx))?;
+            held.unflushed = false;
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// One write to the socket, within the write deadline.
+    fn poll_write_inner(&mut self, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+        let polled = match &mut self.inner {
+            Inner::Plain(s) => Pin::new(s).poll_write(cx, data),
+            Inner::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, data),
+        };
+        match polled {
+            Poll::Ready(result) => {
+                self.write_deadline = None;
+                Poll::Ready(result)
+            }
+            Poll::Pending => {
+                if poll_deadline(&mut self.write_deadline, self.io_timeout, cx) {
+                    self.write_deadline = None;
+                    return Poll::Ready(Err(self.timed_out("writing")));
+                }
+                Poll::Pending
+            }
+        }
+    }
+
+    /// Flushes the socket (TLS: sends the record it holds), within the write deadline.
+    fn poll_flush_inner(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let polled = match &mut self.inner {
+            Inner::Plain(s) => Pin::new(s).poll_flush(cx),
+            Inner::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        };
+        if polled.is_pending() && poll_deadline(&mut self.write_deadline, self.io_timeout, cx) {
+            self.write_deadline = None;
+            return Poll::Ready(Err(self.timed_out("flushing")));
+        }
+        if polled.is_ready() {
+            self.write_deadline = None;
+        }
+        polled
+    }
+}
+
 /// Polls a deadline that starts when an operation first has to wait.
 fn poll_deadline(
     slot: &mut Option<Pin<Box<Sleep>>>,
@@ -140,6 +287,7 @@ impl AsyncRead for Stream {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = &mut *self;
+        std::task::ready!(this.poll_drain(cx))?;
         let before = buf.filled().len();
         if !this.prefix.is_empty() {
             let n = this.prefix.len().min(buf.remaining());
@@ -179,48 +327,34 @@ impl AsyncWrite for Stream {
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
-        let polled = match &mut this.inner {
-            Inner::Plain(s) => Pin::new(s).poll_write(cx, data),
-            Inner::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, data),
-        };
-        match polled {
-            Poll::Ready(result) => {
-                this.write_deadline = None;
-                if let Ok(n) = &result {
-                    this.dialogue.client(&data[..*n]);
-                    if let Some(scan) = &mut this.scan {
-                        scan.client_wrote();
-                    }
-                }
-                Poll::Ready(result)
+        if let Some(outbox) = &this.outbox {
+            if data.len() < Outbox::DIRECT {
+                outbox.push(data);
+                return Poll::Ready(Ok(data.len()));
             }
-            Poll::Pending => {
-                if poll_deadline(&mut this.write_deadline, this.io_timeout, cx) {
-                    this.write_deadline = None;
-                    return Poll::Ready(Err(this.timed_out("writing")));
-                }
-                Poll::Pending
+            std::task::ready!(this.poll_drain(cx))?;
+        }
+        let written = std::task::ready!(this.poll_write_inner(cx, data));
+        if let Ok(n) = &written {
+            this.dialogue.client(&data[..*n]);
+            if let Some(scan) = &mut this.scan {
+                scan.client_wrote();
             }
         }
+        Poll::Ready(written)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = &mut *self;
-        let polled = match &mut this.inner {
-            Inner::Plain(s) => Pin::new(s).poll_flush(cx),
-            Inner::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
-        };
-        if polled.is_pending() && poll_deadline(&mut this.write_deadline, this.io_timeout, cx) {
-            this.write_deadline = None;
-            return Poll::Ready(Err(this.timed_out("flushing")));
+        if this.outbox.as_ref().is_some_and(|o| !o.is_empty()) {
+            // Held until the next read (or shutdown).
+            return Poll::Ready(Ok(()));
         }
-        if polled.is_ready() {
-            this.write_deadline = None;
-        }
-        polled
+        this.poll_flush_inner(cx)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        std::task::ready!(self.poll_drain(cx))?;
         match &mut self.inner {
             Inner::Plain(s) => Pin::new(s).poll_shutdown(cx),
             Inner::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
@@ -254,5 +388,138 @@ impl ReadWait {
     /// Reads wait the I/O timeout again.
     pub(crate) fn reset(&self) {
         self.stretch(self.normal);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+    }
+
+    /// A coalesced client stream and the server's end of it.
+    async fn pair() -> (Stream, std::net::TcpStream) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let client = TcpStream::connect(addr).await.expect("connect");
+        let (server, _) = listener.accept().expect("accept");
+        let stream = Stream::new(
+            Inner::Plain(client),
+            Proto::Smtp,
+            Duration::from_secs(5),
+            addr,
+        );
+        (stream, server)
+    }
+
+    /// Whether anything arrives at `server` within 200 ms.
+    fn arrived(server: &mut std::net::TcpStream) -> Vec<u8> {
+        server
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .expect("timeout");
+        let mut buf = vec![0; 4096];
+        match server.read(&mut buf) {
+            Ok(n) => buf[..n].to_vec(),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    #[test]
+    fn held_writes_go_out_together_when_the_client_reads() {
+        runtime().block_on(async {
+            let (mut stream, mut server) = pair().await;
+            let outbox = stream.coalesced();
+            // What a protocol client does: write and flush each piece.
+            stream
+                .write_all(b"MAIL FROM:<a@b>\r\n")
+                .await
+                .expect("write");
+            stream.flush().await.expect("flush");
+            outbox.push(b"RCPT TO:<c@d>\r\n");
+            stream.write_all(b"DATA\r\n").await.expect("write");
+            stream.flush().await.expect("flush");
+            assert!(!outbox.is_empty());
+            assert_eq!(arrived(&mut server), b"", "nothing goes out before a read");
+
+            let reader = tokio::spawn(async move {
+                let mut reply = [0u8; 8];
+                stream.read_exact(&mut reply).await.expect("read");
+                (stream, reply)
+            });
+            let got = tokio::task::spawn_blocking(move || {
+                let got = arrived(&mut server);
+                server.write_all(b"250 ok\r\n").expect("reply");
+                (got, server)
+            })
+            .await
+            .expect("server");
+            assert_eq!(got.0, b"MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n");
+            let (stream, reply) = reader.await.expect("reader");
+            assert_eq!(&reply, b"250 ok\r\n");
+            assert!(outbox.is_empty());
+            drop(stream);
+        });
+    }
+
+    #[test]
+    fn large_writes_go_straight_out_after_what_was_held() {
+        runtime().block_on(async {
+            let (mut stream, server) = pair().await;
+            let _outbox = stream.coalesced();
+            stream
+                .write_all(b"BDAT 70000 LAST\r\n")
+                .await
+                .expect("write");
+            let big = vec![b'x'; 70_000];
+            assert!(big.len() >= Outbox::DIRECT);
+            let reading = std::thread::spawn(move || {
+                let mut server = server;
+                let mut got = vec![0; 17 + 70_000];
+                server
+                    .read_exact(&mut got)
+                    .expect("all of it, without a read by the client");
+                got
+            });
+            stream.write_all(&big).await.expect("write");
+            stream.flush().await.expect("flush");
+            let got = tokio::task::spawn_blocking(move || reading.join().expect("join"))
+                .await
+                .expect("server");
+            assert!(got.starts_with(b"BDAT 70000 LAST\r\nxxx"));
+        });
+    }
+
+    #[test]
+    fn the_probe_tells_a_closed_or_talking_peer_from_a_quiet_one() {
+        runtime().block_on(async {
+            let (stream, server) = pair().await;
+            let probe = stream.probe().expect("probe");
+            assert!(!probe.peer_gone(), "an open, quiet connection");
+            drop(server);
+            let gone = (0..100).any(|_| {
+                std::thread::sleep(Duration::from_millis(20));
+                probe.peer_gone()
+            });
+            assert!(gone, "a closed connection");
+
+            let (stream, mut server) = pair().await;
+            let probe = stream.probe().expect("probe");
+            server
+                .write_all(b"421 4.4.2 idle too long\r\n")
+                .expect("write");
+            let gone = (0..100).any(|_| {
+                std::thread::sleep(Duration::from_millis(20));
+                probe.peer_gone()
+            });
+            assert!(gone, "a server that spoke unasked");
+            drop(stream);
+        });
     }
 }

@@ -9,7 +9,7 @@ use lettre::transport::smtp::extension::ClientId;
 
 use crate::auth::Login;
 use crate::settings::OauthMechanism;
-use crate::transport::{Endpoint, Net, ReadWait, Steps, Stream, within};
+use crate::transport::{Endpoint, Net, Outbox, Probe, ReadWait, Steps, Stream, within};
 
 mod reply;
 pub(crate) use reply::classify;
@@ -30,8 +30,14 @@ pub(crate) struct SmtpSession {
     dialer: SmtpDialer,
     /// Stretches the wait for the reply to the end of DATA.
     wait: ReadWait,
-    /// Whether the server offers DSN (RFC 3461), once asked.
-    dsn: Option<bool>,
+    /// Holds writes until the next read; pipelined commands are queued here.
+    outbox: Outbox,
+    /// Tells whether the server closed the session while it was idle.
+    probe: Option<Probe>,
+    /// The extensions the server offers that lettre does not track.
+    offers: Offers,
+    /// Whether transactions may use PIPELINING and CHUNKING when offered.
+    pipelining: bool,
     /// Parameters of the next transaction's MAIL and RCPT commands.
     mail_params: Vec<lettre::transport::smtp::extension::MailParameter>,
     rcpt_params: Vec<lettre::transport::smtp::extension::RcptParameter>,
@@ -61,9 +67,13 @@ impl SmtpDialer {
     pub(crate) async fn open(&self, steps: &mut Steps<'_>, login: bool) -> Result<SmtpSession> {
         let (stream, greeted) = self.net.dial(&self.endpoint, &self.hello, steps).await?;
         let wait = stream.read_wait();
-        let mut conn = steps
-            .run("ehlo", self.ehlo(stream, greeted), |c| {
-                ehlo_detail(c.server_info())
+        let probe = stream
+            .probe()
+            .inspect_err(|e| tracing::debug!(target: "email_connector::smtp", "no probe of the connection: {e}"))
+            .ok();
+        let (mut conn, outbox, offers) = steps
+            .run("ehlo", self.ehlo(stream, greeted), |(c, _, offers)| {
+                ehlo_detail(c.server_info(), *offers)
             })
             .await?;
         match self.login.username() {
@@ -78,14 +88,24 @@ impl SmtpDialer {
             conn,
             dialer: self.clone(),
             wait,
-            dsn: None,
+            outbox,
+            probe,
+            offers,
+            pipelining: true,
             mail_params: Vec::new(),
             rcpt_params: Vec::new(),
         })
     }
 
-    /// The greeting and EHLO.
-    async fn ehlo(&self, stream: Stream, greeted: bool) -> Result<AsyncSmtpConnection> {
+    /// The greeting and EHLO, then EHLO once more for the extensions lettre does not
+    /// keep (EHLO may be repeated, RFC 5321 section 4.1.4; before AUTH, so nothing of
+    /// the login is reset).
+    async fn ehlo(
+        &self,
+        mut stream: Stream,
+        greeted: bool,
+    ) -> Result<(AsyncSmtpConnection, Outbox, Offers)> {
+        let outbox = stream.coalesced();
         // After STARTTLS there is no new greeting; lettre expects one, so the stream
         // serves a synthetic one before the server's next (EHLO) reply.
         let stream = if greeted {
@@ -95,15 +115,26 @@ impl SmtpDialer {
         };
         let hello = ClientId::Domain(self.hello.clone());
         let what = self.what();
-        within(
-            self.net.timeouts.io(),
+        let io = self.net.timeouts.io();
+        let mut conn = within(
+            io,
             &what,
             "the greeting and EHLO",
             AsyncSmtpConnection::connect_with_transport(Box::new(stream), &hello),
         )
         .await
         .map_err(crate::transport::silent_greeting)?
-        .map_err(|e| crate::transport::silent_greeting(classify(&what, "EHLO", &e)))
+        .map_err(|e| crate::transport::silent_greeting(classify(&what, "EHLO", &e)))?;
+        let reply = exchange(
+            io,
+            &what,
+            "EHLO",
+            conn.command(Line(format!("EHLO {}", self.hello))),
+        )
+        .await
+        .map_err(|f| f.error)?;
+        let offers = Offers::from_ehlo(reply.message());
+        Ok((conn, outbox, offers))
     }
 
     /// AUTH, when the settings have credentials.
@@ -225,6 +256,52 @@ pub(crate) struct Delivery {
     deferred: Vec<lettre::Address>,
 }
 
+impl Delivery {
+    /// Notes a refused recipient, with the server's reason.
+    fn refused(&mut self, rcpt: &lettre::Address, error: &Error) {
+        self.rejected.push((
+            rcpt.to_string(),
+            error.message().to_owned(),
+            error.is_retryable(),
+        ));
+    }
+
+    /// The error when no recipient was accepted: retryable only if every refusal was.
+    fn none_accepted(&self, what: &str) -> Error {
+        let all_transient = self.rejected.iter().all(|r| r.2);
+        Error::rejected(format!("{what}: every recipient was refused")).retryable(all_transient)
+    }
+}
+
+/// A failure with the session still usable (`broken` false) or not.
+fn fail(error: Error, broken: bool, delivery: Delivery) -> Failure {
+    Failure {
+        error,
+        broken,
+        unknown: false,
+        delivery,
+    }
+}
+
+/// The connection was lost after the whole message went out: the server may have
+/// accepted it, so it must not be sent again.
+fn unknown(error: Error, delivery: Delivery) -> Failure {
+    let error = Error::new(
+        error.kind(),
+        format!(
+            "{}; the message data went out, so the server may have accepted it: not sent again",
+            error.message()
+        ),
+    )
+    .retryable(false);
+    Failure {
+        error,
+        broken: true,
+        unknown: true,
+        delivery,
+    }
+}
+
 /// Why a transaction failed, and whether it is worth trying again.
 #[derive(Debug)]
 pub(crate) struct Failure {
@@ -238,32 +315,49 @@ pub(crate) struct Failure {
     pub(crate) delivery: Delivery,
 }
 
-impl SmtpSession {
-    /// Whether the server offers `DSN` (RFC 3461). lettre keeps only the extensions it
-    /// knows from the first EHLO, so this asks again (EHLO may be repeated, RFC 5321
-    /// section 4.1.4), once per session.
-    pub(crate) async fn offers_dsn(&mut self) -> Result<bool> {
-        if let Some(known) = self.dsn {
-            return Ok(known);
+/// The SMTP extensions this connector uses that lettre does not keep, from the reply
+/// to EHLO.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Offers {
+    /// Delivery status notifications (RFC 3461).
+    pub(crate) dsn: bool,
+    /// Command pipelining (RFC 2920).
+    pub(crate) pipelining: bool,
+    /// `BDAT` chunks (RFC 3030).
+    pub(crate) chunking: bool,
+}
+
+impl Offers {
+    /// Reads the extension keywords of an EHLO reply's lines (the first is the
+    /// greeting).
+    fn from_ehlo<'a>(lines: impl Iterator<Item = &'a str>) -> Self {
+        let mut offers = Self::default();
+        for line in lines.skip(1) {
+            let keyword = line.split_whitespace().next().unwrap_or("");
+            for (name, flag) in [
+                ("DSN", &mut offers.dsn),
+                ("PIPELINING", &mut offers.pipelining),
+                ("CHUNKING", &mut offers.chunking),
+            ] {
+                if keyword.eq_ignore_ascii_case(name) {
+                    *flag = true;
+                }
+            }
         }
-        let what = self.dialer.what();
-        let io = self.dialer.net.timeouts.io();
-        let reply = exchange(
-            io,
-            &what,
-            "EHLO",
-            self.conn
-                .command(Line(format!("EHLO {}", self.dialer.hello))),
-        )
-        .await
-        .map_err(|f| f.error)?;
-        let offered = reply.message().any(|line| {
-            line.split_whitespace()
-                .next()
-                .is_some_and(|w| w.eq_ignore_ascii_case("DSN"))
-        });
-        self.dsn = Some(offered);
-        Ok(offered)
+        offers
+    }
+}
+
+impl SmtpSession {
+    /// The extensions the server offers beyond lettre's.
+    pub(crate) fn offers(&self) -> Offers {
+        self.offers
+    }
+
+    /// Whether transactions may use PIPELINING (RFC 2920) and CHUNKING (RFC 3030) when
+    /// the server offers them (on by default).
+    pub(crate) fn pipeline(&mut self, on: bool) {
+        self.pipelining = on;
     }
 
     /// The MAIL and RCPT parameters of the next messages (DSN's `RET`, `ENVID`,
@@ -336,7 +430,7 @@ impl SmtpSession {
 
     /// One transaction: MAIL, RCPT per recipient, DATA. Rejected recipients are
     /// reported; the message goes to the accepted ones; those past the server's
-    /// recipient limit are left in `deferred`.
+    /// recipient limit are left in `deferred`. Pipelined when the server allows it.
     async fn transaction(
         &mut self,
         from: &lettre::Address,
@@ -345,15 +439,14 @@ impl SmtpSession {
         final_reply: std::time::Duration,
         before_data: &(dyn Fn() -> Result<()> + Sync),
     ) -> std::result::Result<Delivery, Failure> {
+        if self.pipelining && self.offers.pipelining {
+            return self
+                .pipelined(from, recipients, data, final_reply, before_data)
+                .await;
+        }
         let what = self.dialer.what();
         let io = self.dialer.net.timeouts.io();
         let mut delivery = Delivery::default();
-        let fail = |error: Error, broken: bool, delivery: Delivery| Failure {
-            error,
-            broken,
-            unknown: false,
-            delivery,
-        };
 
         let mail = exchange(
             io,
@@ -383,25 +476,132 @@ impl SmtpSession {
                     delivery.deferred = recipients[i..].to_vec();
                     break;
                 }
-                Err(e) => {
-                    let transient = e.error.is_retryable();
-                    delivery.rejected.push((
-                        rcpt.to_string(),
-                        e.error.message().to_owned(),
-                        transient,
-                    ));
-                }
+                Err(e) => delivery.refused(rcpt, &e.error),
             }
         }
         if delivery.accepted.is_empty() {
-            let all_transient = delivery.rejected.iter().all(|r| r.2);
-            let error = Error::rejected(format!("{what}: every recipient was refused"))
-                .retryable(all_transient);
+            let error = delivery.none_accepted(&what);
             return Err(self.abort(fail(error, false, delivery)).await);
         }
         if let Err(e) = exchange(io, &what, "DATA", self.conn.command(Data)).await {
             return Err(self.abort(fail(e.error, e.broken, delivery)).await);
         }
+        self.data(data, final_reply, before_data, delivery).await
+    }
+
+    /// One transaction in one or two flights (RFC 2920): MAIL, every RCPT and DATA in
+    /// one write, then the message data and its `.` in another; with CHUNKING (RFC
+    /// 3030) the message goes in the first flight as one `BDAT … LAST` chunk. The
+    /// replies are read in order, every one of them, whatever the earlier ones said.
+    async fn pipelined(
+        &mut self,
+        from: &lettre::Address,
+        recipients: &[lettre::Address],
+        data: &[u8],
+        final_reply: std::time::Duration,
+        before_data: &(dyn Fn() -> Result<()> + Sync),
+    ) -> std::result::Result<Delivery, Failure> {
+        let what = self.dialer.what();
+        let io = self.dialer.net.timeouts.io();
+        let chunked = self.offers.chunking;
+        let mut delivery = Delivery::default();
+        let mut flight = Mail::new(Some(from.clone()), self.mail_params.clone()).to_string();
+        for rcpt in recipients {
+            flight.push_str(&Rcpt::new(rcpt.clone(), self.rcpt_params.clone()).to_string());
+        }
+        if chunked {
+            let end = if data.ends_with(b"\r\n") { 0 } else { 2 };
+            flight.push_str(&format!("BDAT {} LAST\r\n", data.len() + end));
+            // The message goes out now: the journal must say so first.
+            if let Err(e) = before_data() {
+                return Err(fail(e, false, delivery));
+            }
+            self.outbox.push(flight.as_bytes());
+            self.outbox.push(data);
+            self.outbox.push(&b"\r\n"[..end]);
+        } else {
+            flight.push_str("DATA\r\n");
+            self.outbox.push(flight.as_bytes());
+        }
+        // The first reply waits for the whole flight to be written.
+        let writing = std::time::Duration::from_secs((data.len() / (256 * 1024)) as u64);
+        let mail = match exchange(io + writing, &what, "MAIL", self.conn.read_response()).await {
+            Err(e) if e.broken => return Err(self.lost(e.error, chunked, delivery)),
+            mail => mail.err().map(|f| f.error),
+        };
+        let mut over_limit = Vec::new();
+        for rcpt in recipients {
+            match exchange(io, &what, "RCPT", self.conn.read_response()).await {
+                Ok(_) => delivery.accepted.push(rcpt.to_string()),
+                Err(e) if e.broken => {
+                    let possible = chunked && mail.is_none();
+                    return Err(self.lost(e.error, possible, delivery));
+                }
+                Err(e) if matches!(e.code, Some(452 | 552)) => over_limit.push((rcpt, e.error)),
+                Err(e) => delivery.refused(rcpt, &e.error),
+            }
+        }
+        if delivery.accepted.is_empty() {
+            for (rcpt, error) in &over_limit {
+                delivery.refused(rcpt, error);
+            }
+        } else {
+            delivery.deferred = over_limit.into_iter().map(|(r, _)| r.clone()).collect();
+        }
+        let possible = mail.is_none() && !delivery.accepted.is_empty();
+        if chunked {
+            // The server answers the chunk once it is all in, and the answer to the
+            // end of a message may take long.
+            self.wait.stretch(final_reply.max(io));
+        }
+        let doing = if chunked { "BDAT" } else { "DATA" };
+        let last = exchange(io + final_reply, &what, doing, self.conn.read_response()).await;
+        self.wait.reset();
+        let refusal = match (mail, &last) {
+            (_, Err(e)) if e.broken => None,
+            (Some(mail), _) => Some(mail),
+            (None, _) if delivery.accepted.is_empty() => Some(delivery.none_accepted(&what)),
+            (None, _) => None,
+        };
+        if let Some(error) = refusal {
+            if last.is_ok() && !chunked {
+                // DATA was taken though nothing may be sent: the session cannot
+                // end the data without sending an empty message. Drop it.
+                return Err(fail(error, true, delivery));
+            }
+            return Err(self.abort(fail(error, false, delivery)).await);
+        }
+        match last {
+            Err(e) if e.broken => Err(self.lost(e.error, chunked && possible, delivery)),
+            Err(e) => Err(self.abort(fail(e.error, false, delivery)).await),
+            Ok(reply) if chunked => {
+                delivery.queued = Some(reply.message().collect::<Vec<_>>().join(" "));
+                Ok(delivery)
+            }
+            Ok(_) => self.data(data, final_reply, before_data, delivery).await,
+        }
+    }
+
+    /// A failure that broke the session; `possible`: the whole message went out, so
+    /// the server may have taken it (the outcome is unknown, and it is not sent again).
+    fn lost(&self, error: Error, possible: bool, delivery: Delivery) -> Failure {
+        if possible && self.outbox.is_empty() {
+            return unknown(error, delivery);
+        }
+        fail(error, true, delivery)
+    }
+
+    /// After the server's `354`: the message data and its final `.` (one write), and
+    /// the server's reply.
+    async fn data(
+        &mut self,
+        data: &[u8],
+        final_reply: std::time::Duration,
+        before_data: &(dyn Fn() -> Result<()> + Sync),
+        mut delivery: Delivery,
+    ) -> std::result::Result<Delivery, Failure> {
+        let what = self.dialer.what();
+        let io = self.dialer.net.timeouts.io();
         if let Err(e) = before_data() {
             // Nothing went out yet: drop the session rather than end the data with a
             // lone `.` (which would send an empty message).
@@ -427,27 +627,8 @@ impl SmtpSession {
                 delivery.queued = Some(reply.message().collect::<Vec<_>>().join(" "));
                 Ok(delivery)
             }
-            Err(e) => {
-                let unknown = e.broken;
-                let error = if unknown {
-                    Error::new(
-                        e.error.kind(),
-                        format!(
-                            "{}; the message data went out, so the server may have accepted it: not sent again",
-                            e.error.message()
-                        ),
-                    )
-                    .retryable(false)
-                } else {
-                    e.error
-                };
-                Err(Failure {
-                    error,
-                    broken: e.broken,
-                    unknown,
-                    delivery,
-                })
-            }
+            Err(e) if e.broken => Err(unknown(e.error, delivery)),
+            Err(e) => Err(fail(e.error, false, delivery)),
         }
     }
 
@@ -465,9 +646,10 @@ impl SmtpSession {
         failure
     }
 
-    /// Whether the session can carry another message.
+    /// Whether the session can carry another message: not broken, and not closed by
+    /// the server while idle (then it is not tried, and the message goes in a new one).
     pub(crate) fn usable(&self) -> bool {
-        !self.conn.has_broken()
+        !self.conn.has_broken() && !self.probe.as_ref().is_some_and(Probe::peer_gone)
     }
 
     /// Says QUIT.

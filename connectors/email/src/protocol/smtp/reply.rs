@@ -87,7 +87,10 @@ pub(crate) fn classify(what: &str, doing: &str, e: &lettre::transport::smtp::Err
 
 /// The server's name and the extensions this connector uses, in a fixed order
 /// (lettre's own `Display` follows a hash set's order).
-pub(super) fn ehlo_detail(info: &lettre::transport::smtp::extension::ServerInfo) -> String {
+pub(super) fn ehlo_detail(
+    info: &lettre::transport::smtp::extension::ServerInfo,
+    more: super::Offers,
+) -> String {
     use lettre::transport::smtp::authentication::Mechanism;
     use lettre::transport::smtp::extension::Extension;
     let mut offered: Vec<&str> = Vec::new();
@@ -106,6 +109,15 @@ pub(super) fn ehlo_detail(info: &lettre::transport::smtp::extension::ServerInfo)
         (Mechanism::Xoauth2, "AUTH XOAUTH2"),
     ] {
         if info.supports_auth_mechanism(m) {
+            offered.push(name);
+        }
+    }
+    for (on, name) in [
+        (more.pipelining, "PIPELINING"),
+        (more.chunking, "CHUNKING"),
+        (more.dsn, "DSN"),
+    ] {
+        if on {
             offered.push(name);
         }
     }
