@@ -67,8 +67,8 @@ use connector_sdk::{Connector, Result};
 
 pub use connection::EmailConnection;
 pub use read::{
-    AddressRecord, AfterRead, AttachmentMode, AttachmentRecord, Date, EmailRecord, Filter,
-    HeaderRecord, ReadConfig, ReadEmail, ReadMode, ReadState,
+    AddressRecord, AfterRead, AttachmentMode, AttachmentRecord, BodyPart, Date, EmailRecord,
+    Filter, HeaderRecord, ReadConfig, ReadEmail, ReadMode, ReadState,
 };
 pub use send::{
     Addresses, AttachmentRequest, AutoSubmitted, Dkim, DkimAlgorithm, Dsn, DsnNotify, DsnReturn,

@@ -413,3 +413,30 @@ fn a_tagged_no_with_8_bit_text_is_a_refusal_not_a_connection_error() {
     assert!(message.contains("Ordner existiert nicht"), "{message}");
     assert!(!message.contains("input: ["), "a byte dump: {message}");
 }
+
+#[test]
+fn non_ascii_search_text_needs_inline_literals_and_says_so_without_them() {
+    // RFC 3501 allows 8-bit text only in a literal. Dovecot takes it inline (LITERAL+,
+    // `read_selection.rs`); this server offers neither LITERAL+ nor LITERAL-, and the
+    // connector cannot wait for a literal's continuation inside a search, so the run
+    // stops with a config error naming the filter, and sends no search at all (before,
+    // the text went as a quoted string, which a strict server refuses or misreads).
+    let server = ScriptedImap::start(vec![message("Grüße")], |_| None);
+    let (out, _) = read(&server, json!({"filter": {"subject": "Grüße"}}), &[]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    let error = last_error(&out);
+    assert_eq!(error["kind"], "config", "{error}");
+    assert_eq!(error["path"], "/filter/subject", "{error}");
+    assert!(
+        error["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("LITERAL+")),
+        "{error}"
+    );
+    assert!(
+        !server.commands().iter().any(|c| c.contains("SEARCH")),
+        "{:?}",
+        server.commands()
+    );
+    assert!(records(&out).is_empty());
+}

@@ -12,14 +12,30 @@ use crate::protocol::imap::{ImapDialer, ImapSession, classify, quote, uid_set};
 
 const TARGET: &str = "email_connector::read";
 
-/// The server-side search for the settings.
+/// The server-side search for the settings, for a server that takes literals inline.
 pub(crate) fn search_query(config: &ReadConfig) -> Result<String> {
-    search_within(config, None)
+    search_within(config, None, true)
+}
+
+/// Whether a filter has text that is not ASCII: RFC 3501 allows it only in a literal
+/// (section 4.3), which the search must then send inline.
+fn eight_bit(config: &ReadConfig) -> bool {
+    [&config.filter.from, &config.filter.subject]
+        .into_iter()
+        .flatten()
+        .any(|v| !v.is_ascii())
 }
 
 /// The search, limited to a UID set when given (`31:*` after a cursor, `1:30` for what a
-/// deferred commit covers).
-pub(crate) fn search_within(config: &ReadConfig, uids: Option<&str>) -> Result<String> {
+/// deferred commit covers). Text that is not ASCII goes as a non-synchronizing literal
+/// (`{6+}`, RFC 7888) when `inline_literals` (the server offers LITERAL+ or LITERAL-);
+/// otherwise such a filter is an error that says so, since a quoted string may not
+/// carry it and a server may take it for something else.
+pub(crate) fn search_within(
+    config: &ReadConfig,
+    uids: Option<&str>,
+    inline_literals: bool,
+) -> Result<String> {
     let mut terms: Vec<String> = Vec::new();
     if let Some(uids) = uids {
         terms.push(format!("UID {uids}"));
@@ -38,8 +54,17 @@ pub(crate) fn search_within(config: &ReadConfig, uids: Option<&str>) -> Result<S
         if let Some(v) = value {
             let q =
                 quote(v).ok_or_else(|| Error::config(path, "line breaks are not allowed here"))?;
-            utf8 |= !v.is_ascii();
-            terms.push(format!("{key} {q}"));
+            if v.is_ascii() {
+                terms.push(format!("{key} {q}"));
+            } else if inline_literals {
+                utf8 = true;
+                terms.push(format!("{key} {{{}+}}\r\n{v}", v.len()));
+            } else {
+                return Err(Error::config(
+                    path,
+                    "text that is not ASCII must go to the server as a literal, and this server takes none inline (no LITERAL+ or LITERAL-, RFC 7888): use ASCII text",
+                ));
+            }
         }
     }
     if let Some(d) = config.filter.since {
@@ -325,6 +350,13 @@ pub(super) async fn search(
     keep: usize,
 ) -> Result<Found> {
     let what = imap.what();
+    let inline_literals = eight_bit(config) && {
+        let caps = session
+            .capabilities()
+            .await
+            .map_err(|e| classify(&what, "CAPABILITY", e))?;
+        caps.has_str("LITERAL+") || caps.has_str("LITERAL-")
+    };
     let mut found = Found::default();
     let mut lo = from.max(1);
     loop {
@@ -336,7 +368,7 @@ pub(super) async fn search(
             }
             None => (format!("{lo}:*"), u32::MAX),
         };
-        let query = search_within(config, Some(&range))?;
+        let query = search_within(config, Some(&range), inline_literals)?;
         imap.begin();
         let answer = session
             .uid_search(&query)
@@ -413,8 +445,11 @@ mod tests {
         .expect("valid");
         assert_eq!(
             search_query(&config).expect("query"),
-            "CHARSET UTF-8 UNSEEN UNDELETED FROM \"a@b\" SUBJECT \"Grüße\" SENTSINCE 31-Jan-2026"
+            "CHARSET UTF-8 UNSEEN UNDELETED FROM \"a@b\" SUBJECT {7+}\r\nGrüße SENTSINCE 31-Jan-2026"
         );
+        let refused = search_within(&config, None, false).expect_err("no inline literals");
+        assert_eq!(refused.path(), Some("/filter/subject"));
+        assert!(refused.message().contains("LITERAL+"), "{refused}");
         config.unseen_only = false;
         config.filter = Filter::default();
         assert_eq!(search_query(&config).expect("query"), "UNDELETED");

@@ -4,7 +4,7 @@ use base64::Engine as _;
 use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
 
 use super::config::{AttachmentMode, ReadConfig};
-use super::record::{AddressRecord, AttachmentRecord, EmailRecord, HeaderRecord};
+use super::record::{AddressRecord, AttachmentRecord, BodyPart, EmailRecord, HeaderRecord};
 
 /// Turns one fetched message into a record, or says why it cannot be one. A panic in
 /// the MIME parser (mail-parser 0.11 has a `debug_assert!` that malformed nesting
@@ -86,21 +86,40 @@ fn build(
             _ => Vec::new(),
         }
     };
-    // The first body part of each kind (mail-parser lists text parts converted from
-    // HTML, and the reverse, among the bodies; only a part of the kind itself counts).
-    let first_body = |ids: &[u32], html: bool| {
+    let numbers = part_numbers(&message);
+    // The body parts of each kind (mail-parser lists text parts converted from HTML,
+    // and the reverse, among the bodies; only a part of the kind itself counts).
+    let bodies = |ids: &[u32], html: bool| -> Vec<BodyPart> {
         ids.iter()
-            .filter_map(|id| message.part(*id))
-            .find(|p| match p.body {
+            .filter_map(|id| Some((*id as usize, message.part(*id)?)))
+            .filter(|(_, p)| match p.body {
                 PartType::Html(_) => html,
                 PartType::Text(_) => !html,
                 _ => false,
             })
-            .and_then(|p| p.text_contents())
-            .map(normalize_body)
+            .filter_map(|(id, p)| {
+                Some(BodyPart {
+                    part: numbers.get(id).cloned().flatten().unwrap_or_default(),
+                    content: normalize_body(p.text_contents()?),
+                })
+            })
+            .collect()
     };
-    let text = first_body(&message.text_body, false);
-    let html = first_body(&message.html_body, true);
+    let text_parts = bodies(&message.text_body, false);
+    let html_parts = bodies(&message.html_body, true);
+    let text = match text_parts.as_slice() {
+        [] => None,
+        [one] => Some(one.content.clone()),
+        several => Some(
+            several
+                .iter()
+                .map(|p| p.content.as_str())
+                .collect::<Vec<_>>()
+                .join("\n\n"),
+        ),
+    };
+    let html = html_parts.first().map(|p| p.content.clone());
+    let several = |parts: Vec<BodyPart>| if parts.len() > 1 { parts } else { Vec::new() };
     // Not `headers_raw()`: it drops every header that is not UTF-8 (mail from older
     // systems), and a header a user does not get is silently lost. Each is kept,
     // decoded with replacement characters and flagged.
@@ -127,10 +146,13 @@ fn build(
     let attachments = if config.attachments == AttachmentMode::None {
         Vec::new()
     } else {
+        let in_digest = digest_children(&message);
         message
-            .attachments()
-            .map(|part| {
-                let contents = part.contents();
+            .attachments
+            .iter()
+            .filter_map(|id| Some((*id as usize, message.part(*id)?)))
+            .map(|(id, part)| {
+                let contents = original_bytes(&message, part);
                 let size = contents.len() as u64;
                 let content_type = part
                     .content_type()
@@ -138,7 +160,17 @@ fn build(
                         Some(sub) => format!("{}/{}", ct.ctype(), sub),
                         None => ct.ctype().to_owned(),
                     })
-                    .unwrap_or_else(|| "application/octet-stream".into())
+                    .unwrap_or_else(|| {
+                        // RFC 2046 section 5.1.5: in a digest, a part without a type is
+                        // a message; elsewhere RFC 2045 section 5.2 says plain text.
+                        if in_digest.get(id).copied().unwrap_or(false)
+                            || matches!(part.body, PartType::Message(_))
+                        {
+                            "message/rfc822".into()
+                        } else {
+                            "text/plain".into()
+                        }
+                    })
                     .to_ascii_lowercase();
                 let inline = part.content_disposition().is_some_and(|d| d.is_inline());
                 let (content_base64, skipped) = match config.attachments {
@@ -150,7 +182,7 @@ fn build(
                         )),
                     ),
                     AttachmentMode::Content => (
-                        Some(base64::engine::general_purpose::STANDARD.encode(contents)),
+                        Some(base64::engine::general_purpose::STANDARD.encode(&contents)),
                         None,
                     ),
                     _ => (None, None),
@@ -182,6 +214,8 @@ fn build(
         subject: message.subject().map(str::to_owned),
         text,
         html,
+        text_parts: several(text_parts),
+        html_parts: several(html_parts),
         headers,
         in_reply_to: ids(message.in_reply_to()).into_iter().next(),
         references: ids(message.references()),
@@ -237,6 +271,84 @@ fn nesting(message: &Message<'_>) -> usize {
         }
     }
     deepest
+}
+
+/// Each part's number as IMAP names it (RFC 3501 section 6.4.5), by part id: the parts
+/// of a multipart are numbered from 1 inside their parent's number; a message that is
+/// not multipart has one part, `1`. Walked with a stack (the input sets the depth).
+fn part_numbers(message: &Message<'_>) -> Vec<Option<String>> {
+    let mut numbers: Vec<Option<String>> = vec![None; message.parts.len()];
+    match message.parts.first().map(|p| &p.body) {
+        Some(PartType::Multipart(_)) => {}
+        Some(_) => numbers[0] = Some("1".into()),
+        None => return numbers,
+    }
+    let mut stack = vec![(0usize, String::new())];
+    while let Some((id, number)) = stack.pop() {
+        let Some(PartType::Multipart(children)) = message.parts.get(id).map(|p| &p.body) else {
+            continue;
+        };
+        for (i, child) in children.iter().enumerate() {
+            let child = *child as usize;
+            let Some(slot @ None) = numbers.get_mut(child) else {
+                continue; // out of range, or seen (the parser's ids do not loop, but)
+            };
+            let own = if number.is_empty() {
+                (i + 1).to_string()
+            } else {
+                format!("{number}.{}", i + 1)
+            };
+            *slot = Some(own.clone());
+            stack.push((child, own));
+        }
+    }
+    numbers
+}
+
+/// Which parts are direct children of a `multipart/digest`, by part id.
+fn digest_children(message: &Message<'_>) -> Vec<bool> {
+    let mut inside = vec![false; message.parts.len()];
+    for part in &message.parts {
+        let PartType::Multipart(children) = &part.body else {
+            continue;
+        };
+        let digest = part
+            .content_type()
+            .and_then(|ct| ct.subtype())
+            .is_some_and(|sub| sub.eq_ignore_ascii_case("digest"));
+        if digest {
+            for child in children {
+                if let Some(flag) = inside.get_mut(*child as usize) {
+                    *flag = true;
+                }
+            }
+        }
+    }
+    inside
+}
+
+/// An attachment's bytes as the sender had them: the transfer encoding undone, and
+/// nothing more. mail-parser converts text parts to UTF-8 from their charset; a text
+/// file attached in Latin-1 or UTF-16 must come out as it went in (its checksum is
+/// the sender's), so text parts are decoded again from the raw message.
+fn original_bytes<'a>(
+    message: &'a Message<'_>,
+    part: &'a mail_parser::MessagePart<'_>,
+) -> std::borrow::Cow<'a, [u8]> {
+    use mail_parser::Encoding;
+    use mail_parser::decoders::{base64::base64_decode, quoted_printable::quoted_printable_decode};
+    if !matches!(part.body, PartType::Text(_) | PartType::Html(_)) {
+        return std::borrow::Cow::Borrowed(part.contents());
+    }
+    let raw = message
+        .raw_message
+        .get(part.offset_body as usize..part.offset_end as usize);
+    let decoded = raw.and_then(|raw| match part.encoding {
+        Encoding::Base64 => base64_decode(raw).map(std::borrow::Cow::Owned),
+        Encoding::QuotedPrintable => quoted_printable_decode(raw).map(std::borrow::Cow::Owned),
+        Encoding::None => Some(std::borrow::Cow::Borrowed(raw)),
+    });
+    decoded.unwrap_or(std::borrow::Cow::Borrowed(part.contents()))
 }
 
 /// A parsed message that is dropped without recursion: dropping mail-parser's part
@@ -434,5 +546,130 @@ mod tests {
     fn nesting_within_the_limit_is_read() {
         let rec = record(&config(), 7, 1, Vec::new(), &nested(20)).expect("a record");
         assert_eq!(rec.subject.as_deref(), Some("x"));
+    }
+
+    #[test]
+    fn every_text_part_is_kept_with_its_part_number() {
+        let raw = concat!(
+            "From: a@example.com\r\nSubject: list\r\nMIME-Version: 1.0\r\n",
+            "Content-Type: multipart/mixed; boundary=b\r\n\r\n",
+            "--b\r\nContent-Type: text/plain\r\n\r\nThe message.\r\n",
+            "--b\r\nContent-Type: multipart/alternative; boundary=c\r\n\r\n",
+            "--c\r\nContent-Type: text/plain\r\n\r\nForwarded text.\r\n",
+            "--c\r\nContent-Type: text/html\r\n\r\n<p>Forwarded</p>\r\n",
+            "--c--\r\n",
+            "--b\r\nContent-Type: text/plain\r\nContent-Disposition: inline\r\n\r\n-- \r\nThe list footer\r\n",
+            "--b--\r\n"
+        );
+        let rec = record(&config(), 1, 1, Vec::new(), raw.as_bytes()).expect("a record");
+        let parts: Vec<(&str, &str)> = rec
+            .text_parts
+            .iter()
+            .map(|p| (p.part.as_str(), p.content.as_str()))
+            .collect();
+        assert_eq!(
+            parts,
+            [
+                ("1", "The message."),
+                ("2.1", "Forwarded text."),
+                ("3", "-- \nThe list footer")
+            ]
+        );
+        assert_eq!(
+            rec.text.as_deref(),
+            Some("The message.\n\nForwarded text.\n\n-- \nThe list footer")
+        );
+        assert_eq!(rec.html.as_deref(), Some("<p>Forwarded</p>"));
+        assert!(rec.html_parts.is_empty(), "one HTML part: no list");
+
+        // One text part: `text` alone, no list.
+        let one =
+            record(&config(), 1, 1, Vec::new(), b"From: a@b.c\r\n\r\nhello\r\n").expect("a record");
+        assert_eq!(one.text.as_deref(), Some("hello"));
+        assert!(one.text_parts.is_empty());
+    }
+
+    #[test]
+    fn text_attachments_keep_their_own_bytes_and_charset() {
+        let latin1 = b"caf\xe9 cr\xe8me\r\nna\xefve\r\n";
+        let b64 = base64::engine::general_purpose::STANDARD.encode(latin1);
+        let raw = format!(
+            concat!(
+                "From: a@example.com\r\nSubject: files\r\nMIME-Version: 1.0\r\n",
+                "Content-Type: multipart/mixed; boundary=b\r\n\r\n",
+                "--b\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n",
+                "--b\r\nContent-Type: text/plain; charset=iso-8859-1\r\n",
+                "Content-Disposition: attachment; filename=menu.txt\r\n",
+                "Content-Transfer-Encoding: base64\r\n\r\n{}\r\n",
+                "--b\r\nContent-Type: text/csv; charset=iso-8859-1\r\n",
+                "Content-Disposition: attachment; filename=prices.csv\r\n",
+                "Content-Transfer-Encoding: quoted-printable\r\n\r\n",
+                "caf=E9;1=\r\n.50\r\n",
+                "--b\r\nContent-Type: text/plain; charset=iso-8859-1\r\n",
+                "Content-Disposition: attachment; filename=raw.txt\r\n",
+                "Content-Transfer-Encoding: 8bit\r\n\r\n"
+            ),
+            b64
+        );
+        let mut raw = raw.into_bytes();
+        raw.extend_from_slice(b"na\xefve\r\n--b--\r\n");
+        let mut config = config();
+        config.attachments = AttachmentMode::Content;
+        let rec = record(&config, 1, 1, Vec::new(), &raw).expect("a record");
+        let bytes = |name: &str| {
+            let a = rec
+                .attachments
+                .iter()
+                .find(|a| a.filename.as_deref() == Some(name))
+                .unwrap_or_else(|| panic!("{name}: {:?}", rec.attachments));
+            let data = base64::engine::general_purpose::STANDARD
+                .decode(a.content_base64.as_deref().expect("content"))
+                .expect("base64");
+            assert_eq!(
+                a.size,
+                data.len() as u64,
+                "{name}: size of the original bytes"
+            );
+            data
+        };
+        assert_eq!(bytes("menu.txt"), latin1, "base64: the sender's bytes");
+        // The CRLF before a boundary belongs to the boundary (RFC 2046 section 5.1.1).
+        assert_eq!(bytes("prices.csv"), b"caf\xe9;1.50", "quoted-printable");
+        assert_eq!(
+            bytes("raw.txt"),
+            b"na\xefve",
+            "8bit, up to the boundary's CRLF"
+        );
+    }
+
+    #[test]
+    fn untyped_parts_of_a_digest_are_messages() {
+        let raw = concat!(
+            "From: list@example.com\r\nSubject: digest\r\nMIME-Version: 1.0\r\n",
+            "Content-Type: multipart/mixed; boundary=outer\r\n\r\n",
+            "--outer\r\nContent-Type: text/plain\r\n\r\nToday's digest\r\n",
+            "--outer\r\nContent-Type: multipart/digest; boundary=d\r\n\r\n",
+            "--d\r\n\r\nFrom: one@example.com\r\nSubject: first\r\n\r\nfirst body\r\n",
+            "--d\r\n\r\nFrom: two@example.com\r\nSubject: second\r\n\r\nsecond body\r\n",
+            "--d--\r\n",
+            "--outer\r\nContent-Disposition: attachment; filename=notes\r\n\r\nplain\r\n",
+            "--outer--\r\n"
+        );
+        let rec = record(&config(), 1, 1, Vec::new(), raw.as_bytes()).expect("a record");
+        let types: Vec<(Option<&str>, &str)> = rec
+            .attachments
+            .iter()
+            .map(|a| (a.filename.as_deref(), a.content_type.as_str()))
+            .collect();
+        assert_eq!(
+            types.iter().filter(|t| t.1 == "message/rfc822").count(),
+            2,
+            "RFC 2046 section 5.1.5: {types:?}"
+        );
+        assert!(
+            types.contains(&(Some("notes"), "text/plain")),
+            "RFC 2045 section 5.2 outside a digest: {types:?}"
+        );
+        assert!(!types.iter().any(|t| t.1 == "application/octet-stream"));
     }
 }

@@ -17,7 +17,7 @@ mod state;
 use connector_sdk::{Emitter, Error, Object, Result, Source};
 
 pub use config::{AfterRead, AttachmentMode, Date, Filter, ReadConfig, ReadMode};
-pub use record::{AddressRecord, AttachmentRecord, EmailRecord, HeaderRecord};
+pub use record::{AddressRecord, AttachmentRecord, BodyPart, EmailRecord, HeaderRecord};
 pub use state::ReadState;
 
 use crate::connection::EmailConnection;

@@ -24,10 +24,21 @@ pub struct EmailRecord {
     pub reply_to: Vec<AddressRecord>,
     /// The decoded subject.
     pub subject: Option<String>,
-    /// The plain-text body, decoded to UTF-8, with `\n` line endings.
+    /// The plain-text body, decoded to UTF-8, with `\n` line endings: every inline
+    /// text part in order, joined by an empty line when there are several.
     pub text: Option<String>,
-    /// The HTML body, decoded to UTF-8, with `\n` line endings.
+    /// The HTML body, decoded to UTF-8, with `\n` line endings: the first HTML part
+    /// (see `html_parts` for the others).
     pub html: Option<String>,
+    /// Each inline text part on its own, with the MIME part it came from, when there
+    /// are several (a mailing-list footer, a forwarded or signed body in parts).
+    /// Absent when there is one or none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub text_parts: Vec<BodyPart>,
+    /// Each HTML part on its own, with the MIME part it came from, when there are
+    /// several. Absent when there is one or none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub html_parts: Vec<BodyPart>,
     /// Every header, in order, with its raw (unfolded) value.
     pub headers: Vec<HeaderRecord>,
     /// The In-Reply-To Message-ID.
@@ -40,6 +51,15 @@ pub struct EmailRecord {
     pub size: u64,
     /// Attachments and inline parts (images referenced from the HTML).
     pub attachments: Vec<AttachmentRecord>,
+}
+
+#[connector_sdk::settings]
+/// One body part of a message with several.
+pub struct BodyPart {
+    /// The part's number as IMAP names it (RFC 3501 section 6.4.5: `1`, `2.1`).
+    pub part: String,
+    /// Its content, decoded to UTF-8, with `\n` line endings.
+    pub content: String,
 }
 
 #[connector_sdk::settings]
@@ -71,13 +91,15 @@ pub struct AttachmentRecord {
     pub filename: Option<String>,
     /// The MIME type (`image/png`).
     pub content_type: String,
-    /// The decoded size in bytes.
+    /// The decoded size in bytes (of the original bytes: a text attachment is not
+    /// converted to UTF-8).
     pub size: u64,
     /// The Content-ID, without angle brackets.
     pub content_id: Option<String>,
     /// Whether the part is shown inline rather than attached.
     pub inline: bool,
-    /// The content, base64-encoded (with `attachments: content`, below the size limit).
+    /// The content, base64-encoded (with `attachments: content`, below the size limit):
+    /// the sender's bytes, a text file in its own charset included.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_base64: Option<String>,
     /// Why the content was left out (`larger than max_attachment_bytes`).
