@@ -28,18 +28,55 @@ use crate::meter::Meter;
 /// assert_eq!(batch.next(), Some((1, "b")));
 /// assert_eq!(batch.next(), None);
 /// ```
-#[derive(Debug)]
 pub struct Requests<R> {
-    queue: Mutex<VecDeque<(usize, R)>>,
+    pending: Mutex<Pending<R>>,
     len: usize,
     stop: watch::Receiver<bool>,
+}
+
+/// Where the requests still to hand out are.
+enum Pending<R> {
+    /// Held, typed.
+    Queue(VecDeque<(usize, R)>),
+    /// Read from the input one at a time as they are handed out (the host keeps the
+    /// input's text, not a typed copy of every request: memory does not grow with
+    /// the batch beyond the text itself).
+    Lazy {
+        next: usize,
+        fetch: Box<dyn FnMut(usize) -> Option<R> + Send>,
+    },
+}
+
+impl<R> std::fmt::Debug for Requests<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Requests")
+            .field("len", &self.len)
+            .field("stopped", &self.is_stopped())
+            .finish_non_exhaustive()
+    }
 }
 
 impl<R> Requests<R> {
     pub(crate) fn new(requests: Vec<R>, stop: watch::Receiver<bool>) -> Self {
         let len = requests.len();
         Self {
-            queue: Mutex::new(requests.into_iter().enumerate().collect()),
+            pending: Mutex::new(Pending::Queue(requests.into_iter().enumerate().collect())),
+            len,
+            stop,
+        }
+    }
+
+    /// `len` requests, the one at index `i` made by `fetch(i)` when it is handed out
+    /// (in order, once each). A request `fetch` cannot make is left unreported, which
+    /// the host reports as the target's fault; the host fetches only requests it has
+    /// validated.
+    pub(crate) fn lazy(
+        len: usize,
+        fetch: Box<dyn FnMut(usize) -> Option<R> + Send>,
+        stop: watch::Receiver<bool>,
+    ) -> Self {
+        Self {
+            pending: Mutex::new(Pending::Lazy { next: 0, fetch }),
             len,
             stop,
         }
@@ -51,7 +88,22 @@ impl<R> Requests<R> {
         if *self.stop.borrow() {
             return None;
         }
-        self.queue.lock().ok()?.pop_front()
+        match &mut *self.pending.lock().ok()? {
+            Pending::Queue(queue) => queue.pop_front(),
+            Pending::Lazy { next, fetch } => {
+                while *next < self.len {
+                    let index = *next;
+                    *next += 1;
+                    match fetch(index) {
+                        Some(request) => return Some((index, request)),
+                        None => {
+                            tracing::error!(target: "connector_sdk::host", index, "request {index} could not be read again; it is not handed out")
+                        }
+                    }
+                }
+                None
+            }
+        }
     }
 
     /// How many requests the batch has (taken or not).
@@ -221,5 +273,54 @@ impl<T: Serialize> Results<T> {
                 failures: Vec::new(),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Requests;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[test]
+    fn lazy_requests_are_made_one_at_a_time_as_they_are_handed_out() {
+        let made = Arc::new(AtomicUsize::new(0));
+        let count = Arc::clone(&made);
+        let (stop, rx) = tokio::sync::watch::channel(false);
+        let batch = Requests::lazy(
+            4,
+            Box::new(move |i| {
+                count.fetch_add(1, Ordering::SeqCst);
+                // Request 2 cannot be made again: it is skipped, not handed out.
+                (i != 2).then(|| format!("request {i}"))
+            }),
+            rx,
+        );
+        assert_eq!(made.load(Ordering::SeqCst), 0, "nothing made up front");
+        assert_eq!(batch.next(), Some((0, "request 0".to_owned())));
+        assert_eq!(made.load(Ordering::SeqCst), 1);
+        assert_eq!(batch.next(), Some((1, "request 1".to_owned())));
+        assert_eq!(batch.next(), Some((3, "request 3".to_owned())));
+        assert_eq!(batch.next(), None);
+        assert_eq!(made.load(Ordering::SeqCst), 4);
+        assert_eq!(batch.len(), 4);
+
+        // After a stop nothing more is made.
+        let made = Arc::new(AtomicUsize::new(0));
+        let count = Arc::clone(&made);
+        let (stop2, rx) = tokio::sync::watch::channel(false);
+        let batch = Requests::lazy(
+            3,
+            Box::new(move |i| {
+                count.fetch_add(1, Ordering::SeqCst);
+                Some(i)
+            }),
+            rx,
+        );
+        assert_eq!(batch.next(), Some((0, 0)));
+        stop2.send(true).expect("send");
+        assert_eq!(batch.next(), None);
+        assert_eq!(made.load(Ordering::SeqCst), 1);
+        drop(stop);
     }
 }

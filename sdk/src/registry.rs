@@ -17,12 +17,43 @@ use crate::manifest::ActivityManifest;
 use crate::run::RunIo;
 use crate::schema::{from_value, schema_of};
 
-/// A target's input as read: its requests, and whether it was a batch (an array or
-/// JSON Lines: errors then carry the request's index, `/3/to`).
+/// A target's input as read: its text, where each request is in it, and whether it was
+/// a batch (an array or JSON Lines: errors then carry the request's index, `/3/to`).
+/// The requests are parsed when validated and again when handed out, never held all
+/// at once: a batch of 10,000 costs its text, not 10,000 parsed documents.
 #[derive(Debug)]
 pub(crate) struct RequestDocs {
-    pub(crate) items: Vec<Value>,
+    text: String,
+    spans: Vec<std::ops::Range<usize>>,
     pub(crate) batch: bool,
+}
+
+impl RequestDocs {
+    /// The requests of `text`, each at its span; `batch` as the input's form says.
+    pub(crate) fn new(text: String, spans: Vec<std::ops::Range<usize>>, batch: bool) -> Self {
+        Self { text, spans, batch }
+    }
+
+    /// How many requests.
+    pub(crate) fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// Whether there are none.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    /// Request `i`, parsed.
+    pub(crate) fn item(&self, i: usize) -> Result<Value> {
+        let text = self
+            .spans
+            .get(i)
+            .and_then(|span| self.text.get(span.clone()))
+            .ok_or_else(|| Error::internal(format!("no request {i} in the input")))?;
+        serde_json::from_str(text)
+            .map_err(|e| Error::config("", format!("request {i} is not valid JSON: {e}")))
+    }
 }
 
 /// An activity whose types the host no longer knows.
@@ -34,7 +65,7 @@ pub(crate) trait Erased<C>: Send + Sync {
     fn prepare(
         &self,
         config: &Value,
-        input: Option<&RequestDocs>,
+        input: Option<Arc<RequestDocs>>,
         state: Option<&Value>,
     ) -> Result<Box<dyn Prepared<C>>>;
     /// Validates the optional settings of a discovery, then discovers.
@@ -96,7 +127,7 @@ impl<S: Source> Erased<S::Connection> for SourceActivity<S> {
     fn prepare(
         &self,
         config: &Value,
-        _input: Option<&RequestDocs>,
+        _input: Option<Arc<RequestDocs>>,
         state: Option<&Value>,
     ) -> Result<Box<dyn Prepared<S::Connection>>> {
         let config: S::Config = from_value(config)?;
@@ -156,13 +187,12 @@ impl<T: Target> Erased<T::Connection> for TargetActivity<T> {
     fn prepare(
         &self,
         config: &Value,
-        input: Option<&RequestDocs>,
+        input: Option<Arc<RequestDocs>>,
         _state: Option<&Value>,
     ) -> Result<Box<dyn Prepared<T::Connection>>> {
         let config: T::Config = from_value(config)?;
         self.0.validate_config(&config)?;
-        let mut requests = Vec::new();
-        if let Some(docs) = input {
+        if let Some(docs) = &input {
             let at = |i: usize, e: Error| {
                 if docs.batch {
                     e.under(&format!("/{i}"))
@@ -170,17 +200,17 @@ impl<T: Target> Erased<T::Connection> for TargetActivity<T> {
                     e
                 }
             };
-            requests.reserve(docs.items.len());
-            for (i, item) in docs.items.iter().enumerate() {
-                let request: T::Request = from_value(item).map_err(|e| at(i, e))?;
+            // Every request is checked before anything is sent, one at a time.
+            for i in 0..docs.len() {
+                let request: T::Request =
+                    from_value(&docs.item(i).map_err(|e| at(i, e))?).map_err(|e| at(i, e))?;
                 self.0.validate(&config, &request).map_err(|e| at(i, e))?;
-                requests.push(request);
             }
         }
         Ok(Box::new(PreparedTarget {
             target: Arc::clone(&self.0),
             config,
-            requests,
+            input,
         }))
     }
 }
@@ -188,13 +218,20 @@ impl<T: Target> Erased<T::Connection> for TargetActivity<T> {
 struct PreparedTarget<T: Target> {
     target: Arc<T>,
     config: T::Config,
-    requests: Vec<T::Request>,
+    input: Option<Arc<RequestDocs>>,
 }
 
 #[async_trait]
 impl<T: Target> Prepared<T::Connection> for PreparedTarget<T> {
     async fn run(self: Box<Self>, conn: Arc<T::Connection>, io: RunIo) -> Result<()> {
-        crate::run::target::run(self.target, conn, self.config, self.requests, io).await
+        let count = self.input.as_ref().map_or(0, |d| d.len());
+        let docs = self.input;
+        // Validated above: reading a request again cannot fail unless memory does.
+        let fetch = Box::new(move |i: usize| -> Option<T::Request> {
+            let docs = docs.as_ref()?;
+            from_value(&docs.item(i).ok()?).ok()
+        });
+        crate::run::target::run(self.target, conn, self.config, count, fetch, io).await
     }
 }
 

@@ -23,14 +23,14 @@ pub(crate) async fn run<T: Target>(
     target: Arc<T>,
     conn: Arc<T::Connection>,
     config: T::Config,
-    requests: Vec<T::Request>,
+    count: usize,
+    fetch: Box<dyn FnMut(usize) -> Option<T::Request> + Send>,
     io: RunIo,
 ) -> Result<()> {
-    let count = requests.len();
     let name = target.info().name;
     let signal = io.stop.clone();
     let mut stop = io.stop.clone();
-    let batch = Requests::new(requests, io.stop);
+    let batch = Requests::lazy(count, fetch, io.stop);
     let judge = Arc::clone(&target);
     let meter = Arc::new(Meter::default());
     meter.set_total(count as u64);
