@@ -150,6 +150,7 @@ mod error;
 pub mod host;
 #[cfg(feature = "http")]
 pub mod http;
+mod input;
 mod json;
 mod manifest;
 mod meter;

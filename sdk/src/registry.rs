@@ -13,48 +13,10 @@ use serde_json::Value;
 use crate::activity::{ActivityInfo, Object, Role, Source, Target};
 use crate::connection::Connection;
 use crate::error::{Error, Result};
+use crate::input::RequestDocs;
 use crate::manifest::ActivityManifest;
 use crate::run::RunIo;
 use crate::schema::{from_value, schema_of};
-
-/// A target's input as read: its text, where each request is in it, and whether it was
-/// a batch (an array or JSON Lines: errors then carry the request's index, `/3/to`).
-/// The requests are parsed when validated and again when handed out, never held all
-/// at once: a batch of 10,000 costs its text, not 10,000 parsed documents.
-#[derive(Debug)]
-pub(crate) struct RequestDocs {
-    text: String,
-    spans: Vec<std::ops::Range<usize>>,
-    pub(crate) batch: bool,
-}
-
-impl RequestDocs {
-    /// The requests of `text`, each at its span; `batch` as the input's form says.
-    pub(crate) fn new(text: String, spans: Vec<std::ops::Range<usize>>, batch: bool) -> Self {
-        Self { text, spans, batch }
-    }
-
-    /// How many requests.
-    pub(crate) fn len(&self) -> usize {
-        self.spans.len()
-    }
-
-    /// Whether there are none.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.spans.is_empty()
-    }
-
-    /// Request `i`, parsed.
-    pub(crate) fn item(&self, i: usize) -> Result<Value> {
-        let text = self
-            .spans
-            .get(i)
-            .and_then(|span| self.text.get(span.clone()))
-            .ok_or_else(|| Error::internal(format!("no request {i} in the input")))?;
-        serde_json::from_str(text)
-            .map_err(|e| Error::config("", format!("request {i} is not valid JSON: {e}")))
-    }
-}
 
 /// An activity whose types the host no longer knows.
 pub(crate) trait Erased<C>: Send + Sync {
@@ -201,9 +163,9 @@ impl<T: Target> Erased<T::Connection> for TargetActivity<T> {
                 }
             };
             // Every request is checked before anything is sent, one at a time.
-            for i in 0..docs.len() {
+            for (i, item) in docs.each().enumerate() {
                 let request: T::Request =
-                    from_value(&docs.item(i).map_err(|e| at(i, e))?).map_err(|e| at(i, e))?;
+                    from_value(&item.map_err(|e| at(i, e))?).map_err(|e| at(i, e))?;
                 self.0.validate(&config, &request).map_err(|e| at(i, e))?;
             }
         }
@@ -225,11 +187,21 @@ struct PreparedTarget<T: Target> {
 impl<T: Target> Prepared<T::Connection> for PreparedTarget<T> {
     async fn run(self: Box<Self>, conn: Arc<T::Connection>, io: RunIo) -> Result<()> {
         let count = self.input.as_ref().map_or(0, |d| d.len());
-        let docs = self.input;
-        // Validated above: reading a request again cannot fail unless memory does.
+        // Validated in `prepare`: read again, one at a time, in order (a file changed
+        // since then leaves what no longer reads unreported, and the run fails).
+        let mut each = self.input.as_ref().map(RequestDocs::each);
         let fetch = Box::new(move |i: usize| -> Option<T::Request> {
-            let docs = docs.as_ref()?;
-            from_value(&docs.item(i).ok()?).ok()
+            match each.as_mut()?.next()? {
+                Ok(item) => from_value(&item)
+                    .inspect_err(
+                        |e| tracing::error!(target: "connector_sdk::host", index = i, "{e}"),
+                    )
+                    .ok(),
+                Err(e) => {
+                    tracing::error!(target: "connector_sdk::host", index = i, "{e}");
+                    None
+                }
+            }
         });
         crate::run::target::run(self.target, conn, self.config, count, fetch, io).await
     }

@@ -1,9 +1,10 @@
-//! Which messages Read Email returns: unseen only, each filter, max_messages, oldest
+//! Which messages Read Email returns: unseen only, each filter (sender, recipient,
+//! subject, dates, header fields, size, flag, raw IMAP search), max_messages, oldest
 //! first.
 
 mod common;
 
-use common::{Fixture, code, raw_message, records};
+use common::{Fixture, code, raw_message, records, stderr};
 use serde_json::json;
 
 fn subjects(out: &std::process::Output) -> Vec<String> {
@@ -152,4 +153,95 @@ fn a_folder_other_than_inbox_and_a_missing_folder() {
     assert_eq!(code(&out), 2);
     let err = common::last_error(&out);
     assert_eq!(err["path"], "/folder");
+}
+
+#[test]
+fn recipient_header_size_flag_and_raw_search_filters() {
+    let fx = Fixture::new();
+    let message = |id: &str, subject: &str, to: &str, extra: &str, body: usize| {
+        format!(
+            "From: sender@shop.test\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: <{id}>\r\nDate: Mon, 02 Mar 2026 10:00:00 +0000\r\n{extra}MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{}\r\n",
+            "x".repeat(body)
+        )
+    };
+    fx.plant(&message("1@x", "small to sales", "sales@corp.test", "", 10));
+    fx.plant(&message(
+        "2@x",
+        "list post",
+        "team@corp.test",
+        "List-Id: <announce.corp.test>\r\n",
+        10,
+    ));
+    fx.plant(&message(
+        "3@x",
+        "big to sales",
+        "sales@corp.test",
+        "",
+        20_000,
+    ));
+    fx.plant(&message(
+        "4@x",
+        "starred",
+        "boss@corp.test",
+        "X-Priority: 1\r\n",
+        10,
+    ));
+    // UID 4 gets \Flagged, as a user starring it would.
+    let status = flag(&fx, 4);
+    assert!(status, "doveadm flags add");
+    let read = |filter: serde_json::Value| {
+        subjects(&fx.read(json!({"after_read": "none", "filter": filter})))
+    };
+    assert_eq!(
+        read(json!({"to": "sales@"})),
+        ["small to sales", "big to sales"]
+    );
+    assert_eq!(
+        read(json!({"header": {"List-Id": "announce"}})),
+        ["list post"]
+    );
+    assert_eq!(
+        read(json!({"header": {"X-Priority": ""}})),
+        ["starred"],
+        "an empty text: the field is present"
+    );
+    assert_eq!(read(json!({"larger": 10_000})), ["big to sales"]);
+    assert_eq!(
+        read(json!({"smaller": 10_000, "to": "sales@"})),
+        ["small to sales"]
+    );
+    assert_eq!(read(json!({"flagged": true})), ["starred"]);
+    assert_eq!(
+        read(json!({"flagged": false, "to": "corp.test"})),
+        ["small to sales", "list post", "big to sales"]
+    );
+    assert_eq!(
+        read(json!({"search": "OR SUBJECT \"list\" SUBJECT \"starred\""})),
+        ["list post", "starred"]
+    );
+    assert_eq!(
+        read(json!({"search": "NOT TO \"sales@\"", "smaller": 10_000})),
+        ["list post", "starred"]
+    );
+    // A raw search that would unbalance the command is refused before connecting.
+    let out = fx.read(json!({"filter": {"search": "ALL) (SEEN"}}));
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+}
+
+/// Flags UID `uid` of the fixture's INBOX `\Flagged` with doveadm.
+fn flag(fx: &Fixture, uid: u32) -> bool {
+    common::servers()
+        .doveadm(&[
+            "flags",
+            "add",
+            "-u",
+            &fx.user.address,
+            "\\Flagged",
+            "mailbox",
+            "INBOX",
+            "uid",
+            &uid.to_string(),
+        ])
+        .status()
+        .is_ok_and(|s| s.success())
 }

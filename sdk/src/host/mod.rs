@@ -45,8 +45,8 @@ use serde_json::Value;
 use crate::connection::Connection;
 use crate::connector::Connector;
 use crate::error::{Error, ErrorKind, Result};
+use crate::input::RequestDocs;
 use crate::manifest::Manifest;
-use crate::registry::RequestDocs;
 use crate::run::RunIo;
 use crate::schema::{from_value, parse_json};
 
@@ -160,62 +160,6 @@ fn read_json(source: &str, what: &str) -> Result<Value> {
     parse_json(&text).map_err(|e| Error::config("", format!("{what} `{source}`: {}", e.message())))
 }
 
-/// Reads a target's input: one JSON object, a JSON array, or JSON Lines (one request
-/// per line); empty input is an empty batch. The text is kept with where each request
-/// is in it (see [`RequestDocs`]); every request is checked to be JSON here.
-fn read_input(source: &str) -> Result<RequestDocs> {
-    let text = read_text(source, "input")?;
-    let spans = spans_of(&text).map_err(|e| Error::config("", format!("input `{source}`: {e}")))?;
-    let batch = spans.batch;
-    Ok(RequestDocs::new(text, spans.spans, batch))
-}
-
-/// Where the requests of an input are, and whether it was a batch.
-struct Spans {
-    spans: Vec<std::ops::Range<usize>>,
-    batch: bool,
-}
-
-/// Finds the requests in `text`: each JSON document of a stream (JSON Lines, or one
-/// document), and each element of a document that is an array.
-fn spans_of(text: &str) -> std::result::Result<Spans, String> {
-    use serde_json::value::RawValue;
-    let offset = |raw: &RawValue| {
-        let start = raw.get().as_ptr() as usize - text.as_ptr() as usize;
-        start..start + raw.get().len()
-    };
-    let mut docs = Vec::new();
-    for (i, item) in serde_json::Deserializer::from_str(text)
-        .into_iter::<&RawValue>()
-        .enumerate()
-    {
-        let raw = item.map_err(|e| format!("request {i} is not valid JSON: {e}"))?;
-        docs.push(raw);
-    }
-    Ok(match docs.as_slice() {
-        [] => Spans {
-            spans: Vec::new(),
-            batch: true,
-        },
-        [one] if one.get().starts_with('[') => {
-            let elements: Vec<&RawValue> = serde_json::from_str(one.get())
-                .map_err(|e| format!("not a valid JSON array: {e}"))?;
-            Spans {
-                spans: elements.into_iter().map(offset).collect(),
-                batch: true,
-            }
-        }
-        [one] => Spans {
-            spans: vec![offset(one)],
-            batch: false,
-        },
-        many => Spans {
-            spans: many.iter().map(|raw| offset(raw)).collect(),
-            batch: true,
-        },
-    })
-}
-
 fn connection_settings<C: Connector>(source: &str) -> Result<C::Settings> {
     let value = read_json(source, "connection")?;
     let settings: C::Settings = from_value(&value)?;
@@ -290,7 +234,7 @@ async fn execute<C: Connector>(connector: &C, command: cli::Command) -> Result<(
                     }
                     input => input,
                 };
-                let input = input.as_deref().map(read_input).transpose()?;
+                let input = input.as_deref().map(RequestDocs::read).transpose()?;
                 activity.prepare(&config, input.map(std::sync::Arc::new), None)?;
             }
             print_json(&serde_json::json!({ "valid": true }))
@@ -364,7 +308,7 @@ async fn execute<C: Connector>(connector: &C, command: cli::Command) -> Result<(
                 _ => None,
             };
             let input = match activity.role() {
-                crate::Role::Target => Some(read_input(input.as_deref().unwrap_or("-"))?),
+                crate::Role::Target => Some(RequestDocs::read(input.as_deref().unwrap_or("-"))?),
                 crate::Role::Source => {
                     if input.is_some() {
                         return Err(Error::config(
@@ -494,36 +438,4 @@ fn wait_for_signal() -> std::pin::Pin<Box<dyn std::future::Future<Output = &'sta
         let _ = tokio::signal::ctrl_c().await;
         "Ctrl-C"
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::spans_of;
-
-    fn pieces(text: &str) -> (Vec<&str>, bool) {
-        let spans = spans_of(text).expect("valid");
-        (
-            spans.spans.iter().map(|s| &text[s.clone()]).collect(),
-            spans.batch,
-        )
-    }
-
-    #[test]
-    fn requests_are_found_in_every_input_form_without_parsing_them_into_values() {
-        assert_eq!(pieces(r#" {"a": 1} "#), (vec![r#"{"a": 1}"#], false));
-        assert_eq!(
-            pieces("[ {\"a\": [1, 2]},\n {\"b\": \"]\"} ]"),
-            (vec![r#"{"a": [1, 2]}"#, r#"{"b": "]"}"#], true)
-        );
-        assert_eq!(
-            pieces("{\"a\": 1}\n{\"b\": 2}\n"),
-            (vec![r#"{"a": 1}"#, r#"{"b": 2}"#], true)
-        );
-        assert_eq!(pieces("[]"), (vec![], true));
-        assert_eq!(pieces("  \n"), (vec![], true));
-        let bad = spans_of("{\"a\": 1}\n{oops}").err().expect("invalid");
-        assert!(bad.contains("request 1 is not valid JSON"), "{bad}");
-        let bad = spans_of("[{\"a\": 1}, nope]").err().expect("invalid");
-        assert!(bad.contains("request 0 is not valid JSON"), "{bad}");
-    }
 }

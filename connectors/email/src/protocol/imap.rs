@@ -70,6 +70,18 @@ impl ImapDialer {
         self.endpoint.what()
     }
 
+    /// The same dialer with a watch of its own, for a second session whose answers
+    /// must not be mistaken for the first one's (IDLE beside the reading session),
+    /// with the same limits.
+    pub(crate) fn with_own_watch(&self) -> Self {
+        let watch = Watch::default();
+        watch.limit(self.watch.literal_max(), self.watch.response_max());
+        Self {
+            watch: Arc::new(watch),
+            ..self.clone()
+        }
+    }
+
     /// The steps of opening a session, and of the check's `select`, for a report.
     pub(crate) fn steps(&self) -> [&'static str; 4] {
         ["connect", self.endpoint.tls_step(), "login", "select"]

@@ -29,6 +29,15 @@ pub struct ReadConfig {
     /// `after_read: none`).
     #[serde(default)]
     pub mode: ReadMode,
+    /// Keep reading: after the messages there are, wait for new ones (IMAP IDLE where
+    /// the server has it, else a poll every `poll_interval_secs`) and emit each as it
+    /// arrives, until SIGINT or SIGTERM ends the run. Commits go on meanwhile.
+    #[serde(default)]
+    pub follow: bool,
+    /// With `follow`, on a server without IDLE: seconds between looks for new mail.
+    #[serde(default = "minute")]
+    #[schemars(range(min = 1, max = 3600))]
+    pub poll_interval_secs: NonZeroU32,
     /// What to do with a message once it was delivered: `mark_seen`, `none`, `delete`
     /// or `{"move_to": "Folder"}`.
     #[serde(default)]
@@ -36,6 +45,16 @@ pub struct ReadConfig {
     /// What records carry of attachments: `content` (base64), `metadata` or `none`.
     #[serde(default)]
     pub attachments: AttachmentMode,
+    /// Put the whole message, as the server sent it, in the record (`raw_base64`): for
+    /// an archive, or a parser of your own.
+    #[serde(default)]
+    pub include_raw: bool,
+    /// Write each message (`.eml`) and/or its attachments to files in a directory,
+    /// each named by the SHA-256 of its content; the record carries the paths
+    /// (`eml_path`, `attachments[].path`). A message is committed only after its files
+    /// are synced to disk; one whose files cannot be written is reported and left.
+    #[serde(default)]
+    pub save_to: Option<SaveTo>,
     /// Attachments larger than this are listed with their size and marked skipped,
     /// without their content.
     #[serde(default = "max_attachment")]
@@ -100,6 +119,9 @@ fn one_mebibyte() -> u64 {
 fn hundred_deep() -> u32 {
     100
 }
+fn minute() -> NonZeroU32 {
+    NonZeroU32::new(60).expect("non-zero")
+}
 fn batch() -> NonZeroU32 {
     NonZeroU32::new(200).expect("non-zero")
 }
@@ -117,6 +139,28 @@ pub struct Filter {
     /// The subject contains this text.
     #[serde(default)]
     pub subject: Option<String>,
+    /// The To header contains this text.
+    #[serde(default)]
+    pub to: Option<String>,
+    /// Each of these header fields contains its text (`{"List-Id": "announce"}`); an
+    /// empty text matches every message that has the field.
+    #[serde(default)]
+    pub header: std::collections::BTreeMap<String, String>,
+    /// Larger than this many bytes.
+    #[serde(default)]
+    pub larger: Option<u32>,
+    /// Smaller than this many bytes.
+    #[serde(default)]
+    pub smaller: Option<u32>,
+    /// `true`: only messages flagged (`\Flagged`, starred); `false`: only those not.
+    #[serde(default)]
+    pub flagged: Option<bool>,
+    /// More search keys in IMAP's own syntax (RFC 3501 section 6.4.4), ANDed with the
+    /// rest: `OR FROM "a@x" FROM "b@x"`, `NOT KEYWORD $Junk`. ASCII, at most 1,000
+    /// characters, quotes and parentheses balanced, no literals.
+    #[serde(default)]
+    #[schemars(length(min = 1, max = 1000))]
+    pub search: Option<String>,
     /// Sent on or after this day (`2026-01-31`), by the Date header: the same date the
     /// record's `date` shows.
     #[serde(default)]
@@ -170,6 +214,30 @@ pub enum AttachmentMode {
     None,
 }
 
+#[connector_sdk::settings]
+/// Where and what to write to files.
+pub struct SaveTo {
+    /// An existing directory.
+    pub dir: std::path::PathBuf,
+    /// `eml` (the whole message), `attachments`, or `both` (the default).
+    #[serde(default)]
+    pub what: SaveWhat,
+}
+
+#[connector_sdk::settings]
+#[derive(Copy, Default, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+/// What [`SaveTo`] writes.
+pub enum SaveWhat {
+    /// The whole message as received, `<sha256>.eml`.
+    Eml,
+    /// Each attachment the record lists, `<sha256>.<extension>`.
+    Attachments,
+    /// Both.
+    #[default]
+    Both,
+}
+
 impl ReadConfig {
     /// The rules beyond the schema: a valid search, a `move_to` folder that is not
     /// the one read, `since` before `before`.
@@ -200,8 +268,79 @@ impl ReadConfig {
         {
             return Err(Error::config("/filter/before", "must be after `since`"));
         }
+        if let (Some(larger), Some(smaller)) = (config.filter.larger, config.filter.smaller)
+            && smaller <= larger.saturating_add(1)
+        {
+            return Err(Error::config(
+                "/filter/smaller",
+                "must be more than `larger` + 1: no message is both",
+            ));
+        }
+        for name in config.filter.header.keys() {
+            // RFC 5322 section 2.2: printable ASCII but the colon.
+            if name.is_empty() || !name.bytes().all(|b| (33..=126).contains(&b) && b != b':') {
+                return Err(Error::config(
+                    format!(
+                        "/filter/header/{}",
+                        crate::settings::clip(name)
+                            .replace('~', "~0")
+                            .replace('/', "~1")
+                    ),
+                    "expected a header field name: printable ASCII without spaces or colons",
+                ));
+            }
+        }
+        if let Some(save) = &config.save_to
+            && !save.dir.is_dir()
+        {
+            return Err(Error::config(
+                "/save_to/dir",
+                format!("`{}` is not a directory", save.dir.display()),
+            ));
+        }
+        if let Some(search) = &config.filter.search {
+            search_syntax(search).map_err(|why| Error::config("/filter/search", why))?;
+        }
         Ok(())
     }
+}
+
+/// Checks a raw IMAP search string before it goes to the server inside parentheses:
+/// printable ASCII, quoted strings closed (with `\\` escapes), parentheses balanced
+/// outside them, and no literal (`{5}` would make the server wait for bytes the
+/// connector never sends). The server judges the keys themselves.
+fn search_syntax(search: &str) -> std::result::Result<(), String> {
+    if search.trim().is_empty() {
+        return Err("expected IMAP search keys, got nothing".into());
+    }
+    if let Some(bad) = search.chars().find(|c| !(' '..='~').contains(c)) {
+        return Err(format!(
+            "only printable ASCII may go here (found {bad:?}); use `subject`, `from`, `to` or `header` for other text"
+        ));
+    }
+    let (mut depth, mut quoted, mut escaped) = (0usize, false, false);
+    for c in search.chars() {
+        match (quoted, escaped, c) {
+            (true, true, _) => escaped = false,
+            (true, false, '\\') => escaped = true,
+            (true, false, '"') => quoted = false,
+            (true, false, _) => {}
+            (false, _, '"') => quoted = true,
+            (false, _, '(') => depth += 1,
+            (false, _, ')') => {
+                depth = depth.checked_sub(1).ok_or("a `)` closes no `(`")?;
+            }
+            (false, _, '{') => return Err("literals (`{…}`) are not allowed here".into()),
+            _ => {}
+        }
+    }
+    if quoted {
+        return Err("a quoted string is not closed".into());
+    }
+    if depth > 0 {
+        return Err("a `(` is not closed".into());
+    }
+    Ok(())
 }
 
 /// A day, written `YYYY-MM-DD`; a day that is not in the calendar (`2026-02-31`) is
@@ -289,6 +428,47 @@ impl JsonSchema for Date {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn raw_search_strings_are_checked_before_they_reach_the_server() {
+        for good in [
+            "OR FROM \"a@x\" FROM \"b@x\"",
+            "NOT KEYWORD $Junk",
+            "(OR SEEN FLAGGED) SUBJECT \"a \\\"quoted\\\" (word\"",
+        ] {
+            assert_eq!(search_syntax(good), Ok(()), "{good}");
+        }
+        for (bad, why) in [
+            ("", "nothing"),
+            ("SUBJECT \"Grüße\"", "printable ASCII"),
+            ("ALL\r\nA2 LOGOUT", "printable ASCII"),
+            ("SUBJECT \"open", "not closed"),
+            ("(SEEN", "`(` is not closed"),
+            ("SEEN)", "closes no"),
+            ("SUBJECT {5}", "literals"),
+        ] {
+            let e = search_syntax(bad).expect_err(bad);
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+        let err = connector_sdk::from_value::<ReadConfig>(
+            &serde_json::json!({"filter": {"search": "SEEN)"}}),
+        )
+        .and_then(|c| c.check().map(|()| c))
+        .unwrap_err();
+        assert_eq!(err.path(), Some("/filter/search"));
+        let err = connector_sdk::from_value::<ReadConfig>(
+            &serde_json::json!({"filter": {"header": {"List Id": "x"}}}),
+        )
+        .and_then(|c| c.check().map(|()| c))
+        .unwrap_err();
+        assert_eq!(err.path(), Some("/filter/header/List Id"));
+        let err = connector_sdk::from_value::<ReadConfig>(
+            &serde_json::json!({"filter": {"larger": 100, "smaller": 101}}),
+        )
+        .and_then(|c| c.check().map(|()| c))
+        .unwrap_err();
+        assert_eq!(err.path(), Some("/filter/smaller"));
+    }
 
     #[test]
     fn days_must_be_in_the_calendar() {

@@ -20,9 +20,11 @@ pub(crate) fn search_query(config: &ReadConfig) -> Result<String> {
 /// Whether a filter has text that is not ASCII: RFC 3501 allows it only in a literal
 /// (section 4.3), which the search must then send inline.
 fn eight_bit(config: &ReadConfig) -> bool {
-    [&config.filter.from, &config.filter.subject]
+    let f = &config.filter;
+    [&f.from, &f.subject, &f.to]
         .into_iter()
         .flatten()
+        .chain(f.header.values())
         .any(|v| !v.is_ascii())
 }
 
@@ -47,24 +49,40 @@ pub(crate) fn search_within(
     // A message flagged \Deleted is on its way out (or was deleted by a run on a server
     // without UIDPLUS, whose EXPUNGE had to wait): never read it again.
     terms.push("UNDELETED".into());
+    let f = &config.filter;
+    let mut texts: Vec<(String, &String, String)> = Vec::new();
     for (key, value, path) in [
-        ("FROM", &config.filter.from, "/filter/from"),
-        ("SUBJECT", &config.filter.subject, "/filter/subject"),
+        ("FROM", &f.from, "/filter/from"),
+        ("TO", &f.to, "/filter/to"),
+        ("SUBJECT", &f.subject, "/filter/subject"),
     ] {
         if let Some(v) = value {
-            let q =
-                quote(v).ok_or_else(|| Error::config(path, "line breaks are not allowed here"))?;
-            if v.is_ascii() {
-                terms.push(format!("{key} {q}"));
-            } else if inline_literals {
-                utf8 = true;
-                terms.push(format!("{key} {{{}+}}\r\n{v}", v.len()));
-            } else {
-                return Err(Error::config(
-                    path,
-                    "text that is not ASCII must go to the server as a literal, and this server takes none inline (no LITERAL+ or LITERAL-, RFC 7888): use ASCII text",
-                ));
-            }
+            texts.push((key.to_owned(), v, path.to_owned()));
+        }
+    }
+    for (name, v) in &f.header {
+        // The name was checked to be a header field name (no spaces, no specials).
+        texts.push((
+            format!("HEADER {name}"),
+            v,
+            format!(
+                "/filter/header/{}",
+                name.replace('~', "~0").replace('/', "~1")
+            ),
+        ));
+    }
+    for (key, v, path) in texts {
+        let q = quote(v).ok_or_else(|| Error::config(&path, "line breaks are not allowed here"))?;
+        if v.is_ascii() {
+            terms.push(format!("{key} {q}"));
+        } else if inline_literals {
+            utf8 = true;
+            terms.push(format!("{key} {{{}+}}\r\n{v}", v.len()));
+        } else {
+            return Err(Error::config(
+                path,
+                "text that is not ASCII must go to the server as a literal, and this server takes none inline (no LITERAL+ or LITERAL-, RFC 7888): use ASCII text",
+            ));
         }
     }
     if let Some(d) = config.filter.since {
@@ -72,6 +90,21 @@ pub(crate) fn search_within(
     }
     if let Some(d) = config.filter.before {
         terms.push(format!("SENTBEFORE {}", d.imap()));
+    }
+    if let Some(n) = f.larger {
+        terms.push(format!("LARGER {n}"));
+    }
+    if let Some(n) = f.smaller {
+        terms.push(format!("SMALLER {n}"));
+    }
+    match f.flagged {
+        Some(true) => terms.push("FLAGGED".into()),
+        Some(false) => terms.push("UNFLAGGED".into()),
+        None => {}
+    }
+    if let Some(raw) = &f.search {
+        // Checked with the settings: ASCII, balanced, no literal.
+        terms.push(format!("({raw})"));
     }
     if terms.is_empty() {
         terms.push("ALL".into());

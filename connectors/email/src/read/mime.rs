@@ -143,6 +143,13 @@ fn build(
             }
         })
         .collect();
+    let save_files = config.save_to.as_ref().is_some_and(|s| {
+        matches!(
+            s.what,
+            super::config::SaveWhat::Attachments | super::config::SaveWhat::Both
+        )
+    });
+    let mut files: Vec<Vec<u8>> = Vec::new();
     let attachments = if config.attachments == AttachmentMode::None {
         Vec::new()
     } else {
@@ -154,6 +161,9 @@ fn build(
             .map(|(id, part)| {
                 let contents = original_bytes(&message, part);
                 let size = contents.len() as u64;
+                if save_files {
+                    files.push(contents.to_vec());
+                }
                 let content_type = part
                     .content_type()
                     .map(|ct| match ct.subtype() {
@@ -197,11 +207,12 @@ fn build(
                     inline,
                     content_base64,
                     skipped,
+                    path: None,
                 }
             })
             .collect()
     };
-    Ok(EmailRecord {
+    let mut record = EmailRecord {
         uid,
         uid_validity,
         folder: config.folder.clone(),
@@ -222,7 +233,15 @@ fn build(
         flags,
         size: raw.len() as u64,
         attachments,
-    })
+        raw_base64: config
+            .include_raw
+            .then(|| base64::engine::general_purpose::STANDARD.encode(raw)),
+        eml_path: None,
+    };
+    if let Some(save) = &config.save_to {
+        super::save::store(save, &mut record, raw, &files)?;
+    }
+    Ok(record)
 }
 
 /// The length of the header section: up to the first empty line (RFC 5322 section

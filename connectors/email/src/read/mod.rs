@@ -7,16 +7,18 @@
 //! fetch, commit); this file is the source that ties them together.
 
 mod config;
+mod follow;
 mod mailbox;
 mod mime;
 #[cfg(test)]
 mod prop_tests;
 mod record;
+mod save;
 mod state;
 
 use connector_sdk::{Emitter, Error, Object, Result, Source};
 
-pub use config::{AfterRead, AttachmentMode, Date, Filter, ReadConfig, ReadMode};
+pub use config::{AfterRead, AttachmentMode, Date, Filter, ReadConfig, ReadMode, SaveTo, SaveWhat};
 pub use record::{AddressRecord, AttachmentRecord, BodyPart, EmailRecord, HeaderRecord};
 pub use state::ReadState;
 
@@ -53,160 +55,10 @@ impl Source for ReadEmail {
         config: &ReadConfig,
         out: &Emitter<EmailRecord, u32, ReadState>,
     ) -> Result<()> {
-        let imap = conn.imap()?;
-        let what = imap.what();
-        let (uid_validity, uids, mut progress) = {
-            let mut session = conn.session().await?;
-            if let AfterRead::MoveTo(target) = &config.after_read {
-                let exists = crate::protocol::imap::list(&mut session, &what)
-                    .await?
-                    .iter()
-                    .any(|(n, _)| n == target);
-                if !exists {
-                    return Err(Error::config(
-                        "/after_read/move_to",
-                        crate::hints::with(
-                            format!("there is no folder `{target}` to move messages to"),
-                            crate::hints::NO_FOLDER,
-                        ),
-                    ));
-                }
-            }
-            imap.begin();
-            let mailbox = session
-                .select(crate::protocol::mutf7::encode(&config.folder))
-                .await
-                .map_err(|e| match imap.failed("SELECT", e) {
-                    err if err.kind() == connector_sdk::ErrorKind::Rejected => Error::config(
-                        "/folder",
-                        crate::hints::with(
-                            format!("cannot open folder `{}`: {}", config.folder, err.message()),
-                            crate::hints::NO_FOLDER,
-                        ),
-                    ),
-                    err => err,
-                })?;
-            let uid_validity = mailbox.uid_validity.unwrap_or(0);
-            conn.selected(&config.folder, uid_validity);
-            let progress = Progress::new(&config.folder, uid_validity, out.previous_state());
-            // A cursor reads on after the last UID delivered.
-            let after = match config.mode {
-                ReadMode::Cursor => progress.last_uid(),
-                ReadMode::Mark => 0,
-            };
-            let keep = config.max_messages.get() as usize;
-            let to = mailbox.uid_next.map(|next| next.saturating_sub(1));
-            let found = search(
-                imap,
-                &mut session,
-                config,
-                after.saturating_add(1),
-                to,
-                keep,
-            )
-            .await?;
-            let (uids, matching) = (found.first, found.matching);
-            tracing::info!(target: TARGET, folder = %config.folder, uid_validity, matching, reading = uids.len(), query = %search_query(config)?, "searched");
-            out.expect(uids.len() as u64);
-            out.remaining((matching - uids.len()) as u64);
-            if matching > uids.len() {
-                tracing::warn!(target: TARGET, folder = %config.folder, remaining = matching - uids.len(), max_messages = config.max_messages.get(), "{} more matching messages wait for the next run (max_messages is {})", matching - uids.len(), config.max_messages.get());
-            }
-            (uid_validity, uids, progress)
-        };
-        // Nothing a server sends may exceed what the settings allow, whatever sizes it
-        // reports: one piece at most max_message_bytes, one answer at most a batch.
-        imap.watch.limit(
-            config.max_message_bytes,
-            config.batch_bytes.saturating_add(config.max_message_bytes),
-        );
-        let sizes = fetch_sizes(conn, &what, &uids).await?;
-        let batches = plan_batches(
-            &uids,
-            &sizes,
-            config.batch_size.get() as usize,
-            config.batch_bytes,
-        );
-        // The next batch is fetched while the previous one is parsed on another thread.
-        let shared = std::sync::Arc::new(config.clone());
-        let mut parsing: Option<(u32, tokio::task::JoinHandle<Vec<Parsed>>)> = None;
-        for batch in batches {
-            if out.is_stopped() {
-                break;
-            }
-            let (fetch, oversized): (Vec<u32>, Vec<u32>) = batch.iter().partition(|uid| {
-                sizes
-                    .get(uid)
-                    .is_none_or(|s| *s <= config.max_message_bytes)
-            });
-            let mut refused: Vec<(u32, usize, String)> = oversized
-                .iter()
-                .map(|uid| {
-                    let size = sizes.get(uid).copied().unwrap_or(0);
-                    (
-                        *uid,
-                        usize::try_from(size).unwrap_or(usize::MAX),
-                        format!(
-                            "it is larger than max_message_bytes ({})",
-                            config.max_message_bytes
-                        ),
-                    )
-                })
-                .collect();
-            let fetched = if fetch.is_empty() {
-                Vec::new()
-            } else {
-                let fetched = match fetch_batch(conn, &what, &fetch).await {
-                    Err(e) if lost(&e) => {
-                        conn.reconnect(&e).await?;
-                        fetch_batch(conn, &what, &fetch).await?
-                    }
-                    fetched => fetched?,
-                };
-                one_by_one(conn, &what, &fetch, fetched, &mut refused).await?
-            };
-            if let Some((upto, previous)) = parsing.take() {
-                let skipped = emit_parsed(out, &config.folder, previous).await?;
-                out.checkpoint(progress.batch_done(upto, &skipped)).await?;
-            }
-            let config = std::sync::Arc::clone(&shared);
-            let upto = batch.iter().copied().max().unwrap_or(0);
-            let wanted: std::collections::HashSet<u32> = batch.iter().copied().collect();
-            parsing = Some((
-                upto,
-                tokio::task::spawn_blocking(move || {
-                    // One record per UID: a server may answer twice for a message (flags
-                    // alone, then the content); the answer with content counts.
-                    let with_body: std::collections::HashSet<u32> = fetched
-                        .iter()
-                        .filter(|f| f.body().is_some())
-                        .filter_map(|f| f.uid)
-                        .collect();
-                    let mut seen = std::collections::HashSet::new();
-                    let mut parsed: Vec<Parsed> = fetched
-                        .iter()
-                        .filter(|f| {
-                            f.uid.is_some_and(|u| {
-                                (f.body().is_some() || !with_body.contains(&u)) && seen.insert(u)
-                            })
-                        })
-                        .filter_map(|f| parse_fetch(&config, uid_validity, &wanted, f))
-                        .chain(
-                            refused
-                                .into_iter()
-                                .map(|(uid, size, why)| Parsed::Unreadable { uid, size, why }),
-                        )
-                        .collect();
-                    parsed.sort_by_key(Parsed::uid);
-                    parsed
-                }),
-            ));
+        if !config.follow {
+            return pass(conn, config, out, 0, 0).await.map(drop);
         }
-        if let Some((upto, last)) = parsing {
-            let skipped = emit_parsed(out, &config.folder, last).await?;
-            out.checkpoint(progress.batch_done(upto, &skipped)).await?;
-        }
-        Ok(())
+        follow::run(conn, config, out).await
     }
 
     async fn commit(
@@ -351,6 +203,191 @@ async fn one_by_one(
         }
     }
     Ok(messages)
+}
+
+/// What one pass did.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Pass {
+    /// The folder's UIDVALIDITY.
+    pub(crate) uid_validity: u32,
+    /// The highest UID it read (emitted or reported), or where it started.
+    pub(crate) last_uid: u32,
+    /// How many messages it planned to read.
+    pub(crate) planned: u64,
+    /// Whether more matching messages wait (over `max_messages`).
+    pub(crate) more: bool,
+}
+
+/// One pass over the folder: select, search (UIDs above `after`), fetch in batches,
+/// emit. `planned` counts the messages earlier passes of this run planned (for the
+/// progress total).
+async fn pass(
+    conn: &EmailConnection,
+    config: &ReadConfig,
+    out: &Emitter<EmailRecord, u32, ReadState>,
+    after: u32,
+    planned: u64,
+) -> Result<Pass> {
+    let imap = conn.imap()?;
+    let what = imap.what();
+    let (uid_validity, uids, mut progress, matching) = {
+        let mut session = conn.session().await?;
+        if let AfterRead::MoveTo(target) = &config.after_read {
+            let exists = crate::protocol::imap::list(&mut session, &what)
+                .await?
+                .iter()
+                .any(|(n, _)| n == target);
+            if !exists {
+                return Err(Error::config(
+                    "/after_read/move_to",
+                    crate::hints::with(
+                        format!("there is no folder `{target}` to move messages to"),
+                        crate::hints::NO_FOLDER,
+                    ),
+                ));
+            }
+        }
+        imap.begin();
+        let mailbox = session
+            .select(crate::protocol::mutf7::encode(&config.folder))
+            .await
+            .map_err(|e| match imap.failed("SELECT", e) {
+                err if err.kind() == connector_sdk::ErrorKind::Rejected => Error::config(
+                    "/folder",
+                    crate::hints::with(
+                        format!("cannot open folder `{}`: {}", config.folder, err.message()),
+                        crate::hints::NO_FOLDER,
+                    ),
+                ),
+                err => err,
+            })?;
+        let uid_validity = mailbox.uid_validity.unwrap_or(0);
+        conn.selected(&config.folder, uid_validity);
+        let progress = Progress::new(&config.folder, uid_validity, out.previous_state());
+        // A cursor reads on after the last UID delivered; a follow run after the
+        // last one it read (those not yet committed must not come twice).
+        let after = match config.mode {
+            ReadMode::Cursor => progress.last_uid().max(after),
+            ReadMode::Mark => after,
+        };
+        let keep = config.max_messages.get() as usize;
+        let to = mailbox.uid_next.map(|next| next.saturating_sub(1));
+        let found = search(
+            imap,
+            &mut session,
+            config,
+            after.saturating_add(1),
+            to,
+            keep,
+        )
+        .await?;
+        let (uids, matching) = (found.first, found.matching);
+        tracing::info!(target: TARGET, folder = %config.folder, uid_validity, matching, reading = uids.len(), query = %search_query(config)?, "searched");
+        out.expect(planned + uids.len() as u64);
+        out.remaining((matching - uids.len()) as u64);
+        if matching > uids.len() {
+            tracing::warn!(target: TARGET, folder = %config.folder, remaining = matching - uids.len(), max_messages = config.max_messages.get(), "{} more matching messages wait for the next run (max_messages is {})", matching - uids.len(), config.max_messages.get());
+        }
+        (uid_validity, uids, progress, matching)
+    };
+    // Nothing a server sends may exceed what the settings allow, whatever sizes it
+    // reports: one piece at most max_message_bytes, one answer at most a batch.
+    imap.watch.limit(
+        config.max_message_bytes,
+        config.batch_bytes.saturating_add(config.max_message_bytes),
+    );
+    let sizes = fetch_sizes(conn, &what, &uids).await?;
+    let batches = plan_batches(
+        &uids,
+        &sizes,
+        config.batch_size.get() as usize,
+        config.batch_bytes,
+    );
+    // The next batch is fetched while the previous one is parsed on another thread.
+    let shared = std::sync::Arc::new(config.clone());
+    let mut parsing: Option<(u32, tokio::task::JoinHandle<Vec<Parsed>>)> = None;
+    for batch in batches {
+        if out.is_stopped() {
+            break;
+        }
+        let (fetch, oversized): (Vec<u32>, Vec<u32>) = batch.iter().partition(|uid| {
+            sizes
+                .get(uid)
+                .is_none_or(|s| *s <= config.max_message_bytes)
+        });
+        let mut refused: Vec<(u32, usize, String)> = oversized
+            .iter()
+            .map(|uid| {
+                let size = sizes.get(uid).copied().unwrap_or(0);
+                (
+                    *uid,
+                    usize::try_from(size).unwrap_or(usize::MAX),
+                    format!(
+                        "it is larger than max_message_bytes ({})",
+                        config.max_message_bytes
+                    ),
+                )
+            })
+            .collect();
+        let fetched = if fetch.is_empty() {
+            Vec::new()
+        } else {
+            let fetched = match fetch_batch(conn, &what, &fetch).await {
+                Err(e) if lost(&e) => {
+                    conn.reconnect(&e).await?;
+                    fetch_batch(conn, &what, &fetch).await?
+                }
+                fetched => fetched?,
+            };
+            one_by_one(conn, &what, &fetch, fetched, &mut refused).await?
+        };
+        if let Some((upto, previous)) = parsing.take() {
+            let skipped = emit_parsed(out, &config.folder, previous).await?;
+            out.checkpoint(progress.batch_done(upto, &skipped)).await?;
+        }
+        let config = std::sync::Arc::clone(&shared);
+        let upto = batch.iter().copied().max().unwrap_or(0);
+        let wanted: std::collections::HashSet<u32> = batch.iter().copied().collect();
+        parsing = Some((
+            upto,
+            tokio::task::spawn_blocking(move || {
+                // One record per UID: a server may answer twice for a message (flags
+                // alone, then the content); the answer with content counts.
+                let with_body: std::collections::HashSet<u32> = fetched
+                    .iter()
+                    .filter(|f| f.body().is_some())
+                    .filter_map(|f| f.uid)
+                    .collect();
+                let mut seen = std::collections::HashSet::new();
+                let mut parsed: Vec<Parsed> = fetched
+                    .iter()
+                    .filter(|f| {
+                        f.uid.is_some_and(|u| {
+                            (f.body().is_some() || !with_body.contains(&u)) && seen.insert(u)
+                        })
+                    })
+                    .filter_map(|f| parse_fetch(&config, uid_validity, &wanted, f))
+                    .chain(
+                        refused
+                            .into_iter()
+                            .map(|(uid, size, why)| Parsed::Unreadable { uid, size, why }),
+                    )
+                    .collect();
+                parsed.sort_by_key(Parsed::uid);
+                parsed
+            }),
+        ));
+    }
+    if let Some((upto, last)) = parsing {
+        let skipped = emit_parsed(out, &config.folder, last).await?;
+        out.checkpoint(progress.batch_done(upto, &skipped)).await?;
+    }
+    Ok(Pass {
+        uid_validity,
+        last_uid: uids.iter().copied().max().unwrap_or(after),
+        planned: uids.len() as u64,
+        more: matching > uids.len(),
+    })
 }
 
 fn parse_fetch(

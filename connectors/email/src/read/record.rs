@@ -51,6 +51,12 @@ pub struct EmailRecord {
     pub size: u64,
     /// Attachments and inline parts (images referenced from the HTML).
     pub attachments: Vec<AttachmentRecord>,
+    /// The whole message as the server sent it, base64-encoded (with `include_raw`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw_base64: Option<String>,
+    /// The file the message was written to (with `save_to`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eml_path: Option<String>,
 }
 
 #[connector_sdk::settings]
@@ -105,4 +111,7 @@ pub struct AttachmentRecord {
     /// Why the content was left out (`larger than max_attachment_bytes`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skipped: Option<String>,
+    /// The file the content was written to (with `save_to`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
 }

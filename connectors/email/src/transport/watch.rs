@@ -79,6 +79,16 @@ impl Watch {
     }
 
     /// Takes the last tagged completion seen (`None` if none came since the last take).
+    /// The largest literal allowed.
+    pub(crate) fn literal_max(&self) -> u64 {
+        self.literal_max.load(Ordering::Relaxed)
+    }
+
+    /// The most literal bytes allowed in one response.
+    pub(crate) fn response_max(&self) -> u64 {
+        self.response_max.load(Ordering::Relaxed)
+    }
+
     pub(crate) fn take_completion(&self) -> Option<Completion> {
         self.completion.lock().ok().and_then(|mut c| c.take())
     }
