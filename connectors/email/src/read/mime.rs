@@ -67,16 +67,18 @@ fn build(
             config.max_parts
         ));
     }
-    let addresses = |a: Option<&mail_parser::Address<'_>>| -> Vec<AddressRecord> {
-        a.map(|a| {
-            a.iter()
-                .map(|addr| AddressRecord {
-                    name: addr.name().map(str::to_owned),
-                    address: addr.address().map(str::to_owned),
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+    let addresses = |a: Option<&mail_parser::Address<'_>>, field: &str| -> Vec<AddressRecord> {
+        let parsed: Vec<AddressRecord> = a
+            .map(|a| {
+                a.iter()
+                    .map(|addr| AddressRecord {
+                        name: addr.name().map(str::to_owned),
+                        address: addr.address().map(str::to_owned),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        mend_addresses(parsed, raw_header(&message, field).as_deref())
     };
     let bracket = |id: &str| format!("<{id}>");
     let ids = |v: &mail_parser::HeaderValue<'_>| -> Vec<String> {
@@ -218,10 +220,10 @@ fn build(
         folder: config.folder.clone(),
         message_id: message.message_id().map(bracket),
         date: message.date().map(|d| utc(d.to_timestamp())),
-        from: addresses(message.from()),
-        to: addresses(message.to()),
-        cc: addresses(message.cc()),
-        reply_to: addresses(message.reply_to()),
+        from: addresses(message.from(), "From"),
+        to: addresses(message.to(), "To"),
+        cc: addresses(message.cc(), "Cc"),
+        reply_to: addresses(message.reply_to(), "Reply-To"),
         subject: message.subject().map(str::to_owned),
         text,
         html,
@@ -290,6 +292,37 @@ fn nesting(message: &Message<'_>) -> usize {
         }
     }
     deepest
+}
+
+/// The first top-level header field `name`, unfolded, as written (not UTF-8 bytes
+/// replaced).
+fn raw_header(message: &Message<'_>, name: &str) -> Option<String> {
+    let top = message.parts.first()?;
+    let h = top
+        .headers
+        .iter()
+        .find(|h| h.name.as_str().eq_ignore_ascii_case(name))?;
+    let bytes = message
+        .raw_message
+        .get(h.offset_start as usize..h.offset_end as usize)?;
+    Some(unfold(&String::from_utf8_lossy(bytes)))
+}
+
+/// Works around an address-list misreading of mail-parser 0.11: a bare word
+/// (`From: MAILER-DAEMON`, common in bounces; RFC 5322 section 4.4 allows a local part
+/// alone in obsolete syntax) came out as a display name with no address.
+fn mend_addresses(parsed: Vec<AddressRecord>, raw: Option<&str>) -> Vec<AddressRecord> {
+    let Some(raw) = raw.map(str::trim).filter(|r| !r.is_empty()) else {
+        return parsed;
+    };
+    let bare_word = !raw.contains(['@', '<', '>', ',', ':', ';', '"', '(', ' ']);
+    match parsed.as_slice() {
+        [one] if bare_word && one.address.is_none() => vec![AddressRecord {
+            name: None,
+            address: Some(raw.to_owned()),
+        }],
+        _ => parsed,
+    }
 }
 
 /// Each part's number as IMAP names it (RFC 3501 section 6.4.5), by part id: the parts
@@ -690,5 +723,61 @@ mod tests {
             "RFC 2045 section 5.2 outside a digest: {types:?}"
         );
         assert!(!types.iter().any(|t| t.1 == "application/octet-stream"));
+    }
+
+    #[test]
+    fn bare_words_empty_groups_and_obsolete_dates_are_read() {
+        let raw = concat!(
+            "From: MAILER-DAEMON\r\n",
+            "To: undisclosed-recipients:;\r\n",
+            "Cc: Team: ;, \"A\" <a@example.com>\r\n",
+            "Subject: bounce\r\n\r\nbody\r\n"
+        );
+        let rec = record(&config(), 1, 1, Vec::new(), raw.as_bytes()).expect("a record");
+        let list = |v: &[AddressRecord]| {
+            v.iter()
+                .map(|a| (a.name.clone(), a.address.clone()))
+                .collect::<Vec<_>>()
+        };
+        // mail-parser 0.11 makes the bare word a display name: mended.
+        assert_eq!(list(&rec.from), [(None, Some("MAILER-DAEMON".into()))]);
+        // These it reads right (0.11.9): kept as regression tests.
+        assert_eq!(list(&rec.to), [], "an empty group is no recipient");
+        assert_eq!(
+            list(&rec.cc),
+            [(Some("A".into()), Some("a@example.com".into()))]
+        );
+        for (date, utc) in [
+            ("Tue, 20 Jan 15 17:35:20 EST", "2015-01-20T22:35:20Z"),
+            ("1 Jan 98 12:00:00 PDT", "1998-01-01T19:00:00Z"),
+            (
+                "Mon, 2 Mar 2026 10:00:00 +0100 (CET)",
+                "2026-03-02T09:00:00Z",
+            ),
+            (
+                "Thu, 13 Feb 1969 23:32 -0330 (Newfoundland Time)",
+                "1969-02-14T03:02:00Z",
+            ),
+            ("21 Nov 97 09:55:06 GMT", "1997-11-21T09:55:06Z"),
+            ("Fri, 21 Nov 1997 09:55:06 A", "1997-11-21T09:55:06Z"),
+            ("Fri, 21 Nov 097 09:55:06 -0600", "1997-11-21T15:55:06Z"),
+        ] {
+            let raw = format!("From: a@example.com\r\nDate: {date}\r\n\r\nx\r\n");
+            let rec = record(&config(), 1, 1, Vec::new(), raw.as_bytes()).expect("a record");
+            assert_eq!(rec.date.as_deref(), Some(utc), "{date}");
+        }
+        // A name with an address is left alone.
+        let named = record(
+            &config(),
+            1,
+            1,
+            Vec::new(),
+            b"From: Bob <bob@example.com>\r\n\r\nx\r\n",
+        )
+        .expect("a record");
+        assert_eq!(
+            list(&named.from),
+            [(Some("Bob".into()), Some("bob@example.com".into()))]
+        );
     }
 }
