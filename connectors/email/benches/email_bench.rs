@@ -105,17 +105,7 @@ fn main() {
             &SEND.to_string(),
         ]))
     };
-    let send = |conn: &str, config: &str| {
-        time_ok(
-            Command::new(BIN)
-                .args(["--log-level", "warn", "run", "send", "--connection"])
-                .arg(w.join(conn))
-                .arg("--config")
-                .arg(w.join(config))
-                .arg("--input")
-                .arg(w.join("batch.json")),
-        )
-    };
+    let send = |conn: &str, config: &str| time_ok(&mut send_command(w, conn, config, "batch.json"));
     // Each contender starts with Postfix's queue empty: the previous one's messages are
     // all stored before the clock starts, so nobody pays for someone else's delivery.
     let mut sent = 0;
@@ -224,29 +214,23 @@ fn main() {
     );
     // Sending: the host hands requests out and prints results as they come, so a
     // batch ten times larger must not take more memory.
-    let rss_send = peak_rss(
-        Command::new(BIN)
-            .args(["--log-level", "warn", "run", "send", "--connection"])
-            .arg(w.join("tls.json"))
-            .arg("--config")
-            .arg(w.join("send-tls.json"))
-            .arg("--input")
-            .arg(w.join("batch.json")),
-    );
+    let rss_send = peak_rss(&mut send_command(
+        w,
+        "tls.json",
+        "send-tls.json",
+        "batch.json",
+    ));
     settle(&mut sent);
     let big_batch: Vec<Value> = (0..BIG_SEND)
         .map(|i| message_request(i, &sender, &sink))
         .collect();
     write(w, "big-batch.json", &json!(big_batch));
-    let rss_big_send = peak_rss(
-        Command::new(BIN)
-            .args(["--log-level", "warn", "run", "send", "--connection"])
-            .arg(w.join("tls.json"))
-            .arg("--config")
-            .arg(w.join("send-tls.json"))
-            .arg("--input")
-            .arg(w.join("big-batch.json")),
-    );
+    let rss_big_send = peak_rss(&mut send_command(
+        w,
+        "tls.json",
+        "send-tls.json",
+        "big-batch.json",
+    ));
     let attachment = w.join("big.bin");
     std::fs::write(
         &attachment,
@@ -261,15 +245,12 @@ fn main() {
         &json!({"from": sender.address, "to": [sink.address], "subject": "25 MB", "text": "see attached", "attachments": [{"path": attachment}]}),
     );
     write(w, "big-config.json", &json!({"attachment_dir": w}));
-    let rss_25mb = peak_rss(
-        Command::new(BIN)
-            .args(["--log-level", "warn", "run", "send", "--connection"])
-            .arg(w.join("tls.json"))
-            .arg("--config")
-            .arg(w.join("big-config.json"))
-            .arg("--input")
-            .arg(w.join("big-send.json")),
-    );
+    let rss_25mb = peak_rss(&mut send_command(
+        w,
+        "tls.json",
+        "big-config.json",
+        "big-send.json",
+    ));
 
     // ---- report
     let rate = |n: usize, v: &mut Vec<Duration>| n as f64 / median(v).as_secs_f64();
@@ -489,6 +470,18 @@ fn plain_imap(servers: &MailServers, user: &User) -> Value {
     let mut c = servers.connection(user, Transport::Plain);
     c["smtp"] = Value::Null;
     c
+}
+
+/// `run send` with the files of `w` named.
+fn send_command(w: &Path, conn: &str, config: &str, input: &str) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.args(["--log-level", "warn", "run", "send", "--connection"])
+        .arg(w.join(conn))
+        .arg("--config")
+        .arg(w.join(config))
+        .arg("--input")
+        .arg(w.join(input));
+    cmd
 }
 
 fn write(dir: &Path, name: &str, value: &Value) {

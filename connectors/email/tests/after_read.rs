@@ -52,20 +52,7 @@ fn delete_expunges_exactly_the_delivered_messages() {
     let fx = Fixture::new();
     plant_three(&fx);
     // A message already flagged \Deleted by someone else must survive our expunge.
-    common::servers()
-        .doveadm(&[
-            "flags",
-            "add",
-            "-u",
-            &fx.user.address,
-            "\\Deleted \\Seen",
-            "mailbox",
-            "INBOX",
-            "uid",
-            "3",
-        ])
-        .output()
-        .expect("doveadm");
+    fx.flag(3, "\\Deleted \\Seen");
     let out = fx.read(json!({"after_read": "delete"}));
     assert_eq!(code(&out), 0, "{}", common::stderr(&out));
     assert_eq!(records(&out).len(), 2);

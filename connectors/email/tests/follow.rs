@@ -26,6 +26,29 @@ fn lines(stream: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> 
     rx
 }
 
+/// Starts `run read` with debug logs; returns the child and its stdout and stderr
+/// lines as they come.
+fn follow(
+    conn: &str,
+    config: &str,
+) -> (
+    std::process::Child,
+    mpsc::Receiver<String>,
+    mpsc::Receiver<String>,
+) {
+    let mut child = Command::new(BIN)
+        .args(["--log-level", "debug", "run", "read", "--connection", conn])
+        .args(["--config", config])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let records = lines(child.stdout.take().expect("stdout"));
+    let log = lines(child.stderr.take().expect("stderr"));
+    (child, records, log)
+}
+
 /// The next record's subject, within `limit`.
 fn next_subject(records: &mpsc::Receiver<String>, limit: Duration) -> Option<String> {
     let deadline = Instant::now() + limit;
@@ -57,17 +80,7 @@ fn new_mail_is_read_as_it_arrives_and_sigterm_ends_the_run() {
     let fx = Fixture::new();
     fx.plant(&raw_message("old@x", "already there", "a@example.test"));
     let config = fx.file("follow.json", &json!({"follow": true}));
-    let mut child = Command::new(BIN)
-        .args(["--log-level", "debug", "run", "read", "--connection"])
-        .arg(fx.conn())
-        .args(["--config", &config])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let records = lines(child.stdout.take().expect("stdout"));
-    let log = lines(child.stderr.take().expect("stderr"));
+    let (mut child, records, log) = follow(&fx.conn(), &config);
 
     assert_eq!(
         next_subject(&records, Duration::from_secs(20)).as_deref(),
@@ -153,18 +166,7 @@ fn without_idle_the_folder_is_polled_and_sigterm_still_ends_the_run() {
         json!({"follow": true, "poll_interval_secs": 1, "after_read": "none"}).to_string(),
     )
     .expect("write");
-    let mut child = Command::new(BIN)
-        .args(["run", "read", "--connection"])
-        .arg(&conn)
-        .arg("--config")
-        .arg(&cfg)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let records = lines(child.stdout.take().expect("stdout"));
-    let _log = lines(child.stderr.take().expect("stderr"));
+    let (mut child, records, _log) = follow(&conn.to_string_lossy(), &cfg.to_string_lossy());
     assert_eq!(
         next_subject(&records, Duration::from_secs(10)).as_deref(),
         Some("one")

@@ -20,21 +20,7 @@ fn unseen_only_skips_read_messages_and_can_be_turned_off() {
     fx.plant(&raw_message("a@x", "first", "alice@example.test"));
     fx.plant(&raw_message("b@x", "second", "bob@example.test"));
     // Mark the first one read on the server.
-    let out = common::servers()
-        .doveadm(&[
-            "flags",
-            "add",
-            "-u",
-            &fx.user.address,
-            "\\Seen",
-            "mailbox",
-            "INBOX",
-            "uid",
-            "1",
-        ])
-        .output()
-        .expect("doveadm");
-    assert!(out.status.success());
+    fx.flag(1, "\\Seen");
     assert_eq!(
         subjects(&fx.read(json!({"after_read": "none"}))),
         ["second"]
@@ -187,8 +173,7 @@ fn recipient_header_size_flag_and_raw_search_filters() {
         10,
     ));
     // UID 4 gets \Flagged, as a user starring it would.
-    let status = flag(&fx, 4);
-    assert!(status, "doveadm flags add");
+    fx.flag(4, "\\Flagged");
     let read = |filter: serde_json::Value| {
         subjects(&fx.read(json!({"after_read": "none", "filter": filter})))
     };
@@ -226,22 +211,4 @@ fn recipient_header_size_flag_and_raw_search_filters() {
     // A raw search that would unbalance the command is refused before connecting.
     let out = fx.read(json!({"filter": {"search": "ALL) (SEEN"}}));
     assert_eq!(code(&out), 2, "{}", stderr(&out));
-}
-
-/// Flags UID `uid` of the fixture's INBOX `\Flagged` with doveadm.
-fn flag(fx: &Fixture, uid: u32) -> bool {
-    common::servers()
-        .doveadm(&[
-            "flags",
-            "add",
-            "-u",
-            &fx.user.address,
-            "\\Flagged",
-            "mailbox",
-            "INBOX",
-            "uid",
-            &uid.to_string(),
-        ])
-        .status()
-        .is_ok_and(|s| s.success())
 }

@@ -115,6 +115,30 @@ impl Fixture {
             .expect("doveadm save");
     }
 
+    /// Adds `flags` (`"\\Seen \\Flagged"`) to message `uid` of INBOX, as another client
+    /// would; panics when doveadm fails.
+    pub fn flag(&self, uid: u32, flags: &str) {
+        let out = servers()
+            .doveadm(&[
+                "flags",
+                "add",
+                "-u",
+                &self.user.address,
+                flags,
+                "mailbox",
+                "INBOX",
+                "uid",
+                &uid.to_string(),
+            ])
+            .output()
+            .expect("doveadm");
+        assert!(
+            out.status.success(),
+            "doveadm flags: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// The messages in `folder`.
     pub fn stored(&self, folder: &str) -> Vec<StoredMessage> {
         servers().messages(&self.user, folder).expect("list")
