@@ -297,6 +297,11 @@ mod tests {
             rx,
         );
         assert_eq!(made.load(Ordering::SeqCst), 0, "nothing made up front");
+        let shown = format!("{batch:?}");
+        assert!(
+            shown.contains("len: 4") && shown.contains("stopped: false"),
+            "{shown}"
+        );
         assert_eq!(batch.next(), Some((0, "request 0".to_owned())));
         assert_eq!(made.load(Ordering::SeqCst), 1);
         assert_eq!(batch.next(), Some((1, "request 1".to_owned())));

@@ -300,6 +300,10 @@ mod tests {
         let (_d, path) = file("{\"only\": true}");
         let docs = RequestDocs::read(&path).expect("read");
         assert_eq!((docs.len(), docs.batch), (1, false));
+        // An array of one is still a batch: its errors carry the index.
+        let (_d, path) = file("[{\"only\": true}]");
+        let docs = RequestDocs::read(&path).expect("read");
+        assert_eq!((docs.len(), docs.batch), (1, true));
 
         for empty in ["", "  \n", "[]"] {
             let (_d, path) = file(empty);

@@ -100,3 +100,88 @@ pub(crate) async fn run<T: Target>(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ActivityInfo, CheckReport, Connection};
+    use std::time::Duration;
+    use tokio::sync::watch;
+
+    #[derive(Debug, Default)]
+    struct Nothing;
+
+    #[crate::connection]
+    impl Connection for Nothing {
+        async fn check(&self) -> CheckReport {
+            CheckReport::new()
+        }
+    }
+
+    /// Reports the first two requests it takes, then hangs on the third.
+    struct Stuck;
+
+    impl crate::__private::TargetImpl for Stuck {}
+
+    #[async_trait::async_trait]
+    impl Target for Stuck {
+        type Connection = Nothing;
+        type Config = ();
+        type Request = u32;
+        type Response = u32;
+
+        fn info(&self) -> ActivityInfo {
+            ActivityInfo {
+                name: "stuck",
+                description: "",
+                discovery: false,
+            }
+        }
+
+        async fn call(
+            &self,
+            _: &Nothing,
+            _: &(),
+            requests: &Requests<u32>,
+            results: &Results<u32>,
+        ) -> Result<()> {
+            while let Some((index, request)) = requests.next() {
+                if index == 2 {
+                    std::future::pending::<()>().await;
+                }
+                results.send(index, request)?;
+            }
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_signal_mid_batch_says_how_many_were_reported_and_how_many_not() {
+        let (stop, rx) = watch::channel(false);
+        let io = RunIo {
+            output: Box::new(std::io::sink()),
+            stop: rx,
+            commit_every: 100,
+            state_file: None,
+            deferred: false,
+            state_lines: false,
+            progress_every: Duration::ZERO,
+        };
+        let fetch = Box::new(|i: usize| u32::try_from(i).ok());
+        let running = tokio::spawn(run(Arc::new(Stuck), Arc::new(Nothing), (), 5, fetch, io));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        stop.send(true).expect("stop");
+        let error = tokio::time::timeout(Duration::from_secs(5), running)
+            .await
+            .expect("ends within the grace period")
+            .expect("joined")
+            .expect_err("a stopped run is an error");
+        assert_eq!(error.kind(), crate::ErrorKind::Interrupted, "{error}");
+        assert!(
+            error
+                .message()
+                .contains("2 of 5 requests reported (0 failed); the other 3 were not started"),
+            "{error}"
+        );
+    }
+}
