@@ -323,9 +323,28 @@ mod tests {
             rx,
         );
         assert_eq!(batch.next(), Some((0, 0)));
+        assert!(!batch.is_stopped() && !batch.is_empty());
         stop2.send(true).expect("send");
+        assert!(batch.is_stopped());
         assert_eq!(batch.next(), None);
         assert_eq!(made.load(Ordering::SeqCst), 1);
         drop(stop);
+    }
+
+    #[test]
+    fn an_empty_batch_and_the_results_reported_so_far() {
+        let none = crate::testing::requests::<u32>(Vec::new());
+        assert!(none.is_empty());
+        assert_eq!(none.len(), 0);
+        let (out, _lines) = crate::testing::results::<u32>(3);
+        assert_eq!(out.reported(), 0);
+        out.send(2, 7).expect("sent");
+        out.send(0, 5).expect("sent");
+        assert_eq!(out.reported(), 2);
+        let shown = format!("{out:?}");
+        assert!(
+            shown.contains("reported: 2") && shown.contains("of: 3"),
+            "{shown}"
+        );
     }
 }

@@ -113,6 +113,25 @@ fn json_lines_are_a_batch_and_empty_input_is_nothing_to_do() {
         );
         assert!(out.stdout.is_empty());
     }
+    // Nothing to do is said, and no connection is opened for it.
+    let out = run_with_stdin(
+        &[
+            "--log-level",
+            "info",
+            "run",
+            "append",
+            "--connection",
+            &fx.conn(),
+            "--config",
+            &config,
+        ],
+        "[]",
+    );
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        log.contains("the input holds no request: nothing to do"),
+        "{log}"
+    );
     let text = std::fs::read_to_string(fx.root().join("out.jsonl")).expect("read");
     assert_eq!(text, "1\n2\n3\n");
 }
