@@ -333,10 +333,11 @@ mod tests {
 
     #[test]
     fn an_empty_batch_and_the_results_reported_so_far() {
-        let none = crate::testing::requests::<u32>(Vec::new());
+        let (_stop, rx) = tokio::sync::watch::channel(false);
+        let none = Requests::<u32>::new(Vec::new(), rx);
         assert!(none.is_empty());
         assert_eq!(none.len(), 0);
-        let (out, _lines) = crate::testing::results::<u32>(3);
+        let out = super::Results::<u32>::new(Box::new(std::io::sink()), 3, Box::new(|_| None));
         assert_eq!(out.reported(), 0);
         out.send(2, 7).expect("sent");
         out.send(0, 5).expect("sent");
