@@ -1,7 +1,8 @@
 //! Every byte of a message reaches the record, read from real Dovecot: each inline text
 //! part (not only the first) with the part it came from, attachments as the sender's
 //! own bytes (a text file in Latin-1 is not converted to UTF-8), and the parts of a
-//! digest typed as messages (RFC 2046 section 5.1.5).
+//! digest typed as messages (RFC 2046 section 5.1.5), and a uuencoded file in a text
+//! body as an attachment.
 
 mod common;
 
@@ -83,4 +84,23 @@ fn a_text_file_sent_comes_back_with_the_same_checksum() {
     let menu = &record["attachments"][0];
     assert_eq!(menu["filename"], "menu.txt", "{record}");
     assert_eq!(menu["content_base64"], b64(LATIN1), "{record}");
+}
+
+#[test]
+fn a_uuencoded_file_in_a_text_body_comes_out_as_an_attachment() {
+    let fx = Fixture::new();
+    fx.plant(concat!(
+        "From: old@example.test\r\nTo: someone@example.test\r\nSubject: uu\r\n",
+        "Message-ID: <uu@example.test>\r\nDate: Mon, 02 Mar 2026 10:00:00 +0000\r\n\r\n",
+        "the file:\r\n\r\nbegin 644 hello.txt\r\n,:&5L;&\\@=V]R;&0*\r\n`\r\nend\r\n"
+    ));
+    let out = fx.read(json!({"after_read": "none"}));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let record = &records(&out)[0];
+    assert_eq!(record["text"], "the file:");
+    assert_eq!(record["attachments"][0]["filename"], "hello.txt");
+    assert_eq!(
+        record["attachments"][0]["content_base64"],
+        b64(b"hello world\n")
+    );
 }

@@ -107,7 +107,16 @@ fn build(
             })
             .collect()
     };
-    let text_parts = bodies(&message.text_body, false);
+    let mut uu_files = Vec::new();
+    let text_parts: Vec<BodyPart> = bodies(&message.text_body, false)
+        .into_iter()
+        .map(|mut part| {
+            let (text, files) = super::uu::extract(&part.content);
+            part.content = text;
+            uu_files.extend(files);
+            part
+        })
+        .collect();
     let html_parts = bodies(&message.html_body, true);
     let text = match text_parts.as_slice() {
         [] => None,
@@ -152,7 +161,7 @@ fn build(
         )
     });
     let mut files: Vec<Vec<u8>> = Vec::new();
-    let attachments = if config.attachments == AttachmentMode::None {
+    let mut attachments = if config.attachments == AttachmentMode::None {
         Vec::new()
     } else {
         let in_digest = digest_children(&message);
@@ -214,6 +223,41 @@ fn build(
             })
             .collect()
     };
+    if config.attachments != AttachmentMode::None {
+        for file in uu_files {
+            let size = file.bytes.len() as u64;
+            let (content_base64, skipped) = match config.attachments {
+                AttachmentMode::Content if size > config.max_attachment_bytes => (
+                    None,
+                    Some(format!(
+                        "larger than max_attachment_bytes ({size} > {})",
+                        config.max_attachment_bytes
+                    )),
+                ),
+                AttachmentMode::Content => (
+                    Some(base64::engine::general_purpose::STANDARD.encode(&file.bytes)),
+                    None,
+                ),
+                _ => (None, None),
+            };
+            attachments.push(AttachmentRecord {
+                filename: Some(crate::filename::safe(&file.name)),
+                content_type: mime_guess::from_path(&file.name)
+                    .first_raw()
+                    .unwrap_or("application/octet-stream")
+                    .to_owned(),
+                size,
+                content_id: None,
+                inline: false,
+                content_base64,
+                skipped,
+                path: None,
+            });
+            if save_files {
+                files.push(file.bytes);
+            }
+        }
+    }
     let mut record = EmailRecord {
         uid,
         uid_validity,
@@ -779,5 +823,17 @@ mod tests {
             list(&named.from),
             [(Some("Bob".into()), Some("bob@example.com".into()))]
         );
+    }
+
+    #[test]
+    fn a_uuencoded_file_in_the_body_is_an_attachment() {
+        let raw = "From: a@example.com\r\nSubject: uu\r\n\r\nsee file\r\n\r\nbegin 644 hello.txt\r\n,:&5L;&\\@=V]R;&0*\r\n`\r\nend\r\n";
+        let rec = record(&config(), 1, 1, Vec::new(), raw.as_bytes()).expect("a record");
+        assert_eq!(rec.text.as_deref(), Some("see file"));
+        let file = &rec.attachments[0];
+        assert_eq!(file.filename.as_deref(), Some("hello.txt"));
+        assert_eq!(file.content_type, "text/plain");
+        assert_eq!(file.size, 12);
+        assert_eq!(file.content_base64.as_deref(), Some("aGVsbG8gd29ybGQK"));
     }
 }

@@ -15,6 +15,7 @@ mod prop_tests;
 mod record;
 mod save;
 mod state;
+mod uu;
 
 use connector_sdk::{Emitter, Error, Object, Result, Source};
 
