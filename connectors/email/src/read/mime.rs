@@ -836,4 +836,41 @@ mod tests {
         assert_eq!(file.size, 12);
         assert_eq!(file.content_base64.as_deref(), Some("aGVsbG8gd29ybGQK"));
     }
+
+    #[test]
+    fn folded_rfc2231_names_and_a_boundary_that_prefixes_another() {
+        // mail-parser 0.11.9 reads both right; kept as regression tests.
+        let raw = concat!(
+            "From: a@example.com\r\nMIME-Version: 1.0\r\n",
+            "Content-Type: multipart/mixed; boundary=b\r\n\r\n",
+            "--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n",
+            "--b\r\nContent-Type: application/octet-stream\r\n",
+            "Content-Disposition: attachment;\r\n filename*0*=utf-8''very%20long%20name%20;\r\n",
+            " filename*1*=part%20two;\r\n filename*2=\".pdf\"\r\n\r\nxx\r\n--b--\r\n"
+        );
+        let rec = record(&config(), 1, 1, Vec::new(), raw.as_bytes()).expect("a record");
+        assert_eq!(
+            rec.attachments[0].filename.as_deref(),
+            Some("very long name part two.pdf")
+        );
+        let raw = concat!(
+            "From: a@example.com\r\nMIME-Version: 1.0\r\n",
+            "Content-Type: multipart/mixed; boundary=\"outer\"\r\n\r\n",
+            "--outer\r\nContent-Type: text/plain\r\n\r\nbody\r\n",
+            "--outer\r\nContent-Type: message/rfc822\r\n\r\n",
+            "From: x@example.com\r\nSubject: fwd\r\nMIME-Version: 1.0\r\n",
+            "Content-Type: multipart/mixed; boundary=\"out\"\r\n\r\n",
+            "--out\r\nContent-Type: text/plain\r\n\r\ninner\r\n--out--\r\n",
+            "--outer\r\nContent-Type: application/pdf\r\n",
+            "Content-Disposition: attachment; filename=x.pdf\r\n\r\nPDF\r\n--outer--\r\n"
+        );
+        let rec = record(&config(), 1, 1, Vec::new(), raw.as_bytes()).expect("a record");
+        let names: Vec<_> = rec
+            .attachments
+            .iter()
+            .map(|a| (a.content_type.as_str(), a.size))
+            .collect();
+        // 152: the forwarded message up to its own `--out--`, not into `--outer`.
+        assert_eq!(names, [("message/rfc822", 152), ("application/pdf", 3)]);
+    }
 }
