@@ -186,3 +186,32 @@ impl<R, A, S> Emitter<R, A, S> {
         self.tx.send(item).await.map_err(|_| stopped())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_total_and_what_remains_reach_the_meter() {
+        let (out, _rx) = Emitter::<u32, u32>::channel(4, None);
+        let counts = out.meter.read();
+        assert_eq!((counts.total, counts.remaining), (None, None));
+        out.expect(250);
+        out.remaining(1_200);
+        let counts = out.meter.read();
+        assert_eq!((counts.total, counts.remaining), (Some(250), Some(1_200)));
+    }
+
+    #[test]
+    fn a_source_sees_the_stop_and_a_closed_receiver() {
+        let (out, mut rx) = Emitter::<u32, u32>::channel(4, None);
+        assert!(!out.is_stopped());
+        rx.stop();
+        assert!(out.is_stopped(), "the host stopped the run");
+
+        // A receiver dropped without a stop (the host gone) counts as stopped too.
+        let (out, rx) = Emitter::<u32, u32>::channel(4, None);
+        drop(rx);
+        assert!(out.is_stopped(), "nobody takes records any more");
+    }
+}
