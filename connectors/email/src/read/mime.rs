@@ -194,20 +194,7 @@ fn build(
                     })
                     .to_ascii_lowercase();
                 let inline = part.content_disposition().is_some_and(|d| d.is_inline());
-                let (content_base64, skipped) = match config.attachments {
-                    AttachmentMode::Content if size > config.max_attachment_bytes => (
-                        None,
-                        Some(format!(
-                            "larger than max_attachment_bytes ({size} > {})",
-                            config.max_attachment_bytes
-                        )),
-                    ),
-                    AttachmentMode::Content => (
-                        Some(base64::engine::general_purpose::STANDARD.encode(&contents)),
-                        None,
-                    ),
-                    _ => (None, None),
-                };
+                let (content_base64, skipped) = content(config, &contents);
                 AttachmentRecord {
                     filename: part.attachment_name().map(crate::filename::safe),
                     content_type,
@@ -226,20 +213,7 @@ fn build(
     if config.attachments != AttachmentMode::None {
         for file in uu_files {
             let size = file.bytes.len() as u64;
-            let (content_base64, skipped) = match config.attachments {
-                AttachmentMode::Content if size > config.max_attachment_bytes => (
-                    None,
-                    Some(format!(
-                        "larger than max_attachment_bytes ({size} > {})",
-                        config.max_attachment_bytes
-                    )),
-                ),
-                AttachmentMode::Content => (
-                    Some(base64::engine::general_purpose::STANDARD.encode(&file.bytes)),
-                    None,
-                ),
-                _ => (None, None),
-            };
+            let (content_base64, skipped) = content(config, &file.bytes);
             attachments.push(AttachmentRecord {
                 filename: Some(crate::filename::safe(&file.name)),
                 content_type: mime_guess::from_path(&file.name)
@@ -336,6 +310,26 @@ fn nesting(message: &Message<'_>) -> usize {
         }
     }
     deepest
+}
+
+/// What an attachment's record carries of its bytes: the content in base64 (with
+/// `attachments: content`), or why it was left out (over `max_attachment_bytes`).
+fn content(config: &ReadConfig, bytes: &[u8]) -> (Option<String>, Option<String>) {
+    let size = bytes.len() as u64;
+    match config.attachments {
+        AttachmentMode::Content if size > config.max_attachment_bytes => (
+            None,
+            Some(format!(
+                "larger than max_attachment_bytes ({size} > {})",
+                config.max_attachment_bytes
+            )),
+        ),
+        AttachmentMode::Content => (
+            Some(base64::engine::general_purpose::STANDARD.encode(bytes)),
+            None,
+        ),
+        _ => (None, None),
+    }
 }
 
 /// The first top-level header field `name`, unfolded, as written (not UTF-8 bytes
