@@ -1,5 +1,8 @@
 //! Speed and memory of the Email connector against what users would otherwise run, in
-//! one run on the same local Postfix and Dovecot, contenders alternating.
+//! one run on the same local Postfix and Dovecot, contenders alternating. One file on
+//! purpose: every figure of the table must come from the same run and servers (a
+//! bench target is one binary); the helpers below it (latency proxy, socket ceiling,
+//! Python peers) exist only for it.
 //!
 //! Run with `scripts/bench.sh` (installs what it needs, then `cargo bench -p
 //! email-connector --bench email_bench`). `BENCH_RUNS` sets the runs per contender

@@ -1,5 +1,10 @@
 //! SMTP sessions: opened step by step (a check reports each step, work runs the same
 //! code silently), and one transaction at a time with a result per recipient.
+//!
+//! One concern, the session's life: open, log in, learn the extensions, run
+//! transactions (one command at a time, or pipelined: both paths share the failure
+//! rules and the data phase, so they stay side by side), quit. Reply parsing and error
+//! classes live in `reply.rs`; the bytes on the wire in `transport`.
 
 use connector_sdk::{Error, Result};
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};

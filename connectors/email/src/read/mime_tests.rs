@@ -1,0 +1,363 @@
+//! Tests of `mime.rs`, kept apart so the code reads in one screenful of concerns.
+use super::*;
+
+/// A message whose body is a `message/rfc822` whose body is one too, `depth` deep:
+/// any sender can deliver it.
+pub(crate) fn nested(depth: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    for _ in 0..depth {
+        out.extend_from_slice(b"Subject: x\r\nContent-Type: message/rfc822\r\n\r\n");
+    }
+    out.extend_from_slice(b"Subject: core\r\n\r\nhello\r\n");
+    out
+}
+
+fn config() -> ReadConfig {
+    connector_sdk::from_value(&serde_json::json!({})).expect("defaults")
+}
+
+#[test]
+fn a_deeply_nested_message_is_refused_without_overflowing_the_stack() {
+    // The size of a tokio blocking thread's stack, where messages are parsed.
+    let raw = nested(40_000);
+    let outcome = std::thread::Builder::new()
+        .stack_size(2 * 1024 * 1024)
+        .spawn(move || record(&config(), 7, 1, Vec::new(), &raw).map(|r| r.uid))
+        .expect("spawn")
+        .join()
+        .expect("parsing must not overflow the stack");
+    let reason = outcome.expect_err("too deep to be a record");
+    assert!(reason.contains("nested more than 100 deep"), "{reason}");
+}
+
+#[test]
+fn deeply_nested_multiparts_are_refused_too() {
+    let depth = 40_000;
+    let mut raw = b"Subject: deep\r\n".to_vec();
+    for i in 0..depth {
+        raw.extend_from_slice(
+            format!("Content-Type: multipart/mixed; boundary=b{i}\r\n\r\n--b{i}\r\n").as_bytes(),
+        );
+    }
+    raw.extend_from_slice(b"Content-Type: text/plain\r\n\r\ncore\r\n");
+    for i in (0..depth).rev() {
+        raw.extend_from_slice(format!("--b{i}--\r\n").as_bytes());
+    }
+    let outcome = std::thread::Builder::new()
+        .stack_size(2 * 1024 * 1024)
+        .spawn(move || record(&config(), 7, 1, Vec::new(), &raw).map(|r| r.uid))
+        .expect("spawn")
+        .join()
+        .expect("parsing must not overflow the stack");
+    assert!(
+        outcome
+            .expect_err("too deep")
+            .contains("nested more than 100 deep")
+    );
+}
+
+#[test]
+fn a_message_the_parser_chokes_on_is_reported_not_fatal() {
+    // Found by `prop_tests`: in debug builds mail-parser 0.11 panics on it
+    // ("Invalid part ID, could not find multipart").
+    let raw = b"From: \r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: message/rfc822\r\n\r\nSubject: inner\r\nContent-Type: message/rfc822; charset=\"utf-8\"\r\nContent-Transfer-Encoding: x-uue\r\n\r\n\x00\r\n--b\r\nContent-Type: text/plain; charset=\"utf-8\"\r\nContent-Transfer-Encoding: 7bit\r\n\r\n\r\n--b--\r\n";
+    match record(&config(), 1, 1, Vec::new(), raw) {
+        Ok(rec) => assert_eq!(rec.uid, 1),
+        Err(why) => assert!(why.contains("MIME parser failed"), "{why}"),
+    }
+}
+
+#[test]
+fn parts_and_header_bytes_have_limits() {
+    let mut config = config();
+    config.max_parts = 10;
+    config.max_header_bytes = 1024;
+    let mut many = b"From: a@b\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n".to_vec();
+    for _ in 0..20 {
+        many.extend_from_slice(b"--x\r\nContent-Type: text/plain\r\n\r\nhi\r\n");
+    }
+    many.extend_from_slice(b"--x--\r\n");
+    let e = record(&config, 1, 1, Vec::new(), &many).expect_err("too many parts");
+    assert!(e.contains("max_parts"), "{e}");
+    let big = format!("From: a@b\r\nX-Long: {}\r\n\r\nbody\r\n", "y".repeat(2000));
+    let e = record(&config, 1, 1, Vec::new(), big.as_bytes()).expect_err("header too big");
+    assert!(e.contains("max_header_bytes"), "{e}");
+    // A large body is not a large header.
+    let body = format!("From: a@b\r\n\r\n{}\r\n", "z".repeat(5000));
+    record(&config, 1, 1, Vec::new(), body.as_bytes()).expect("a record");
+    assert_eq!(header_len(b"A: b\r\n\r\nbody"), 6);
+    assert_eq!(header_len(b"A: b\nC: d\n\nbody"), 10);
+    assert_eq!(header_len(b"A: b"), 4);
+}
+
+#[test]
+fn a_header_that_is_not_utf8_is_kept_and_flagged() {
+    let raw = b"Subject: ok\r\nX-Latin: caf\xe9 au lait\r\nFrom: a@example.com\r\n\r\nbody\r\n";
+    let rec = record(&config(), 1, 1, Vec::new(), raw).expect("a record");
+    let latin = rec
+        .headers
+        .iter()
+        .find(|h| h.name == "X-Latin")
+        .expect("the header is kept");
+    assert_eq!(latin.value, "caf\u{fffd} au lait");
+    assert_eq!(latin.not_utf8, Some(true));
+    let subject = rec
+        .headers
+        .iter()
+        .find(|h| h.name == "Subject")
+        .expect("subject");
+    assert_eq!(subject.not_utf8, None, "flagged only when it was not UTF-8");
+}
+
+#[test]
+fn attachment_names_from_strangers_cannot_name_a_path() {
+    let raw = concat!(
+        "Subject: x\r\nFrom: a@example.com\r\nMIME-Version: 1.0\r\n",
+        "Content-Type: multipart/mixed; boundary=b\r\n\r\n",
+        "--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n",
+        "--b\r\nContent-Type: application/octet-stream\r\n",
+        "Content-Disposition: attachment; filename=\"../../etc/cron.d/evil\"\r\n\r\nx\r\n",
+        "--b--\r\n"
+    );
+    let rec = record(&config(), 1, 1, Vec::new(), raw.as_bytes()).expect("a record");
+    assert_eq!(
+        rec.attachments[0].filename.as_deref(),
+        Some(".._.._etc_cron.d_evil")
+    );
+}
+
+#[test]
+fn nesting_within_the_limit_is_read() {
+    let rec = record(&config(), 7, 1, Vec::new(), &nested(20)).expect("a record");
+    assert_eq!(rec.subject.as_deref(), Some("x"));
+}
+
+#[test]
+fn every_text_part_is_kept_with_its_part_number() {
+    let raw = concat!(
+        "From: a@example.com\r\nSubject: list\r\nMIME-Version: 1.0\r\n",
+        "Content-Type: multipart/mixed; boundary=b\r\n\r\n",
+        "--b\r\nContent-Type: text/plain\r\n\r\nThe message.\r\n",
+        "--b\r\nContent-Type: multipart/alternative; boundary=c\r\n\r\n",
+        "--c\r\nContent-Type: text/plain\r\n\r\nForwarded text.\r\n",
+        "--c\r\nContent-Type: text/html\r\n\r\n<p>Forwarded</p>\r\n",
+        "--c--\r\n",
+        "--b\r\nContent-Type: text/plain\r\nContent-Disposition: inline\r\n\r\n-- \r\nThe list footer\r\n",
+        "--b--\r\n"
+    );
+    let rec = record(&config(), 1, 1, Vec::new(), raw.as_bytes()).expect("a record");
+    let parts: Vec<(&str, &str)> = rec
+        .text_parts
+        .iter()
+        .map(|p| (p.part.as_str(), p.content.as_str()))
+        .collect();
+    assert_eq!(
+        parts,
+        [
+            ("1", "The message."),
+            ("2.1", "Forwarded text."),
+            ("3", "-- \nThe list footer")
+        ]
+    );
+    assert_eq!(
+        rec.text.as_deref(),
+        Some("The message.\n\nForwarded text.\n\n-- \nThe list footer")
+    );
+    assert_eq!(rec.html.as_deref(), Some("<p>Forwarded</p>"));
+    assert!(rec.html_parts.is_empty(), "one HTML part: no list");
+
+    // One text part: `text` alone, no list.
+    let one =
+        record(&config(), 1, 1, Vec::new(), b"From: a@b.c\r\n\r\nhello\r\n").expect("a record");
+    assert_eq!(one.text.as_deref(), Some("hello"));
+    assert!(one.text_parts.is_empty());
+}
+
+#[test]
+fn text_attachments_keep_their_own_bytes_and_charset() {
+    let latin1 = b"caf\xe9 cr\xe8me\r\nna\xefve\r\n";
+    let b64 = base64::engine::general_purpose::STANDARD.encode(latin1);
+    let raw = format!(
+        concat!(
+            "From: a@example.com\r\nSubject: files\r\nMIME-Version: 1.0\r\n",
+            "Content-Type: multipart/mixed; boundary=b\r\n\r\n",
+            "--b\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n",
+            "--b\r\nContent-Type: text/plain; charset=iso-8859-1\r\n",
+            "Content-Disposition: attachment; filename=menu.txt\r\n",
+            "Content-Transfer-Encoding: base64\r\n\r\n{}\r\n",
+            "--b\r\nContent-Type: text/csv; charset=iso-8859-1\r\n",
+            "Content-Disposition: attachment; filename=prices.csv\r\n",
+            "Content-Transfer-Encoding: quoted-printable\r\n\r\n",
+            "caf=E9;1=\r\n.50\r\n",
+            "--b\r\nContent-Type: text/plain; charset=iso-8859-1\r\n",
+            "Content-Disposition: attachment; filename=raw.txt\r\n",
+            "Content-Transfer-Encoding: 8bit\r\n\r\n"
+        ),
+        b64
+    );
+    let mut raw = raw.into_bytes();
+    raw.extend_from_slice(b"na\xefve\r\n--b--\r\n");
+    let mut config = config();
+    config.attachments = AttachmentMode::Content;
+    let rec = record(&config, 1, 1, Vec::new(), &raw).expect("a record");
+    let bytes = |name: &str| {
+        let a = rec
+            .attachments
+            .iter()
+            .find(|a| a.filename.as_deref() == Some(name))
+            .unwrap_or_else(|| panic!("{name}: {:?}", rec.attachments));
+        let data = base64::engine::general_purpose::STANDARD
+            .decode(a.content_base64.as_deref().expect("content"))
+            .expect("base64");
+        assert_eq!(
+            a.size,
+            data.len() as u64,
+            "{name}: size of the original bytes"
+        );
+        data
+    };
+    assert_eq!(bytes("menu.txt"), latin1, "base64: the sender's bytes");
+    // The CRLF before a boundary belongs to the boundary (RFC 2046 section 5.1.1).
+    assert_eq!(bytes("prices.csv"), b"caf\xe9;1.50", "quoted-printable");
+    assert_eq!(
+        bytes("raw.txt"),
+        b"na\xefve",
+        "8bit, up to the boundary's CRLF"
+    );
+}
+
+#[test]
+fn untyped_parts_of_a_digest_are_messages() {
+    let raw = concat!(
+        "From: list@example.com\r\nSubject: digest\r\nMIME-Version: 1.0\r\n",
+        "Content-Type: multipart/mixed; boundary=outer\r\n\r\n",
+        "--outer\r\nContent-Type: text/plain\r\n\r\nToday's digest\r\n",
+        "--outer\r\nContent-Type: multipart/digest; boundary=d\r\n\r\n",
+        "--d\r\n\r\nFrom: one@example.com\r\nSubject: first\r\n\r\nfirst body\r\n",
+        "--d\r\n\r\nFrom: two@example.com\r\nSubject: second\r\n\r\nsecond body\r\n",
+        "--d--\r\n",
+        "--outer\r\nContent-Disposition: attachment; filename=notes\r\n\r\nplain\r\n",
+        "--outer--\r\n"
+    );
+    let rec = record(&config(), 1, 1, Vec::new(), raw.as_bytes()).expect("a record");
+    let types: Vec<(Option<&str>, &str)> = rec
+        .attachments
+        .iter()
+        .map(|a| (a.filename.as_deref(), a.content_type.as_str()))
+        .collect();
+    assert_eq!(
+        types.iter().filter(|t| t.1 == "message/rfc822").count(),
+        2,
+        "RFC 2046 section 5.1.5: {types:?}"
+    );
+    assert!(
+        types.contains(&(Some("notes"), "text/plain")),
+        "RFC 2045 section 5.2 outside a digest: {types:?}"
+    );
+    assert!(!types.iter().any(|t| t.1 == "application/octet-stream"));
+}
+
+#[test]
+fn bare_words_empty_groups_and_obsolete_dates_are_read() {
+    let raw = concat!(
+        "From: MAILER-DAEMON\r\n",
+        "To: undisclosed-recipients:;\r\n",
+        "Cc: Team: ;, \"A\" <a@example.com>\r\n",
+        "Subject: bounce\r\n\r\nbody\r\n"
+    );
+    let rec = record(&config(), 1, 1, Vec::new(), raw.as_bytes()).expect("a record");
+    let list = |v: &[AddressRecord]| {
+        v.iter()
+            .map(|a| (a.name.clone(), a.address.clone()))
+            .collect::<Vec<_>>()
+    };
+    // mail-parser 0.11 makes the bare word a display name: mended.
+    assert_eq!(list(&rec.from), [(None, Some("MAILER-DAEMON".into()))]);
+    // These it reads right (0.11.9): kept as regression tests.
+    assert_eq!(list(&rec.to), [], "an empty group is no recipient");
+    assert_eq!(
+        list(&rec.cc),
+        [(Some("A".into()), Some("a@example.com".into()))]
+    );
+    for (date, utc) in [
+        ("Tue, 20 Jan 15 17:35:20 EST", "2015-01-20T22:35:20Z"),
+        ("1 Jan 98 12:00:00 PDT", "1998-01-01T19:00:00Z"),
+        (
+            "Mon, 2 Mar 2026 10:00:00 +0100 (CET)",
+            "2026-03-02T09:00:00Z",
+        ),
+        (
+            "Thu, 13 Feb 1969 23:32 -0330 (Newfoundland Time)",
+            "1969-02-14T03:02:00Z",
+        ),
+        ("21 Nov 97 09:55:06 GMT", "1997-11-21T09:55:06Z"),
+        ("Fri, 21 Nov 1997 09:55:06 A", "1997-11-21T09:55:06Z"),
+        ("Fri, 21 Nov 097 09:55:06 -0600", "1997-11-21T15:55:06Z"),
+    ] {
+        let raw = format!("From: a@example.com\r\nDate: {date}\r\n\r\nx\r\n");
+        let rec = record(&config(), 1, 1, Vec::new(), raw.as_bytes()).expect("a record");
+        assert_eq!(rec.date.as_deref(), Some(utc), "{date}");
+    }
+    // A name with an address is left alone.
+    let named = record(
+        &config(),
+        1,
+        1,
+        Vec::new(),
+        b"From: Bob <bob@example.com>\r\n\r\nx\r\n",
+    )
+    .expect("a record");
+    assert_eq!(
+        list(&named.from),
+        [(Some("Bob".into()), Some("bob@example.com".into()))]
+    );
+}
+
+#[test]
+fn a_uuencoded_file_in_the_body_is_an_attachment() {
+    let raw = "From: a@example.com\r\nSubject: uu\r\n\r\nsee file\r\n\r\nbegin 644 hello.txt\r\n,:&5L;&\\@=V]R;&0*\r\n`\r\nend\r\n";
+    let rec = record(&config(), 1, 1, Vec::new(), raw.as_bytes()).expect("a record");
+    assert_eq!(rec.text.as_deref(), Some("see file"));
+    let file = &rec.attachments[0];
+    assert_eq!(file.filename.as_deref(), Some("hello.txt"));
+    assert_eq!(file.content_type, "text/plain");
+    assert_eq!(file.size, 12);
+    assert_eq!(file.content_base64.as_deref(), Some("aGVsbG8gd29ybGQK"));
+}
+
+#[test]
+fn folded_rfc2231_names_and_a_boundary_that_prefixes_another() {
+    // mail-parser 0.11.9 reads both right; kept as regression tests.
+    let raw = concat!(
+        "From: a@example.com\r\nMIME-Version: 1.0\r\n",
+        "Content-Type: multipart/mixed; boundary=b\r\n\r\n",
+        "--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n",
+        "--b\r\nContent-Type: application/octet-stream\r\n",
+        "Content-Disposition: attachment;\r\n filename*0*=utf-8''very%20long%20name%20;\r\n",
+        " filename*1*=part%20two;\r\n filename*2=\".pdf\"\r\n\r\nxx\r\n--b--\r\n"
+    );
+    let rec = record(&config(), 1, 1, Vec::new(), raw.as_bytes()).expect("a record");
+    assert_eq!(
+        rec.attachments[0].filename.as_deref(),
+        Some("very long name part two.pdf")
+    );
+    let raw = concat!(
+        "From: a@example.com\r\nMIME-Version: 1.0\r\n",
+        "Content-Type: multipart/mixed; boundary=\"outer\"\r\n\r\n",
+        "--outer\r\nContent-Type: text/plain\r\n\r\nbody\r\n",
+        "--outer\r\nContent-Type: message/rfc822\r\n\r\n",
+        "From: x@example.com\r\nSubject: fwd\r\nMIME-Version: 1.0\r\n",
+        "Content-Type: multipart/mixed; boundary=\"out\"\r\n\r\n",
+        "--out\r\nContent-Type: text/plain\r\n\r\ninner\r\n--out--\r\n",
+        "--outer\r\nContent-Type: application/pdf\r\n",
+        "Content-Disposition: attachment; filename=x.pdf\r\n\r\nPDF\r\n--outer--\r\n"
+    );
+    let rec = record(&config(), 1, 1, Vec::new(), raw.as_bytes()).expect("a record");
+    let names: Vec<_> = rec
+        .attachments
+        .iter()
+        .map(|a| (a.content_type.as_str(), a.size))
+        .collect();
+    // 152: the forwarded message up to its own `--out--`, not into `--outer`.
+    assert_eq!(names, [("message/rfc822", 152), ("application/pdf", 3)]);
+}

@@ -1,0 +1,130 @@
+//! Tests of `stream.rs`, kept apart so the code reads in one screenful of concerns.
+use super::*;
+use std::io::{Read, Write};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// A coalesced client stream and the server's end of it.
+async fn pair() -> (Stream, std::net::TcpStream) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let client = TcpStream::connect(addr).await.expect("connect");
+    let (server, _) = listener.accept().expect("accept");
+    let stream = Stream::new(
+        Inner::Plain(client),
+        Proto::Smtp,
+        Duration::from_secs(5),
+        addr,
+    );
+    (stream, server)
+}
+
+/// Whether anything arrives at `server` within 200 ms.
+fn arrived(server: &mut std::net::TcpStream) -> Vec<u8> {
+    server
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .expect("timeout");
+    let mut buf = vec![0; 4096];
+    match server.read(&mut buf) {
+        Ok(n) => buf[..n].to_vec(),
+        Err(_) => Vec::new(),
+    }
+}
+
+#[test]
+fn held_writes_go_out_together_when_the_client_reads() {
+    runtime().block_on(async {
+        let (mut stream, mut server) = pair().await;
+        let outbox = stream.coalesced();
+        // What a protocol client does: write and flush each piece.
+        stream
+            .write_all(b"MAIL FROM:<a@b>\r\n")
+            .await
+            .expect("write");
+        stream.flush().await.expect("flush");
+        outbox.push(b"RCPT TO:<c@d>\r\n");
+        stream.write_all(b"DATA\r\n").await.expect("write");
+        stream.flush().await.expect("flush");
+        assert!(!outbox.is_empty());
+        assert_eq!(arrived(&mut server), b"", "nothing goes out before a read");
+
+        let reader = tokio::spawn(async move {
+            let mut reply = [0u8; 8];
+            stream.read_exact(&mut reply).await.expect("read");
+            (stream, reply)
+        });
+        let got = tokio::task::spawn_blocking(move || {
+            let got = arrived(&mut server);
+            server.write_all(b"250 ok\r\n").expect("reply");
+            (got, server)
+        })
+        .await
+        .expect("server");
+        assert_eq!(got.0, b"MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n");
+        let (stream, reply) = reader.await.expect("reader");
+        assert_eq!(&reply, b"250 ok\r\n");
+        assert!(outbox.is_empty());
+        drop(stream);
+    });
+}
+
+#[test]
+fn large_writes_go_straight_out_after_what_was_held() {
+    runtime().block_on(async {
+        let (mut stream, server) = pair().await;
+        let _outbox = stream.coalesced();
+        stream
+            .write_all(b"BDAT 70000 LAST\r\n")
+            .await
+            .expect("write");
+        let big = vec![b'x'; 70_000];
+        assert!(big.len() >= Outbox::DIRECT);
+        let reading = std::thread::spawn(move || {
+            let mut server = server;
+            let mut got = vec![0; 17 + 70_000];
+            server
+                .read_exact(&mut got)
+                .expect("all of it, without a read by the client");
+            got
+        });
+        stream.write_all(&big).await.expect("write");
+        stream.flush().await.expect("flush");
+        let got = tokio::task::spawn_blocking(move || reading.join().expect("join"))
+            .await
+            .expect("server");
+        assert!(got.starts_with(b"BDAT 70000 LAST\r\nxxx"));
+    });
+}
+
+#[test]
+fn the_probe_tells_a_closed_or_talking_peer_from_a_quiet_one() {
+    runtime().block_on(async {
+        let (stream, server) = pair().await;
+        let probe = stream.probe().expect("probe");
+        assert!(!probe.peer_gone(), "an open, quiet connection");
+        drop(server);
+        let gone = (0..100).any(|_| {
+            std::thread::sleep(Duration::from_millis(20));
+            probe.peer_gone()
+        });
+        assert!(gone, "a closed connection");
+
+        let (stream, mut server) = pair().await;
+        let probe = stream.probe().expect("probe");
+        server
+            .write_all(b"421 4.4.2 idle too long\r\n")
+            .expect("write");
+        let gone = (0..100).any(|_| {
+            std::thread::sleep(Duration::from_millis(20));
+            probe.peer_gone()
+        });
+        assert!(gone, "a server that spoke unasked");
+        drop(stream);
+    });
+}
