@@ -4,7 +4,7 @@ use base64::Engine as _;
 use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
 
 use super::config::{AttachmentMode, ReadConfig};
-use super::record::{AddressRecord, AttachmentRecord, BodyPart, EmailRecord, HeaderRecord};
+use super::record::{AttachmentRecord, BodyPart, EmailRecord, HeaderRecord};
 
 /// Turns one fetched message into a record, or says why it cannot be one. A panic in
 /// the MIME parser (mail-parser 0.11 has a `debug_assert!` that malformed nesting
@@ -45,14 +45,21 @@ fn build(
             config.max_header_bytes
         ));
     }
+    let bodied: Vec<u8>;
+    let input = match header_start(raw) {
+        HeaderStart::At(at) => &raw[at..],
+        HeaderStart::None => {
+            // No header at all: the whole message is its body (RFC 5322 section 2.1
+            // makes every field optional at this level; a reader must not refuse it).
+            bodied = [b"\r\n".as_slice(), raw].concat();
+            &bodied
+        }
+    };
     let message = Flat(Some(
         MessageParser::default()
-            .parse(raw)
+            .parse(input)
             .ok_or("it cannot be parsed as MIME")?,
     ));
-    if message.headers().is_empty() {
-        return Err("it has no header".into());
-    }
     let depth = nesting(&message);
     if depth > config.max_nesting_depth as usize {
         return Err(format!(
@@ -67,26 +74,18 @@ fn build(
             config.max_parts
         ));
     }
-    let addresses = |a: Option<&mail_parser::Address<'_>>, field: &str| -> Vec<AddressRecord> {
-        let parsed: Vec<AddressRecord> = a
-            .map(|a| {
-                a.iter()
-                    .map(|addr| AddressRecord {
-                        name: addr.name().map(str::to_owned),
-                        address: addr.address().map(str::to_owned),
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        mend_addresses(parsed, raw_header(&message, field).as_deref())
+    // Address lists, dates and identifiers are read from the first field of each
+    // name, as written (`fields.rs` says where mail-parser misreads them).
+    let header = |name: &str| raw_header(&message, name);
+    let addresses = |name: &str| {
+        header(name)
+            .map(|v| super::fields::addresses(&v))
+            .unwrap_or_default()
     };
-    let bracket = |id: &str| format!("<{id}>");
-    let ids = |v: &mail_parser::HeaderValue<'_>| -> Vec<String> {
-        match v {
-            mail_parser::HeaderValue::Text(t) => vec![bracket(t)],
-            mail_parser::HeaderValue::TextList(list) => list.iter().map(|t| bracket(t)).collect(),
-            _ => Vec::new(),
-        }
+    let ids = |name: &str| {
+        header(name)
+            .map(|v| super::fields::ids(&v))
+            .unwrap_or_default()
     };
     let numbers = part_numbers(&message);
     // The body parts of each kind (mail-parser lists text parts converted from HTML,
@@ -102,7 +101,7 @@ fn build(
             .filter_map(|(id, p)| {
                 Some(BodyPart {
                     part: numbers.get(id).cloned().flatten().unwrap_or_default(),
-                    content: normalize_body(p.text_contents()?),
+                    content: normalize_body(&text_of(&message, p)?),
                 })
             })
             .collect()
@@ -165,10 +164,9 @@ fn build(
         Vec::new()
     } else {
         let in_digest = digest_children(&message);
-        message
-            .attachments
-            .iter()
-            .filter_map(|id| Some((*id as usize, message.part(*id)?)))
+        attachment_ids(&message)
+            .into_iter()
+            .filter_map(|id| Some((id, message.part(id as u32)?)))
             .map(|(id, part)| {
                 let contents = original_bytes(&message, part);
                 let size = contents.len() as u64;
@@ -236,20 +234,31 @@ fn build(
         uid,
         uid_validity,
         folder: config.folder.clone(),
-        message_id: message.message_id().map(bracket),
-        date: message.date().map(|d| utc(d.to_timestamp())),
-        from: addresses(message.from(), "From"),
-        to: addresses(message.to(), "To"),
-        cc: addresses(message.cc(), "Cc"),
-        reply_to: addresses(message.reply_to(), "Reply-To"),
-        subject: message.subject().map(str::to_owned),
+        message_id: ids("Message-ID")
+            .into_iter()
+            .next()
+            .map(|id| format!("<{id}>")),
+        date: header("Date")
+            .and_then(|d| super::fields::date(&d))
+            .map(utc),
+        from: addresses("From"),
+        to: addresses("To"),
+        cc: addresses("Cc"),
+        reply_to: addresses("Reply-To"),
+        subject: first_text(&message, "Subject"),
         text,
         html,
         text_parts: several(text_parts),
         html_parts: several(html_parts),
         headers,
-        in_reply_to: ids(message.in_reply_to()).into_iter().next(),
-        references: ids(message.references()),
+        in_reply_to: ids("In-Reply-To")
+            .into_iter()
+            .next()
+            .map(|id| format!("<{id}>")),
+        references: ids("References")
+            .into_iter()
+            .map(|id| format!("<{id}>"))
+            .collect(),
         flags,
         size: raw.len() as u64,
         attachments,
@@ -277,6 +286,52 @@ fn header_len(raw: &[u8]) -> usize {
         at = end;
     }
     raw.len()
+}
+
+/// Where a message's header section starts.
+#[derive(Debug, PartialEq, Eq)]
+enum HeaderStart {
+    /// At this offset: after a byte-order mark or lines of only white space that some
+    /// mailers put first (which made mail-parser see no header at all).
+    At(usize),
+    /// Nowhere: the first line is not a header field (nor an mbox `From ` line).
+    None,
+}
+
+fn header_start(raw: &[u8]) -> HeaderStart {
+    // A UTF-8 byte-order mark some Windows tools write first is not part of a field.
+    let mut at = if raw.starts_with(b"\xef\xbb\xbf") {
+        3
+    } else {
+        0
+    };
+    loop {
+        let end = raw[at..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(raw.len(), |n| at + n + 1);
+        let line = &raw[at..end];
+        let blank = line.iter().all(|b| b.is_ascii_whitespace());
+        if blank && line.first().is_some_and(|b| *b == b' ' || *b == b'\t') && end < raw.len() {
+            at = end; // a line of spaces before the first field
+            continue;
+        }
+        let name_len = line
+            .iter()
+            .position(|&b| b == b':' || b <= b' ' || b >= 0x7f)
+            .unwrap_or(line.len());
+        let rest = &line[name_len..];
+        let colon = rest
+            .iter()
+            .position(|&b| b != b' ' && b != b'\t')
+            .is_some_and(|i| rest[i] == b':');
+        let field = name_len > 0 && colon;
+        return if field || line.starts_with(b"From ") || blank {
+            HeaderStart::At(at)
+        } else {
+            HeaderStart::None
+        };
+    }
 }
 
 /// How deep containers nest in `message`: multiparts inside multiparts and
@@ -335,32 +390,38 @@ fn content(config: &ReadConfig, bytes: &[u8]) -> (Option<String>, Option<String>
 /// The first top-level header field `name`, unfolded, as written (not UTF-8 bytes
 /// replaced).
 fn raw_header(message: &Message<'_>, name: &str) -> Option<String> {
-    let top = message.parts.first()?;
-    let h = top
-        .headers
-        .iter()
-        .find(|h| h.name.as_str().eq_ignore_ascii_case(name))?;
+    let h = first_field(message, name)?;
     let bytes = message
         .raw_message
         .get(h.offset_start as usize..h.offset_end as usize)?;
     Some(unfold(&String::from_utf8_lossy(bytes)))
 }
 
-/// Works around an address-list misreading of mail-parser 0.11: a bare word
-/// (`From: MAILER-DAEMON`, common in bounces; RFC 5322 section 4.4 allows a local part
-/// alone in obsolete syntax) came out as a display name with no address.
-fn mend_addresses(parsed: Vec<AddressRecord>, raw: Option<&str>) -> Vec<AddressRecord> {
-    let Some(raw) = raw.map(str::trim).filter(|r| !r.is_empty()) else {
-        return parsed;
-    };
-    let bare_word = !raw.contains(['@', '<', '>', ',', ':', ';', '"', '(', ' ']);
-    match parsed.as_slice() {
-        [one] if bare_word && one.address.is_none() => vec![AddressRecord {
-            name: None,
-            address: Some(raw.to_owned()),
-        }],
-        _ => parsed,
-    }
+/// The first top-level field called `name` that is one: its name written at the start
+/// of its line. (mail-parser 0.11 also takes a stray line such as `:cc:content-type;`,
+/// a broken continuation, for a `Cc` field.)
+fn first_field<'m>(message: &'m Message<'_>, name: &str) -> Option<&'m mail_parser::Header<'m>> {
+    let top = message.parts.first()?;
+    top.headers.iter().find(|h| {
+        let at = h.offset_field as usize;
+        let line_start = at == 0 || message.raw_message.get(at - 1) == Some(&b'\n');
+        h.name.as_str().eq_ignore_ascii_case(name)
+            && line_start
+            && message
+                .raw_message
+                .get(at..at + name.len())
+                .is_some_and(|n| n.eq_ignore_ascii_case(name.as_bytes()))
+    })
+}
+
+/// The decoded text of the first top-level field `name` (mail-parser keeps the last
+/// of several; RFC 5322 allows one, and readers take the first).
+fn first_text(message: &Message<'_>, name: &str) -> Option<String> {
+    first_field(message, name)?
+        .value
+        .as_text()
+        .map(str::to_owned)
+        .filter(|t| !t.trim().is_empty())
 }
 
 /// Each part's number as IMAP names it (RFC 3501 section 6.4.5), by part id: the parts
@@ -395,6 +456,40 @@ fn part_numbers(message: &Message<'_>) -> Vec<Option<String>> {
     numbers
 }
 
+/// The parts a record lists as attachments, in document order: mail-parser's
+/// attachments, and every other part that is neither a body part nor a container
+/// (mail-parser 0.11 leaves some out of all three lists, such as a whole message that
+/// is one named file with an empty body, so a record would not say it exists). A
+/// multipart with no parts found in it and nothing in its body is no attachment.
+fn attachment_ids(message: &Message<'_>) -> Vec<usize> {
+    let mut listed = vec![false; message.parts.len()];
+    for id in message.attachments.iter().copied() {
+        if let Some(flag) = listed.get_mut(id as usize) {
+            *flag = true;
+        }
+    }
+    let body = |id: usize| {
+        let as_text = message.text_body.contains(&(id as u32))
+            && matches!(message.parts[id].body, PartType::Text(_));
+        let as_html = message.html_body.contains(&(id as u32))
+            && matches!(message.parts[id].body, PartType::Html(_));
+        as_text || as_html
+    };
+    (0..message.parts.len())
+        .filter(|&id| {
+            let part = &message.parts[id];
+            if matches!(part.body, PartType::Multipart(_)) {
+                return false;
+            }
+            let empty_container = part
+                .content_type()
+                .is_some_and(|ct| ct.ctype().eq_ignore_ascii_case("multipart"))
+                && part.contents().iter().all(u8::is_ascii_whitespace);
+            !empty_container && (listed[id] || !body(id))
+        })
+        .collect()
+}
+
 /// Which parts are direct children of a `multipart/digest`, by part id.
 fn digest_children(message: &Message<'_>) -> Vec<bool> {
     let mut inside = vec![false; message.parts.len()];
@@ -415,6 +510,34 @@ fn digest_children(message: &Message<'_>) -> Vec<bool> {
         }
     }
     inside
+}
+
+/// A body part's text. mail-parser decodes by the declared charset, and decodes a
+/// part labelled US-ASCII (or not labelled) as windows-1252 as the WHATWG Encoding
+/// Standard says; but 8-bit bytes in such a part prove the label wrong, and when they
+/// are valid UTF-8 they are UTF-8 (what mailers that forget the label send), which
+/// windows-1252 would turn into `Ã©` for `é`.
+fn text_of<'a>(
+    message: &'a Message<'_>,
+    part: &'a mail_parser::MessagePart<'_>,
+) -> Option<std::borrow::Cow<'a, str>> {
+    let decoded = part.text_contents()?;
+    let ascii_label = part
+        .content_type()
+        .and_then(|ct| ct.attribute("charset"))
+        .is_none_or(|c| {
+            let c = c.trim().to_ascii_lowercase();
+            c == "us-ascii" || c == "ascii"
+        });
+    if ascii_label && !decoded.is_ascii() {
+        let bytes = original_bytes(message, part);
+        if !bytes.is_ascii()
+            && let Ok(text) = std::str::from_utf8(&bytes)
+        {
+            return Some(std::borrow::Cow::Owned(text.to_owned()));
+        }
+    }
+    Some(std::borrow::Cow::Borrowed(decoded))
 }
 
 /// An attachment's bytes as the sender had them: the transfer encoding undone, and

@@ -266,14 +266,14 @@ fn bare_words_empty_groups_and_obsolete_dates_are_read() {
         "Subject: bounce\r\n\r\nbody\r\n"
     );
     let rec = record(&config(), 1, 1, Vec::new(), raw.as_bytes()).expect("a record");
-    let list = |v: &[AddressRecord]| {
+    let list = |v: &[super::super::record::AddressRecord]| {
         v.iter()
             .map(|a| (a.name.clone(), a.address.clone()))
             .collect::<Vec<_>>()
     };
-    // mail-parser 0.11 makes the bare word a display name: mended.
+    // mail-parser 0.11 makes the bare word a display name: read by `fields.rs`.
     assert_eq!(list(&rec.from), [(None, Some("MAILER-DAEMON".into()))]);
-    // These it reads right (0.11.9): kept as regression tests.
+    // Kept as regression tests of `fields.rs`.
     assert_eq!(list(&rec.to), [], "an empty group is no recipient");
     assert_eq!(
         list(&rec.cc),
@@ -360,4 +360,50 @@ fn folded_rfc2231_names_and_a_boundary_that_prefixes_another() {
         .collect();
     // 152: the forwarded message up to its own `--out--`, not into `--outer`.
     assert_eq!(names, [("message/rfc822", 152), ("application/pdf", 3)]);
+}
+
+fn read(raw: &[u8]) -> EmailRecord {
+    record(&config(), 1, 1, Vec::new(), raw).expect("a record")
+}
+
+#[test]
+fn a_message_without_any_header_is_read_as_its_body() {
+    // mime4j's malformedHeader-noheader: before, "it cannot be parsed as MIME" and the
+    // message stayed unread for ever (every run ended with exit 1).
+    let r = read(b"This is a simple message not having headers.\r\nThe whole text should be recognized as body.\r\n");
+    assert_eq!(
+        r.text.as_deref(),
+        Some(
+            "This is a simple message not having headers.\nThe whole text should be recognized as body."
+        )
+    );
+    assert!(r.subject.is_none() && r.from.is_empty() && r.headers.is_empty());
+    // A first line that is not a field means there is no header section either.
+    let r = read(b"This is an invalid header\r\nAnother: is this a header?\r\n\r\nBody\r\n");
+    assert_eq!(
+        r.text.as_deref(),
+        Some("This is an invalid header\nAnother: is this a header?\n\nBody")
+    );
+}
+
+#[test]
+fn lines_of_spaces_before_the_first_field_are_skipped() {
+    // php-mime-mail-parser's m0011: before, "it has no header".
+    let r = read(b"      \nSubject: hi\nFrom: a@b.test\n\nbody\n");
+    assert_eq!(r.subject.as_deref(), Some("hi"));
+    assert_eq!(r.from[0].address.as_deref(), Some("a@b.test"));
+    assert_eq!(r.text.as_deref(), Some("body"));
+    // An mbox separator line is not a reason to read the header as body.
+    let r = read(b"From someone Thu Apr 30 14:27:51 1998\nSubject: mbox\n\nbody\n");
+    assert_eq!(r.subject.as_deref(), Some("mbox"));
+}
+
+#[test]
+fn the_first_of_repeated_fields_counts() {
+    // Ruby mail's raw_email_with_binary_encoded: two Subject fields; mail-parser
+    // keeps the last, readers (and RFC 5322's one-field rule) the first.
+    let r = read(b"Subject: Testing outlook\r\nSubject: Another PDF\r\nDate: Wed, 20 Dec 95 19:59 CST\r\nDate: Thu, 1 Jan 2026 00:00:00 +0000\r\nMessage-ID: <first@x>\r\nMessage-ID: <second@x>\r\n\r\nbody\r\n");
+    assert_eq!(r.subject.as_deref(), Some("Testing outlook"));
+    assert_eq!(r.date.as_deref(), Some("1995-12-21T01:59:00Z"));
+    assert_eq!(r.message_id.as_deref(), Some("<first@x>"));
 }

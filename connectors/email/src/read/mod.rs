@@ -7,6 +7,7 @@
 //! fetch, commit); this file is the source that ties them together.
 
 mod config;
+mod fields;
 mod follow;
 mod mailbox;
 mod mime;

@@ -177,7 +177,7 @@ impl<'x> MessageStream<'x> {
 
         let mut buf = Vec::with_capacity(self.remaining() / 4 * 3);
         let mut last_ch = b'\n';
-        let mut before_last_ch = 0;
+        let mut before_last_ch = b'\n';
         let mut end_pos = self.offset();
 
         self.checkpoint();
@@ -224,7 +224,7 @@ impl<'x> MessageStream<'x> {
                     b' ' | b'\t' | b'\r' => (),
                     b'-' => {
                         if last_ch == b'-' {
-                            return if !boundary.is_empty() && self.try_skip(boundary) {
+                            return if before_last_ch == b'\n' && self.try_skip_boundary(boundary) {
                                 buf.shrink_to_fit();
                                 (
                                     if before_last_ch == b'\n' {
@@ -253,12 +253,10 @@ impl<'x> MessageStream<'x> {
 
         buf.shrink_to_fit();
         (
-            if boundary.is_empty() {
-                self.offset()
-            } else {
-                self.restore();
-                usize::MAX
-            },
+            // No delimiter before the end: a truncated message (its close
+            // delimiter lost). The part runs to the end and is decoded, as readers
+            // do, rather than handed back undecoded as an "encoding problem".
+            self.offset(),
             buf.into(),
         )
     }

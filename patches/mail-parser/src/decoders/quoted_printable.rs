@@ -96,11 +96,14 @@ impl<'x> MessageStream<'x> {
 
         let mut state = QuotedPrintableState::None;
         let mut hex1 = 0;
-        let mut last_ch = 0;
-        let mut before_last_ch = 0;
+        let mut last_ch = b'\n';
+        let mut before_last_ch = b'\n';
         let mut ws_count = 0;
         let mut end_pos = self.offset();
         let mut crlf = b"\n".as_ref();
+        // How many bytes the last line end added to `buf`: none after a soft line
+        // break (`=` at the end of the line), which the delimiter must not take back.
+        let mut line_end_len = 0;
 
         self.checkpoint();
 
@@ -122,25 +125,26 @@ impl<'x> MessageStream<'x> {
                     };
                     if QuotedPrintableState::Eq == state {
                         state = QuotedPrintableState::None;
+                        line_end_len = 0;
                     } else {
                         if ws_count > 0 {
                             buf.truncate(buf.len() - ws_count);
                         }
                         buf.extend_from_slice(crlf);
+                        line_end_len = crlf.len();
                     }
                     ws_count = 0;
                 }
                 b'\r' => {
                     crlf = b"\r\n".as_ref();
                 }
-                b'-' if !boundary.is_empty() && last_ch == b'-' && self.try_skip(boundary) => {
-                    if before_last_ch == b'\n' {
-                        buf.truncate(buf.len() - (crlf.len() + 1));
-                    } else {
-                        buf.truncate(buf.len() - 1);
-                        end_pos = self.offset() - boundary.len() - 2;
-                    }
-
+                b'-' if last_ch == b'-'
+                    && before_last_ch == b'\n'
+                    && self.try_skip_boundary(boundary) =>
+                {
+                    // Take back the first `-` and the line end before the delimiter
+                    // (RFC 2046: it belongs to the delimiter), and only what was added.
+                    buf.truncate(buf.len().saturating_sub(1 + line_end_len));
                     return (end_pos, buf.into());
                 }
                 _ => match state {
@@ -185,12 +189,10 @@ impl<'x> MessageStream<'x> {
         }
 
         (
-            if boundary.is_empty() {
-                self.offset()
-            } else {
-                self.restore();
-                usize::MAX
-            },
+            // No delimiter before the end: a truncated message (its close
+            // delimiter lost). The part runs to the end and is decoded, as readers
+            // do, rather than handed back undecoded as an "encoding problem".
+            self.offset(),
             buf.into(),
         )
     }

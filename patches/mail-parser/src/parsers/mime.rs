@@ -11,15 +11,22 @@ use super::MessageStream;
 impl<'x> MessageStream<'x> {
     pub fn seek_next_part(&mut self, boundary: &[u8]) -> bool {
         if !boundary.is_empty() {
-            let mut last_ch = 0;
+            // The scan starts at the start of a line (after a header section).
+            let mut last_ch = b'\n';
+            let mut before_last_ch = b'\n';
 
             self.checkpoint();
 
             while let Some(&ch) = self.next() {
-                if ch == b'-' && last_ch == b'-' && self.try_skip(boundary) {
+                if ch == b'-'
+                    && last_ch == b'-'
+                    && before_last_ch == b'\n'
+                    && self.try_skip_boundary(boundary)
+                {
                     return true;
                 }
 
+                before_last_ch = last_ch;
                 last_ch = ch;
             }
 
@@ -31,6 +38,7 @@ impl<'x> MessageStream<'x> {
 
     pub fn seek_next_part_offset(&mut self, boundary: &[u8]) -> Option<usize> {
         let mut last_ch = b'\n';
+        let mut before_last_ch = b'\n';
         let mut offset_pos = self.offset();
         self.checkpoint();
 
@@ -41,10 +49,15 @@ impl<'x> MessageStream<'x> {
                 } else {
                     self.offset() - 1
                 };
-            } else if ch == b'-' && last_ch == b'-' && self.try_skip(boundary) {
+            } else if ch == b'-'
+                && last_ch == b'-'
+                && before_last_ch == b'\n'
+                && self.try_skip_boundary(boundary)
+            {
                 return offset_pos.into();
             }
 
+            before_last_ch = last_ch;
             last_ch = ch;
         }
 
@@ -55,7 +68,7 @@ impl<'x> MessageStream<'x> {
 
     pub fn mime_part(&mut self, boundary: &[u8]) -> (usize, Cow<'x, [u8]>) {
         let mut last_ch = b'\n';
-        let mut before_last_ch = 0;
+        let mut before_last_ch = b'\n';
         let start_pos = self.offset();
         let mut end_pos = self.offset();
 
@@ -69,9 +82,9 @@ impl<'x> MessageStream<'x> {
                     self.offset() - 1
                 };
             } else if ch == b'-'
-                && !boundary.is_empty()
                 && last_ch == b'-'
-                && self.try_skip(boundary)
+                && before_last_ch == b'\n'
+                && self.try_skip_boundary(boundary)
             {
                 if before_last_ch != b'\n' {
                     end_pos = self.offset() - boundary.len() - 2;
@@ -84,19 +97,17 @@ impl<'x> MessageStream<'x> {
         }
 
         (
-            if boundary.is_empty() {
-                self.offset()
-            } else {
-                self.restore();
-                usize::MAX
-            },
+            // No delimiter before the end: a truncated message (its close
+            // delimiter lost). The part runs to the end and is decoded, as readers
+            // do, rather than handed back undecoded as an "encoding problem".
+            self.offset(),
             self.bytes(start_pos..self.len()).into(),
         )
     }
 
     pub fn seek_part_end(&mut self, boundary: Option<&[u8]>) -> (usize, bool) {
         let mut last_ch = b'\n';
-        let mut before_last_ch = 0;
+        let mut before_last_ch = b'\n';
         let mut end_pos = self.offset();
 
         if let Some(boundary) = boundary {
@@ -107,7 +118,11 @@ impl<'x> MessageStream<'x> {
                     } else {
                         self.offset() - 1
                     };
-                } else if ch == b'-' && last_ch == b'-' && self.try_skip(boundary) {
+                } else if ch == b'-'
+                    && last_ch == b'-'
+                    && before_last_ch == b'\n'
+                    && self.try_skip_boundary(boundary)
+                {
                     if before_last_ch != b'\n' {
                         end_pos = self.offset() - boundary.len() - 2;
                     }

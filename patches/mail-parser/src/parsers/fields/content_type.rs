@@ -311,6 +311,18 @@ impl<'x> MessageStream<'x> {
                         | ContentState::SubType => {
                             parser.add_attribute(self);
                         }
+                        ContentState::AttributeValue
+                            if next_is_space
+                                && parser.token_start == 0
+                                && parser.values.is_empty() =>
+                        {
+                            // `name=` ends the line and its value is folded onto the
+                            // next (folding may come between any two tokens, RFC 2045
+                            // section 5.1 with RFC 5322 section 3.2.2): keep waiting
+                            // for the value instead of reading it as a new name.
+                            self.next();
+                            continue;
+                        }
                         ContentState::AttributeValue => {
                             parser.add_value(self);
                         }

@@ -1,0 +1,551 @@
+//! Address lists and dates read from a header's own text, by RFC 5322 with its
+//! obsolete syntax (section 4), where mail-parser 0.11 misreads real mail: comments
+//! folded into display names (`Pete(A wonderful \) chap) <pete(his account)@silly.test>`
+//! came out as the name `Pete (A wonderful ) chap his account his host)`), source
+//! routes kept in the address (`<@machine.tld:mary@example.net>`), spaces kept inside
+//! it (`jdoe@machine.  example`), bare words in a list taken for names, the quotes of
+//! a quoted local part dropped (`"Big Bug bb"@bug.com` became an address that is not
+//! one); dates without seconds, with a comment before the zone, with a three-digit
+//! zone or none at all, not read or read hours off. Found by the public corpus
+//! comparison (`tests/public_corpus.rs`). Both parsers are single passes over the
+//! value with counters, no recursion, so no input can make them deep or slow.
+
+use super::record::AddressRecord;
+
+/// One lexical piece of a structured header value (RFC 5322 section 3.2).
+#[derive(Debug, Clone, PartialEq)]
+enum Token {
+    /// An atom, or a run of characters that are neither specials nor space.
+    Atom(String),
+    /// The content of a quoted string, escapes undone.
+    Quoted(String),
+    /// The content of a comment (nested comments flattened), escapes undone.
+    Comment(String),
+    /// A domain literal `[...]`, brackets kept.
+    Literal(String),
+    /// One of `<>@,;:.`.
+    Special(char),
+    /// Folding white space between two tokens.
+    Space,
+}
+
+/// Splits a header value into tokens. Unterminated quotes, comments and literals end
+/// at the end of the value (a stranger's header must not make the reading fail).
+fn tokens(value: &str) -> Vec<Token> {
+    let mut out = Vec::new();
+    let mut chars = value.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            ' ' | '\t' | '\r' | '\n' => {
+                while chars.next_if(|c| c.is_whitespace()).is_some() {}
+                out.push(Token::Space);
+            }
+            '"' => {
+                let mut s = String::new();
+                while let Some(c) = chars.next() {
+                    match c {
+                        '\\' => s.extend(chars.next()),
+                        '"' => break,
+                        '\r' | '\n' => {}
+                        c => s.push(c),
+                    }
+                }
+                out.push(Token::Quoted(s));
+            }
+            '(' => {
+                let (mut s, mut depth) = (String::new(), 1usize);
+                while let Some(c) = chars.next() {
+                    match c {
+                        '\\' => s.extend(chars.next()),
+                        '(' => {
+                            depth += 1;
+                            s.push(c);
+                        }
+                        ')' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                break;
+                            }
+                            s.push(c);
+                        }
+                        c => s.push(c),
+                    }
+                }
+                out.push(Token::Comment(s.trim().to_owned()));
+            }
+            '[' => {
+                let mut s = String::from('[');
+                for c in chars.by_ref() {
+                    if !c.is_whitespace() {
+                        s.push(c);
+                    }
+                    if c == ']' {
+                        break;
+                    }
+                }
+                out.push(Token::Literal(s));
+            }
+            '<' | '>' | '@' | ',' | ';' | ':' | '.' => out.push(Token::Special(c)),
+            c => {
+                let mut s = String::from(c);
+                while let Some(c) = chars.next_if(|c| {
+                    !c.is_whitespace()
+                        && !matches!(
+                            c,
+                            '"' | '(' | ')' | '[' | ']' | '<' | '>' | '@' | ',' | ';' | ':' | '.'
+                        )
+                }) {
+                    s.push(c);
+                }
+                out.push(Token::Atom(s));
+            }
+        }
+    }
+    out
+}
+
+/// A phrase (display name): its words joined by single spaces, encoded words
+/// (RFC 2047) decoded, adjacent encoded words joined without the space between them
+/// (section 6.2). `.` is allowed in phrases (obsolete syntax, section 4.1).
+fn phrase(words: &[Token]) -> Option<String> {
+    let mut out = String::new();
+    let mut last_encoded = false;
+    let mut pending_space = false;
+    for t in words {
+        let (text, encoded) = match t {
+            Token::Atom(a) => match decode_word(a) {
+                Some(d) => (d, true),
+                None => (a.clone(), false),
+            },
+            Token::Quoted(q) => (decode_words_in(q), false),
+            Token::Special(c @ ('.' | '@')) => {
+                out.push(*c);
+                pending_space = false;
+                last_encoded = false;
+                continue;
+            }
+            Token::Space => {
+                pending_space = !out.is_empty();
+                continue;
+            }
+            _ => continue,
+        };
+        if pending_space && !(encoded && last_encoded) {
+            out.push(' ');
+        }
+        pending_space = false;
+        out.push_str(&text);
+        last_encoded = encoded;
+    }
+    let out = out.trim().to_owned();
+    (!out.is_empty()).then_some(out)
+}
+
+/// An RFC 2047 encoded word, decoded with mail-parser's charset tables; `None` when
+/// `word` is not one.
+fn decode_word(word: &str) -> Option<String> {
+    let inner = word.strip_prefix('=')?;
+    if !inner.starts_with('?') || !inner.ends_with("?=") {
+        return None;
+    }
+    mail_parser::parsers::MessageStream::new(inner.as_bytes()).decode_rfc2047()
+}
+
+/// Encoded words inside a quoted string (not allowed by RFC 2047, written by many
+/// mailers; every mail client decodes them).
+fn decode_words_in(text: &str) -> String {
+    if !text.contains("=?") {
+        return text.to_owned();
+    }
+    text.split(' ')
+        .map(|w| decode_word(w).unwrap_or_else(|| w.to_owned()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// An address from the tokens of an addr-spec: spaces and comments between its parts
+/// dropped (obsolete syntax), a source route (`@a,@b:`) dropped (section 4.4), and the
+/// local part quoted again when it needs to be (`"Big Bug bb"@bug.com`).
+fn addr_spec(parts: &[Token]) -> Option<String> {
+    let route_end = parts
+        .iter()
+        .rposition(|t| *t == Token::Special(':'))
+        .map_or(0, |i| i + 1);
+    let parts = &parts[route_end..];
+    let at = parts.iter().rposition(|t| *t == Token::Special('@'));
+    let text = |ts: &[Token]| -> (String, bool) {
+        let (mut s, mut quoted) = (String::new(), false);
+        for t in ts {
+            match t {
+                Token::Atom(a) | Token::Literal(a) => s.push_str(a),
+                Token::Quoted(q) => {
+                    s.push_str(q);
+                    quoted = true;
+                }
+                Token::Special(c) if *c != ',' => s.push(*c),
+                _ => {}
+            }
+        }
+        (s, quoted)
+    };
+    let (local, domain) = match at {
+        Some(at) => (text(&parts[..at]), Some(text(&parts[at + 1..]).0)),
+        None => (text(parts), None),
+    };
+    let (mut local, quoted) = local;
+    let needs_quotes = local.is_empty()
+        || local.starts_with('.')
+        || local.ends_with('.')
+        || local.contains("..")
+        || local.chars().any(|c| {
+            c.is_ascii() && !(c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c))
+        });
+    if quoted && needs_quotes && !local.is_empty() {
+        local = format!("\"{}\"", local.replace('\\', "\\\\").replace('"', "\\\""));
+    }
+    let address = match domain {
+        Some(d) => format!("{local}@{d}"),
+        None => local,
+    };
+    (!address.is_empty() && address != "@").then_some(address)
+}
+
+/// Splits tokens into words at spaces, except spaces next to `.` or `@` (obsolete
+/// syntax allows `jdoe@test  . example`).
+fn words_of(tokens: &[Token]) -> Vec<Vec<Token>> {
+    let mut out: Vec<Vec<Token>> = vec![Vec::new()];
+    let joins = |t: Option<&Token>| matches!(t, Some(Token::Special('.' | '@')));
+    for (i, t) in tokens.iter().enumerate() {
+        if *t == Token::Space {
+            let before = out.last().and_then(|w| w.last());
+            let after = tokens[i + 1..].iter().find(|t| **t != Token::Space);
+            if !joins(before) && !joins(after) && out.last().is_some_and(|w| !w.is_empty()) {
+                out.push(Vec::new());
+            }
+            continue;
+        }
+        if let Some(w) = out.last_mut() {
+            w.push(t.clone());
+        }
+    }
+    out.retain(|w| !w.is_empty());
+    out
+}
+
+/// An address list (`From`, `To`, `Cc`, `Reply-To`): each mailbox with its display
+/// name and address; groups flattened (an empty group such as
+/// `undisclosed-recipients:;` gives nothing); a name written as a comment after a
+/// bare address (`a@b (Name)`, the RFC 822 custom) taken as the display name; a bare
+/// word (`MAILER-DAEMON`, a local part alone) taken as an address.
+pub(crate) fn addresses(value: &str) -> Vec<AddressRecord> {
+    let ts = tokens(value);
+    let mut out = Vec::new();
+    let mut current: Vec<Token> = Vec::new();
+    let mut angle: Option<Vec<Token>> = None;
+    let mut in_angle = false;
+    let mut finish = |current: &mut Vec<Token>, angle: &mut Option<Vec<Token>>| {
+        let words = std::mem::take(current);
+        if let Some(inner) = angle.take() {
+            let name = phrase(&words);
+            let address = addr_spec(&inner);
+            if name.is_some() || address.is_some() {
+                out.push(AddressRecord { name, address });
+            }
+            return;
+        }
+        let comments: Vec<&str> = words
+            .iter()
+            .filter_map(|t| match t {
+                Token::Comment(c) if !c.is_empty() => Some(c.as_str()),
+                _ => None,
+            })
+            .collect();
+        let meaningful: Vec<Token> = words
+            .iter()
+            .filter(|t| !matches!(t, Token::Comment(_)))
+            .cloned()
+            .collect();
+        if meaningful.iter().all(|t| *t == Token::Space) {
+            return;
+        }
+        let has_at = meaningful.contains(&Token::Special('@'));
+        let mut words = meaningful.iter().filter(|t| **t != Token::Space);
+        let bare_word = matches!((words.next(), words.next()), (Some(Token::Atom(_)), None));
+        if bare_word {
+            out.push(AddressRecord {
+                name: None,
+                address: addr_spec(&meaningful),
+            });
+        } else if has_at {
+            // Words without angle brackets: each word with an `@` is an address (two
+            // written with only a space between are two), the words before one its
+            // name (`Big Bug bb@bug.com`), a comment its name when there are none.
+            let mut name_words: Vec<Token> = Vec::new();
+            for word in words_of(&meaningful) {
+                if word.contains(&Token::Special('@')) {
+                    let name = phrase(&name_words).or_else(|| {
+                        (!comments.is_empty()).then(|| decode_words_in(&comments.join(" ")))
+                    });
+                    out.push(AddressRecord {
+                        name,
+                        address: addr_spec(&word),
+                    });
+                    name_words.clear();
+                } else {
+                    if !name_words.is_empty() {
+                        name_words.push(Token::Space);
+                    }
+                    name_words.extend(word);
+                }
+            }
+        } else {
+            // Several words and no address: a name whose address is missing.
+            out.push(AddressRecord {
+                name: phrase(&meaningful),
+                address: None,
+            });
+        }
+    };
+    let mut seen_angle = false;
+    for t in ts {
+        if in_angle {
+            match t {
+                Token::Special('>') => in_angle = false,
+                Token::Space | Token::Comment(_) => {}
+                t => angle.get_or_insert_with(Vec::new).push(t),
+            }
+            continue;
+        }
+        match t {
+            Token::Special('<') => {
+                in_angle = true;
+                seen_angle = true;
+                angle.get_or_insert_with(Vec::new);
+            }
+            Token::Special(',') => {
+                finish(&mut current, &mut angle);
+                seen_angle = false;
+            }
+            Token::Special(':') if !seen_angle && !current.contains(&Token::Special('@')) => {
+                // A group's name: what came before is not a mailbox.
+                current.clear();
+            }
+            Token::Special(';') => {
+                finish(&mut current, &mut angle);
+                seen_angle = false;
+            }
+            Token::Special('>') => {}
+            t if angle.is_some() => {
+                // After `<...>`: only comments belong to this mailbox; words are junk.
+                if let Token::Comment(_) = t {
+                    continue;
+                }
+            }
+            t => current.push(t),
+        }
+    }
+    finish(&mut current, &mut angle);
+    out
+}
+
+/// The message identifiers in a header value (`Message-ID`, `In-Reply-To`,
+/// `References`): each `<...>` without its brackets, or, when the value has none, the
+/// value itself as one identifier.
+pub(crate) fn ids(value: &str) -> Vec<String> {
+    let value = without_comments(value);
+    let mut out = Vec::new();
+    let mut rest = value.as_str();
+    while let Some(open) = rest.find('<') {
+        let after = &rest[open + 1..];
+        let Some(close) = after.find(['>', '<']) else {
+            break;
+        };
+        if after.as_bytes()[close] == b'>' {
+            let id: String = after[..close]
+                .chars()
+                .filter(|c| !c.is_whitespace())
+                .collect();
+            if !id.is_empty() {
+                out.push(id);
+            }
+            rest = &after[close + 1..];
+        } else {
+            rest = &after[close..];
+        }
+    }
+    if out.is_empty() {
+        let bare = value.trim();
+        if !bare.is_empty() && !bare.contains(char::is_whitespace) {
+            out.push(bare.to_owned());
+        }
+    }
+    out
+}
+
+/// `value` with its comments removed (outside quoted strings), nesting counted.
+fn without_comments(value: &str) -> String {
+    let (mut out, mut depth, mut quoted, mut escaped) = (String::new(), 0usize, false, false);
+    for c in value.chars() {
+        if escaped {
+            escaped = false;
+            if depth == 0 {
+                out.push(c);
+            }
+            continue;
+        }
+        match c {
+            '\\' => {
+                escaped = true;
+                if depth == 0 {
+                    out.push(c);
+                }
+            }
+            '"' if depth == 0 => {
+                quoted = !quoted;
+                out.push(c);
+            }
+            '(' if !quoted => depth += 1,
+            ')' if !quoted && depth > 0 => depth -= 1,
+            c if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// A date (`Date` header) as seconds since the epoch, by RFC 5322 section 3.3 and
+/// its obsolete forms (section 4.3): day of week optional, two- and three-digit years
+/// (00–49 are 2000–2049, 50–999 add 1900), seconds optional, comments anywhere, zone
+/// as `±hhmm`, `±hmm` (three digits), a name (`UT`, `GMT`, `EST`, `EDT`, `CST`, `CDT`,
+/// `MST`, `MDT`, `PST`, `PDT`) or missing (read as UTC, like `-0000`); military letters
+/// are read as `-0000`, as section 4.3 says (RFC 822 defined their signs backwards).
+/// The asctime order (`Wed Feb 15 09:38:18 1995`) is read too. `None` when a part is
+/// missing or out of range.
+pub(crate) fn date(value: &str) -> Option<i64> {
+    let words: Vec<String> = tokens(value)
+        .into_iter()
+        .filter_map(|t| match t {
+            Token::Atom(a) => Some(a),
+            Token::Special(':') => Some(":".into()),
+            Token::Special('.') => Some(".".into()),
+            _ => None,
+        })
+        .collect();
+    // Glue `hh : mm : ss` (spaces and comments allowed between, obsolete syntax).
+    let mut parts: Vec<String> = Vec::new();
+    for w in words {
+        let glue = w == ":" || parts.last().is_some_and(|p| p.ends_with(':'));
+        match parts.last_mut() {
+            Some(last) if glue => last.push_str(&w),
+            _ => parts.push(w),
+        }
+    }
+    let (mut day, mut month, mut year, mut time, mut zone) = (None, None, None, None, None);
+    for p in &parts {
+        let lower = p.trim_end_matches([',', '.']).to_ascii_lowercase();
+        if lower.contains(':') && time.is_none() {
+            time = clock(&lower);
+            time?;
+        } else if let Some(m) = month_number(&lower).filter(|_| month.is_none()) {
+            month = Some(m);
+        } else if (lower.starts_with('+') || lower.starts_with('-')) && zone.is_none() {
+            zone = Some(offset(&lower)?);
+        } else if lower.bytes().all(|b| b.is_ascii_digit()) && !lower.is_empty() {
+            let n: i64 = lower.parse().ok()?;
+            if day.is_none() && lower.len() <= 2 && year.is_none() {
+                day = Some(n);
+            } else if year.is_none() {
+                year = Some(match lower.len() {
+                    1 | 2 if n < 50 => 2000 + n,
+                    1..=3 => 1900 + n,
+                    _ => n,
+                });
+            } else {
+                return None;
+            }
+        } else if let Some(z) = named_zone(&lower).filter(|_| zone.is_none() && time.is_some()) {
+            zone = Some(z);
+        }
+    }
+    let (day, month, year, (h, m, s)) = (day?, month?, year?, time?);
+    if !(1..=31).contains(&day) || !(1..=9999).contains(&year) {
+        return None;
+    }
+    let days = days_from_civil(year, month, day);
+    Some(days * 86_400 + h * 3600 + m * 60 + s - zone.unwrap_or(0))
+}
+
+fn clock(text: &str) -> Option<(i64, i64, i64)> {
+    let mut it = text.split(':');
+    let h: i64 = it.next()?.parse().ok()?;
+    let m: i64 = it.next()?.parse().ok()?;
+    let s: i64 = match it.next() {
+        Some(s) => s.parse().ok()?,
+        None => 0,
+    };
+    if it.next().is_some() || h > 23 || m > 59 || s > 60 {
+        return None;
+    }
+    Some((h, m, s))
+}
+
+fn month_number(word: &str) -> Option<i64> {
+    const MONTHS: [&str; 12] = [
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+    ];
+    let prefix = word.get(..3)?;
+    if !word.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return None;
+    }
+    MONTHS
+        .iter()
+        .position(|m| *m == prefix)
+        .map(|i| i as i64 + 1)
+}
+
+/// `+hhmm`, `-hhmm`, or three digits `-hmm`, in seconds east of UTC.
+fn offset(text: &str) -> Option<i64> {
+    let (sign, digits) = text.split_at(1);
+    if !digits.bytes().all(|b| b.is_ascii_digit()) || !(3..=4).contains(&digits.len()) {
+        return None;
+    }
+    let n: i64 = digits.parse().ok()?;
+    let (h, m) = (n / 100, n % 100);
+    if m > 59 || h > 99 {
+        return None;
+    }
+    let secs = h * 3600 + m * 60;
+    Some(if sign == "-" { -secs } else { secs })
+}
+
+fn named_zone(word: &str) -> Option<i64> {
+    let hours = match word {
+        "ut" | "utc" | "gmt" | "z" => 0,
+        "est" => -5,
+        "edt" => -4,
+        "cst" => -6,
+        "cdt" => -5,
+        "mst" => -7,
+        "mdt" => -6,
+        "pst" => -8,
+        "pdt" => -7,
+        w if w.len() == 1 && w.bytes().all(|b| b.is_ascii_alphabetic()) && w != "j" => 0,
+        _ => return None,
+    };
+    Some(hours * 3600)
+}
+
+/// Days from 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+#[path = "fields_tests.rs"]
+mod tests;

@@ -1,0 +1,250 @@
+use super::*;
+
+fn pairs(value: &str) -> Vec<(Option<String>, Option<String>)> {
+    addresses(value)
+        .into_iter()
+        .map(|a| (a.name, a.address))
+        .collect()
+}
+
+fn p(name: Option<&str>, address: Option<&str>) -> (Option<String>, Option<String>) {
+    (name.map(str::to_owned), address.map(str::to_owned))
+}
+
+#[test]
+fn rfc5322_appendix_a_addresses() {
+    // A.1.2: groups, a quoted name, a plain address.
+    assert_eq!(
+        pairs(r#""Joe Q. Public" <john.q.public@example.com>"#),
+        vec![p(Some("Joe Q. Public"), Some("john.q.public@example.com"))]
+    );
+    assert_eq!(
+        pairs("Mary Smith <mary@x.test>, jdoe@example.org, Who? <one@y.test>"),
+        vec![
+            p(Some("Mary Smith"), Some("mary@x.test")),
+            p(None, Some("jdoe@example.org")),
+            p(Some("Who?"), Some("one@y.test")),
+        ]
+    );
+    assert_eq!(
+        pairs(r#"<boss@nil.test>, "Giant; \"Big\" Box" <sysservices@example.net>"#),
+        vec![
+            p(None, Some("boss@nil.test")),
+            p(Some(r#"Giant; "Big" Box"#), Some("sysservices@example.net")),
+        ]
+    );
+    assert_eq!(
+        pairs("A Group:Ed Jones <c@a.test>,joe@where.test,John <jdoe@one.test>;"),
+        vec![
+            p(Some("Ed Jones"), Some("c@a.test")),
+            p(None, Some("joe@where.test")),
+            p(Some("John"), Some("jdoe@one.test")),
+        ]
+    );
+    assert_eq!(pairs("Undisclosed recipients:;"), vec![]);
+    // A.5: comments and white space everywhere.
+    assert_eq!(
+        pairs(r"Pete(A nice \) chap) <pete(his account)@silly.test(his host)>"),
+        vec![p(Some("Pete"), Some("pete@silly.test"))]
+    );
+    assert_eq!(
+        pairs(
+            "A Group(Some people)\r\n     :Chris Jones <c@(Chris's host.)public.example>,\r\n         joe@example.org,\r\n  John <jdoe@one.test> (my dear friend); (the end of the group)"
+        ),
+        vec![
+            p(Some("Chris Jones"), Some("c@public.example")),
+            p(None, Some("joe@example.org")),
+            p(Some("John"), Some("jdoe@one.test")),
+        ]
+    );
+    assert_eq!(
+        pairs("(Empty list)(start)Hidden recipients  :(nobody(that I know))  ;"),
+        vec![]
+    );
+    // A.6.1: an obsolete source route and spaces around the dots.
+    assert_eq!(
+        pairs("Mary Smith <@node.test:mary@example.net>, , jdoe@test  . example"),
+        vec![
+            p(Some("Mary Smith"), Some("mary@example.net")),
+            p(None, Some("jdoe@test.example")),
+        ]
+    );
+    // A.6.3: a comment inside the domain.
+    assert_eq!(
+        pairs("John Doe <jdoe@machine(comment).  example>"),
+        vec![p(Some("John Doe"), Some("jdoe@machine.example"))]
+    );
+}
+
+#[test]
+fn real_world_address_forms() {
+    // The RFC 822 custom: the name as a comment after the address.
+    assert_eq!(
+        pairs("deuschle@mnh.telekom.de (Guenter Deuschle)"),
+        vec![p(Some("Guenter Deuschle"), Some("deuschle@mnh.telekom.de"))]
+    );
+    // Bare words, alone and in a list.
+    assert_eq!(pairs("MAILER-DAEMON"), vec![p(None, Some("MAILER-DAEMON"))]);
+    assert_eq!(
+        pairs("a@x.test, b@x.test, eryq"),
+        vec![
+            p(None, Some("a@x.test")),
+            p(None, Some("b@x.test")),
+            p(None, Some("eryq")),
+        ]
+    );
+    // A quoted local part keeps its quotes when it needs them, and only then.
+    assert_eq!(
+        pairs(r#""Big Bug bb"@bug.com"#),
+        vec![p(None, Some(r#""Big Bug bb"@bug.com"#))]
+    );
+    assert_eq!(pairs(r#""joe"@x.test"#), vec![p(None, Some("joe@x.test"))]);
+    // Encoded words: adjacent ones joined, others spaced; inside quotes too.
+    assert_eq!(
+        pairs("=?utf-8?Q?J=C3=B6rg?= =?utf-8?Q?_M=C3=BCller?= <j@x.test>"),
+        vec![p(Some("Jörg Müller"), Some("j@x.test"))]
+    );
+    assert_eq!(
+        pairs(r#""=?iso-8859-1?Q?Andr=E9?= Pirard" <pirard@x.test>"#),
+        vec![p(Some("André Pirard"), Some("pirard@x.test"))]
+    );
+    // A name with no address, and the null address.
+    assert_eq!(
+        pairs("no To-header on input <>"),
+        vec![p(Some("no To-header on input"), None)]
+    );
+    // UTF-8 in the header itself (RFC 6532).
+    assert_eq!(
+        pairs("Jöhn Doe <jdöe@mächine.example>"),
+        vec![p(Some("Jöhn Doe"), Some("jdöe@mächine.example"))]
+    );
+    assert_eq!(pairs(""), vec![]);
+    assert_eq!(pairs(" , ,"), vec![]);
+}
+
+#[test]
+fn hostile_address_values_end_quickly_and_lose_nothing_they_hold() {
+    let deep = format!("{}x{} <a@b.test>", "(".repeat(100_000), ")".repeat(100_000));
+    assert_eq!(pairs(&deep), vec![p(None, Some("a@b.test"))]);
+    let unterminated = r#""never closed <a@b.test>"#;
+    assert_eq!(
+        pairs(unterminated),
+        vec![p(Some("never closed <a@b.test>"), None)]
+    );
+    let many = "a@b.test,".repeat(50_000);
+    assert_eq!(addresses(&many).len(), 50_000);
+}
+
+#[test]
+fn identifiers() {
+    assert_eq!(ids("<a@b>"), vec!["a@b"]);
+    assert_eq!(
+        ids(" <a@b> (comment) <c@d>\r\n <e@f>"),
+        vec!["a@b", "c@d", "e@f"]
+    );
+    assert_eq!(ids("bare@id"), vec!["bare@id"]);
+    assert_eq!(ids("<broken <ok@x>"), vec!["ok@x"]);
+    assert_eq!(ids("two words"), Vec::<String>::new());
+    assert_eq!(ids(""), Vec::<String>::new());
+}
+
+fn utc(y: i64, mo: i64, d: i64, h: i64, mi: i64, s: i64) -> i64 {
+    days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + s
+}
+
+#[test]
+fn dates_current_and_obsolete() {
+    let cases: &[(&str, Option<i64>)] = &[
+        (
+            "Fri, 21 Nov 1997 09:55:06 -0600",
+            Some(utc(1997, 11, 21, 15, 55, 6)),
+        ),
+        (
+            "21 Nov 1997 09:55:06 +0100",
+            Some(utc(1997, 11, 21, 8, 55, 6)),
+        ),
+        // Obsolete: two- and three-digit years, named and missing zones, no seconds.
+        (
+            "Wed, 20 Dec 95 19:59 CST",
+            Some(utc(1995, 12, 21, 1, 59, 0)),
+        ),
+        ("Thu, 1 Jan 49 00:00 GMT", Some(utc(2049, 1, 1, 0, 0, 0))),
+        ("Sat, 1 Jan 50 00:00 GMT", Some(utc(1950, 1, 1, 0, 0, 0))),
+        ("Mon, 1 Jan 101 00:00 UT", Some(utc(2001, 1, 1, 0, 0, 0))),
+        (
+            "Thu, 8 Mar 2005 17:40:36 EDT",
+            Some(utc(2005, 3, 8, 21, 40, 36)),
+        ),
+        (
+            "Wed, 15 Feb 1995 09:38:18",
+            Some(utc(1995, 2, 15, 9, 38, 18)),
+        ),
+        (
+            "Mon, 21 Aug 95 13:30:57 -600",
+            Some(utc(1995, 8, 21, 19, 30, 57)),
+        ),
+        // A comment before the zone, comments and spaces inside the time.
+        (
+            "Wed, 20 Sep 1995 00:19:00 (EDT) -0400",
+            Some(utc(1995, 9, 20, 4, 19, 0)),
+        ),
+        (
+            "Fri, 21 Nov 1997 09(comment):   55  :  06 -0600",
+            Some(utc(1997, 11, 21, 15, 55, 6)),
+        ),
+        // Military zones are -0000 (RFC 5322 section 4.3).
+        (
+            "Fri, 21 Nov 1997 09:55:06 Q",
+            Some(utc(1997, 11, 21, 9, 55, 6)),
+        ),
+        // asctime order.
+        (
+            "Wed Feb 15 09:38:18 1995",
+            Some(utc(1995, 2, 15, 9, 38, 18)),
+        ),
+        // Not dates.
+        ("Wed, 15 Dec 2010    59:10 -0500", None),
+        ("Malformed Date.", None),
+        ("", None),
+        ("1 Foo 2020 10:00 +0000", None),
+        ("32 Jan 2020 10:00 +0000", None),
+    ];
+    for (text, want) in cases {
+        assert_eq!(date(text), *want, "{text}");
+    }
+}
+
+#[test]
+fn obsolete_phrases_keep_their_dots_and_at_signs() {
+    assert_eq!(
+        pairs("Joe Q. Public <john.q.public@example.com>"),
+        vec![p(Some("Joe Q. Public"), Some("john.q.public@example.com"))]
+    );
+    assert_eq!(
+        pairs("MySurvey.com & Carol <c@x.test>"),
+        vec![p(Some("MySurvey.com & Carol"), Some("c@x.test"))]
+    );
+    assert_eq!(
+        pairs("Mikel@Lindsaar <raasdnil@gmail.com>"),
+        vec![p(Some("Mikel@Lindsaar"), Some("raasdnil@gmail.com"))]
+    );
+    assert_eq!(
+        ids("<1234   @   local(blah)  .machine .example>"),
+        vec!["1234@local.machine.example"]
+    );
+}
+
+#[test]
+fn words_without_brackets_are_split_into_names_and_addresses() {
+    assert_eq!(
+        pairs("tim@powerupdev.com concierge@powerupdev.com"),
+        vec![
+            p(None, Some("tim@powerupdev.com")),
+            p(None, Some("concierge@powerupdev.com")),
+        ]
+    );
+    assert_eq!(
+        pairs("Big Bug bb@bug.com"),
+        vec![p(Some("Big Bug"), Some("bb@bug.com"))]
+    );
+}
