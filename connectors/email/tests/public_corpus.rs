@@ -1,4 +1,4 @@
-//! Read Email against mail nobody here wrote: 264 messages from the public test suites of
+//! Read Email against mail nobody here wrote: 263 messages from the public test suites of
 //! five other MIME libraries (MimeKit, Ruby's mail, Node's mailparser, PHP's
 //! php-mime-mail-parser, Apache James mime4j with Perl's MIME-tools messages; sources and
 //! licences in `testsupport/corpus/public/SOURCES.md`), stored in a real Dovecot mailbox

@@ -182,7 +182,7 @@ fn addr_spec(parts: &[Token]) -> Option<String> {
                     s.push_str(q);
                     quoted = true;
                 }
-                Token::Special(c) if *c != ',' => s.push(*c),
+                Token::Special(c) if !matches!(c, ',' | ';' | ':') => s.push(*c),
                 _ => {}
             }
         }
@@ -193,6 +193,9 @@ fn addr_spec(parts: &[Token]) -> Option<String> {
         None => (text(parts), None),
     };
     let (mut local, quoted) = local;
+    if domain.is_some() && local.is_empty() {
+        return None; // `@domain` alone (a route, or a group's junk) is no address
+    }
     let needs_quotes = local.is_empty()
         || local.starts_with('.')
         || local.ends_with('.')

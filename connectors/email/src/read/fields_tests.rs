@@ -248,3 +248,10 @@ fn words_without_brackets_are_split_into_names_and_addresses() {
         vec![p(Some("Big Bug"), Some("bb@bug.com"))]
     );
 }
+
+#[test]
+fn junk_inside_brackets_is_no_address() {
+    // Ruby mail's error_emails_missing_body: a group written inside angle brackets.
+    assert_eq!(pairs("<Undisclosed-Recipient:@mailman.enron.com;>"), vec![]);
+    assert_eq!(pairs("<@only.route>"), vec![]);
+}

@@ -407,3 +407,117 @@ fn the_first_of_repeated_fields_counts() {
     assert_eq!(r.date.as_deref(), Some("1995-12-21T01:59:00Z"));
     assert_eq!(r.message_id.as_deref(), Some("<first@x>"));
 }
+
+fn multipart(boundary: &str, body: &str) -> Vec<u8> {
+    format!(
+        "From: a@b.test\r\nSubject: s\r\nContent-Type: multipart/mixed; boundary=\"{boundary}\"\r\n\r\n{body}"
+    )
+    .into_bytes()
+}
+
+#[test]
+fn a_boundary_counts_only_at_the_start_of_a_line_and_alone() {
+    // mime4j misplaced-boundary: `--b` in the middle of a line is text.
+    let r = read(&multipart(
+        "b",
+        "--b\r\nContent-Type: text/plain\r\n\r\nsee the --b marker\r\nand more\r\n--b--\r\n",
+    ));
+    assert_eq!(r.text.as_deref(), Some("see the --b marker\nand more"));
+    // A longer boundary that starts with this one (`--b-inner`) is not its delimiter.
+    let r = read(&multipart(
+        "b",
+        "--b\r\nContent-Type: text/plain\r\n\r\nline\r\n--b-inner is text\r\n--b--\r\n",
+    ));
+    assert_eq!(r.text.as_deref(), Some("line\n--b-inner is text"));
+    // White space and text after a delimiter: still a delimiter, the rest ignored
+    // (RFC 2046 section 5.1.1's note to implementors; mime4j ending-boundaries).
+    let r = read(&multipart(
+        "b",
+        "--b ignored\r\nContent-Type: text/plain\r\n\r\nfirst part\r\n--b-- ignored too\r\n",
+    ));
+    assert_eq!(r.text.as_deref(), Some("first part"));
+}
+
+#[test]
+fn a_quoted_printable_soft_break_before_the_delimiter_loses_nothing() {
+    // mail-parser 0.11 took back the line end *and* two content bytes when the last
+    // line of a quoted-printable part ended in a soft break (`=`).
+    let r = read(&multipart(
+        "b",
+        "--b\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nhello wor=\r\n--b--\r\n",
+    ));
+    assert_eq!(r.text.as_deref(), Some("hello wor"));
+    let r = read(&multipart(
+        "b",
+        "--b\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nhello=\r\nworld\r\n--b--\r\n",
+    ));
+    assert_eq!(r.text.as_deref(), Some("helloworld"));
+}
+
+#[test]
+fn a_part_cut_off_before_its_delimiter_is_still_decoded() {
+    // php-mime-mail-parser failure.eml: a truncated message (no close delimiter).
+    let r = read(&multipart(
+        "b",
+        "--b\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nGr=C3=BC=C3=9Fe\r\n",
+    ));
+    assert_eq!(r.text.as_deref(), Some("Grüße"));
+    let r = read(&multipart(
+        "b",
+        "--b\r\nContent-Type: text/plain\r\n\r\nbody\r\n--b\r\nContent-Type: application/octet-stream; name=x.bin\r\nContent-Transfer-Encoding: base64\r\n\r\nAAECAw==\r\n",
+    ));
+    let a = &r.attachments[0];
+    assert_eq!(a.content_base64.as_deref(), Some("AAECAw=="), "{a:?}");
+}
+
+#[test]
+fn a_parameter_value_folded_onto_the_next_line_is_kept() {
+    // php-mime-mail-parser m0013: `name=` ends the line, the value is on the next.
+    let r = read(&multipart(
+        "b",
+        "--b\r\nContent-Type: text/plain\r\n\r\nbody\r\n--b\r\nContent-Type: application/pdf; name=\r\n\t\"=?iso-8859-1?Q?N=B0_1.?=\r\n =?iso-8859-1?Q?pdf?=\"\r\nContent-Transfer-Encoding: base64\r\n\r\nAAEC\r\n--b--\r\n",
+    ));
+    assert_eq!(r.attachments[0].filename.as_deref(), Some("N° 1.pdf"));
+}
+
+#[test]
+fn the_first_content_type_counts_when_there_are_two() {
+    // Ruby mail's error_emails_multiple_content_types.
+    let raw = b"From: a@b.test\r\nContent-Type: multipart/alternative; boundary=\"b\"\r\nContent-type: text/plain\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nfoo\r\n--b\r\nContent-Type: text/html\r\n\r\n<p>foo</p>\r\n--b--\r\n";
+    let r = read(raw);
+    assert_eq!(r.text.as_deref(), Some("foo"));
+    assert_eq!(r.html.as_deref(), Some("<p>foo</p>"));
+}
+
+#[test]
+fn utf8_in_a_part_labelled_us_ascii_is_read_as_utf8() {
+    // Ruby mail's raw_email6: 8-bit UTF-8 under `charset=us-ascii`; decoded as
+    // windows-1252 it became `EnvoyÃ©`.
+    let r = read(
+        "From: a@b.test\r\nContent-Type: text/plain; charset=us-ascii\r\nContent-Transfer-Encoding: 8bit\r\n\r\nEnvoyé par le service\r\n"
+            .as_bytes(),
+    );
+    assert_eq!(r.text.as_deref(), Some("Envoyé par le service"));
+    // A declared 8-bit charset is still followed.
+    let mut raw =
+        b"From: a@b.test\r\nContent-Type: text/plain; charset=iso-8859-1\r\n\r\nD".to_vec();
+    raw.extend_from_slice(&[0xe9]);
+    raw.extend_from_slice(b"j\xe0\r\n");
+    assert_eq!(read(&raw).text.as_deref(), Some("Déjà"));
+}
+
+#[test]
+fn every_part_is_somewhere_in_the_record() {
+    // php-mime-mail-parser m0027: the whole message is one named, empty file;
+    // mail-parser listed it nowhere, so the record did not say it exists.
+    let r = read(b"From: a@b.test\r\nContent-Type: application/txt; name=\"1234/../../1234.txt\"\r\nContent-Transfer-Encoding: base64\r\n\r\n");
+    assert_eq!(r.attachments.len(), 1, "{:?}", r.attachments);
+    assert_eq!(
+        r.attachments[0].filename.as_deref(),
+        Some("1234_.._.._1234.txt")
+    );
+    assert_eq!(r.attachments[0].size, 0);
+    // An empty multipart (no parts, nothing in it) is no attachment.
+    let r = read(b"From: a@b.test\r\nContent-Type: multipart/alternative; boundary=\"x\"\r\n\r\n");
+    assert!(r.attachments.is_empty(), "{:?}", r.attachments);
+}

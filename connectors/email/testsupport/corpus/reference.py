@@ -141,11 +141,17 @@ def addresses(msg, name):
     for n, a in email.utils.getaddresses([raw]):
         if n and a:
             legacy.setdefault(a, n)
+    encoded = "=?" in raw
     try:
         out = []
         for a in v.addresses:
             spec = address(a.addr_spec)
-            out.append([a.display_name or legacy.get(spec) or None, spec])
+            name = a.display_name
+            if encoded and spec in legacy:
+                # Python's structured parser mis-spaces names made of encoded words
+                # (`MySurvey .com & C arol`): decode the name as written.
+                name = collapse(rfc2047(legacy[spec]))
+            out.append([collapse(name or legacy.get(spec)) or None, spec])
         return out
     except Exception:
         # The modern parser gave up on the field: the legacy one reads it.
@@ -575,7 +581,9 @@ def connector(rec):
         if not t.startswith("message/") and a.get("content_base64") is not None:
             digest = hashlib.sha256(base64.b64decode(a["content_base64"])).hexdigest()
         atts.append([a.get("filename"), t, digest])
-    addr = lambda k: [[x.get("name") or None, x.get("address") or None] for x in rec.get(k, [])]
+    addr = lambda k: [
+        [collapse(x.get("name")) or None, x.get("address") or None] for x in rec.get(k, [])
+    ]
     return {
         "subject": collapse(rec.get("subject")),
         "from": addr("from"),

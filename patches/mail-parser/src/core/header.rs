@@ -752,16 +752,19 @@ impl Host<'_> {
 }
 
 impl<'x> GetHeader<'x> for Vec<Header<'x>> {
+    // The first field of a name counts when a message has several where one is
+    // allowed (two `Content-Type` fields, say), as in Python's email package,
+    // Thunderbird and RFC 5322's one-field rule; the last one was taken before, so
+    // a field appended to a message could override what its sender wrote.
     fn header_value(&self, name: &HeaderName<'_>) -> Option<&HeaderValue<'x>> {
         self.iter()
-            .rev()
             .find(|header| &header.name == name)
             .map(|header| &header.value)
     }
 
     fn header(&self, name: impl Into<HeaderName<'x>>) -> Option<&Header<'x>> {
         let name = name.into();
-        self.iter().rev().find(|header| header.name == name)
+        self.iter().find(|header| header.name == name)
     }
 }
 

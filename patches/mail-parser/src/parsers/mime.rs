@@ -154,7 +154,13 @@ impl<'x> MessageStream<'x> {
             }
             (Some(b'\n'), _) => false,
             (Some(&a), _) if a.is_ascii_whitespace() => {
-                self.skip_crlf();
+                // White space after the boundary: the rest of the line is ignored
+                // (RFC 2046 section 5.1.1), whatever it holds.
+                while let Some(&ch) = self.next() {
+                    if ch == b'\n' {
+                        break;
+                    }
+                }
                 false
             }
             _ => {

@@ -90,21 +90,21 @@ impl<'x> MessageStream<'x> {
 
     /// Called after a `--` that starts a line: whether `boundary` follows it as a
     /// delimiter, and if so skips it. RFC 2046 section 5.1.1: the boundary must be
-    /// followed by `--` (the close delimiter) or by nothing but linear white space up
-    /// to the end of the line; a line that merely starts with the boundary (a longer
-    /// boundary of a nested part, or text) is content.
+    /// followed by `--` (the close delimiter), white space or the end of the line
+    /// (its note to implementors lets text follow after white space, which is
+    /// ignored); a line that merely starts with the boundary and goes on with more
+    /// boundary characters (`--abc-inner` for the boundary `abc`: a nested part's
+    /// longer boundary) is content, not a delimiter.
     pub fn try_skip_boundary(&mut self, boundary: &[u8]) -> bool {
         if boundary.is_empty() || self.peek_bytes(boundary.len()) != Some(boundary) {
             return false;
         }
         let after = self.bytes(self.offset() + boundary.len()..self.len());
-        let delimiter = after.starts_with(b"--") || {
-            let blanks = after
-                .iter()
-                .take_while(|&&b| b == b' ' || b == b'\t')
-                .count();
-            matches!(after.get(blanks), None | Some(b'\r') | Some(b'\n'))
-        };
+        let delimiter = after.starts_with(b"--")
+            || matches!(
+                after.first(),
+                None | Some(b' ') | Some(b'\t') | Some(b'\r') | Some(b'\n')
+            );
         if delimiter {
             self.skip_bytes(boundary.len());
         }
