@@ -1,5 +1,6 @@
-//! A message that cannot be parsed, or is nested past the limit, is reported with its
-//! UID and left untouched; the others go on.
+//! A message that cannot be read (over a limit, or nested past it) is reported with its
+//! UID and left untouched; the others go on. A message without a header is not one of
+//! those: it is read as its body.
 
 mod common;
 
@@ -7,13 +8,16 @@ use common::{Fixture, code, last_error, raw_message, records};
 use serde_json::json;
 
 #[test]
-fn an_unparseable_message_among_good_ones() {
+fn an_unreadable_message_among_good_ones() {
     let fx = Fixture::new();
     fx.plant(&raw_message("good1@x", "good one", "a@example.test"));
-    // No header at all: not a message.
-    fx.plant("\r\n\r\n");
+    // A header of 2,000 bytes, over this run's max_header_bytes.
+    fx.plant(&format!(
+        "X-Padding: {}\r\nSubject: too big\r\n\r\nbody\r\n",
+        "p".repeat(2_000)
+    ));
     fx.plant(&raw_message("good2@x", "good two", "a@example.test"));
-    let out = fx.read(json!({}));
+    let out = fx.read(json!({"max_header_bytes": 1024}));
     assert_eq!(code(&out), 1, "the run reports the bad message");
     let recs = records(&out);
     assert_eq!(
@@ -32,6 +36,26 @@ fn an_unparseable_message_among_good_ones() {
     let stored = fx.stored("INBOX");
     assert!(stored[0].seen() && stored[2].seen(), "good ones committed");
     assert!(!stored[1].seen(), "the bad one is left untouched");
+}
+
+#[test]
+fn a_message_without_a_header_is_read_as_its_body() {
+    // Before, "it cannot be parsed as MIME": left unread, and every later run failed
+    // on it again (mime4j's malformedHeader-noheader).
+    let fx = Fixture::new();
+    fx.plant("no header here,\r\njust text\r\n");
+    fx.plant("\r\n\r\n");
+    let out = fx.read(json!({}));
+    assert_eq!(code(&out), 0, "{}", common::stderr(&out));
+    let recs = records(&out);
+    assert_eq!(recs.len(), 2);
+    assert_eq!(recs[0]["text"], "no header here,\njust text");
+    assert!(recs[0]["subject"].is_null() && recs[0]["from"] == json!([]));
+    assert!(recs[1]["text"].is_null() || recs[1]["text"] == "");
+    assert!(
+        fx.stored("INBOX").iter().all(|m| m.seen()),
+        "both delivered, both marked"
+    );
 }
 
 #[test]
