@@ -153,3 +153,31 @@ impl CheckReport {
             .map(Error::from)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_kind_of_step_value_gives_its_detail() {
+        assert_eq!(().detail(), None);
+        assert_eq!(
+            String::from("220 ready").detail().as_deref(),
+            Some("220 ready")
+        );
+        assert_eq!("IMAP4rev1".detail().as_deref(), Some("IMAP4rev1"));
+        assert_eq!(
+            (42_u8, String::from("3 folders")).detail().as_deref(),
+            Some("3 folders")
+        );
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_steps_detail_is_what_its_future_returned() {
+        let mut report = CheckReport::new();
+        let _ = report.step("a", async { Ok::<_, Error>("greeting") }).await;
+        let _ = report.step("b", async { Ok::<_, Error>(()) }).await;
+        assert_eq!(report.steps[0].detail.as_deref(), Some("greeting"));
+        assert_eq!(report.steps[1].detail, None);
+    }
+}

@@ -301,6 +301,89 @@ pub trait Register {
 
 #[cfg(test)]
 mod tests {
+    use super::Activities;
+    use crate::prelude::*;
+    use serde_json::Value;
+
     // The host boxes activities: keep the erased trait dyn-compatible.
     fn _obj_safe(_: Box<dyn super::Erased<()>>) {}
+
+    #[derive(Debug)]
+    struct Conn;
+
+    #[crate::connection]
+    impl Connection for Conn {
+        async fn check(&self) -> CheckReport {
+            CheckReport::new()
+        }
+    }
+
+    #[crate::settings]
+    /// Where to send.
+    struct Cfg {
+        /// A prefix for discovered names.
+        prefix: String,
+    }
+
+    /// Sends nothing; discovers two queues.
+    #[derive(Debug)]
+    struct Queues;
+
+    /// Discovers queues.
+    #[crate::activity(name = "queues")]
+    impl Target for Queues {
+        type Connection = Conn;
+        type Config = Cfg;
+        type Request = Value;
+        type Response = Value;
+
+        async fn call(
+            &self,
+            _: &Conn,
+            _: &Cfg,
+            _: &Requests<Value>,
+            _: &Results<Value>,
+        ) -> Result<()> {
+            Ok(())
+        }
+
+        async fn discover(&self, _: &Conn, config: Option<&Cfg>) -> Result<Vec<Object>> {
+            let prefix = config.map_or("", |c| c.prefix.as_str());
+            Ok(["a", "b"]
+                .iter()
+                .map(|n| Object {
+                    name: format!("{prefix}{n}"),
+                    description: None,
+                    attributes: Vec::new(),
+                })
+                .collect())
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_targets_discovery_reaches_the_target_with_its_settings() {
+        let activities = Activities::new().with(Queues);
+        let activity = activities.get("queues").expect("registered");
+        let config = serde_json::json!({"prefix": "q-"});
+        let found = activity
+            .prepare_discover(Some(&config))
+            .expect("valid settings")
+            .discover(&Conn)
+            .await
+            .expect("discovered");
+        let names: Vec<&str> = found.iter().map(|o| o.name.as_str()).collect();
+        assert_eq!(names, ["q-a", "q-b"]);
+        // Settings of the wrong shape are refused before discovery runs.
+        assert!(
+            activity
+                .prepare_discover(Some(&serde_json::json!({"prefix": 1})))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn activities_print_their_names_in_order() {
+        let activities = Activities::new().with(Queues);
+        assert_eq!(format!("{activities:?}"), r#"["queues"]"#);
+    }
 }
