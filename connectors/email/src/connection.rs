@@ -23,6 +23,9 @@ pub struct EmailConnection {
     /// The folder Read Email selected and its UIDVALIDITY, to select again after a
     /// reconnect.
     selected: std::sync::Mutex<Option<(String, u32)>>,
+    /// The UIDVALIDITY of each folder read in this run, for commits to a folder the
+    /// read has left (several folders in one run).
+    validities: std::sync::Mutex<std::collections::HashMap<String, u32>>,
 }
 
 impl std::fmt::Debug for EmailConnection {
@@ -72,6 +75,7 @@ impl EmailConnection {
             },
             session: Mutex::new(None),
             selected: std::sync::Mutex::new(None),
+            validities: std::sync::Mutex::default(),
         })
     }
 
@@ -109,6 +113,22 @@ impl EmailConnection {
         if let Ok(mut s) = self.selected.lock() {
             *s = Some((folder.to_owned(), uid_validity));
         }
+        if let Ok(mut v) = self.validities.lock() {
+            v.insert(folder.to_owned(), uid_validity);
+        }
+    }
+
+    /// The folder the session has selected for reading, and its UIDVALIDITY.
+    pub(crate) fn selected_now(&self) -> Option<(String, u32)> {
+        self.selected.lock().ok().and_then(|s| s.clone())
+    }
+
+    /// The UIDVALIDITY `folder` had when this run read it.
+    pub(crate) fn validity_of(&self, folder: &str) -> Option<u32> {
+        self.validities
+            .lock()
+            .ok()
+            .and_then(|v| v.get(folder).copied())
     }
 
     /// After the IMAP connection was lost (Microsoft 365 ends a session with `BYE

@@ -68,7 +68,8 @@ use connector_sdk::{Connector, Result};
 pub use connection::EmailConnection;
 pub use read::{
     AddressRecord, AfterRead, AttachmentMode, AttachmentRecord, BodyPart, Date, EmailRecord,
-    Filter, HeaderRecord, ReadConfig, ReadEmail, ReadMode, ReadState, SaveTo, SaveWhat,
+    Filter, FolderState, HeaderRecord, ReadConfig, ReadEmail, ReadMode, ReadState, SaveTo,
+    SaveWhat,
 };
 pub use send::{
     Addresses, AttachmentRequest, AutoSubmitted, Dkim, DkimAlgorithm, Dsn, DsnNotify, DsnReturn,

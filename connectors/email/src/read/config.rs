@@ -13,7 +13,12 @@ pub struct ReadConfig {
     /// The folder to read (see `discover` for the names).
     #[serde(default = "inbox")]
     pub folder: String,
-    /// At most this many messages per run, oldest first.
+    /// More folders to read in the same run, one after another after `folder`, each
+    /// with its own place in the state (`mode: cursor`) and its own commits.
+    #[serde(default)]
+    #[schemars(length(max = 100))]
+    pub folders: Vec<String>,
+    /// At most this many messages per run (over all folders), oldest first.
     #[serde(default = "hundred")]
     pub max_messages: NonZeroU32,
     /// Read only messages not marked read (`\Seen`).
@@ -241,8 +246,45 @@ pub enum SaveWhat {
 impl ReadConfig {
     /// The rules beyond the schema: a valid search, a `move_to` folder that is not
     /// the one read, `since` before `before`.
+    /// Every folder a run reads, in order: `folder`, then `folders`.
+    pub(crate) fn all_folders(&self) -> Vec<&str> {
+        std::iter::once(self.folder.as_str())
+            .chain(self.folders.iter().map(String::as_str))
+            .collect()
+    }
+
+    /// These settings for reading one of the run's folders alone.
+    pub(crate) fn for_folder(&self, folder: &str) -> Self {
+        Self {
+            folder: folder.to_owned(),
+            folders: Vec::new(),
+            ..self.clone()
+        }
+    }
+
     pub(crate) fn check(&self) -> Result<()> {
         let config = self;
+        for (i, folder) in config.folders.iter().enumerate() {
+            let path = format!("/folders/{i}");
+            if folder.is_empty() || crate::protocol::imap::quote(folder).is_none() {
+                return Err(Error::config(
+                    path,
+                    "expected a folder name without line breaks",
+                ));
+            }
+            if config.all_folders()[..=i].contains(&folder.as_str()) {
+                return Err(Error::config(
+                    path,
+                    format!("`{folder}` is read already (each folder once)"),
+                ));
+            }
+        }
+        if config.follow && !config.folders.is_empty() {
+            return Err(Error::config(
+                "/folders",
+                "`follow` watches one folder: use one run per folder to follow several",
+            ));
+        }
         if config.mode == ReadMode::Cursor && config.after_read != AfterRead::None {
             return Err(Error::config(
                 "/after_read",
@@ -256,10 +298,10 @@ impl ReadConfig {
                     "expected a folder name without line breaks",
                 ));
             }
-            if *folder == config.folder {
+            if config.all_folders().contains(&folder.as_str()) {
                 return Err(Error::config(
                     "/after_read/move_to",
-                    "moving messages to the folder they are read from would read them again",
+                    "moving messages to a folder they are read from would read them again",
                 ));
             }
         }

@@ -30,17 +30,26 @@ const MAX_PAUSE: Duration = Duration::from_secs(60);
 pub(crate) async fn run(
     conn: &EmailConnection,
     config: &ReadConfig,
-    out: &Emitter<EmailRecord, u32, ReadState>,
+    out: &Emitter<EmailRecord, (u16, u32), ReadState>,
 ) -> Result<()> {
     let mut watcher = Watcher::new(conn.imap()?, config);
     let (mut after, mut uid_validity, mut planned) = (0u32, None::<u32>, 0u64);
+    let mut state = ReadState::for_run(&[config.folder.as_str()], out.previous_state());
     let mut pause = Duration::from_secs(1);
     loop {
         if out.is_stopped() {
             return Ok(());
         }
-        match super::pass(conn, config, out, after, planned).await {
+        let scope = super::Scope {
+            index: 0,
+            after,
+            planned,
+            state: state.clone(),
+        };
+        match super::pass(conn, config, out, scope).await {
             Ok(done) => {
+                out.remaining(done.remaining);
+                state = done.state.clone();
                 pause = Duration::from_secs(1);
                 if uid_validity.is_some_and(|v| v != done.uid_validity) {
                     tracing::warn!(target: TARGET, folder = %config.folder, "UIDVALIDITY changed: reading the folder from its start");

@@ -127,6 +127,59 @@ pub(super) async fn apply(
 ) -> Result<()> {
     let imap = conn.imap()?;
     let mut session = conn.session().await?;
+    // Another folder of the run is selected for reading: this one is selected for the
+    // commit (UIDs mean something only in their folder, under its UIDVALIDITY), and
+    // that one again after, all while the session is held, so the read never fetches
+    // from the wrong folder.
+    let elsewhere = conn.selected_now().filter(|(f, _)| *f != config.folder);
+    if elsewhere.is_some() {
+        reselect(
+            imap,
+            &mut session,
+            &config.folder,
+            conn.validity_of(&config.folder),
+        )
+        .await?;
+    }
+    let done = apply_on(imap, &mut session, config, what, set).await;
+    if let Some((back, validity)) = elsewhere {
+        reselect(imap, &mut session, &back, Some(validity)).await?;
+    }
+    done
+}
+
+/// Selects `folder`, checking its UIDVALIDITY is still `expected`.
+async fn reselect(
+    imap: &crate::protocol::imap::ImapDialer,
+    session: &mut crate::protocol::imap::ImapSession,
+    folder: &str,
+    expected: Option<u32>,
+) -> Result<()> {
+    imap.begin();
+    let mailbox = session
+        .select(crate::protocol::mutf7::encode(folder))
+        .await
+        .map_err(|e| imap.failed("SELECT", e))?;
+    let now = mailbox.uid_validity.unwrap_or(0);
+    match expected {
+        Some(v) if v == now => Ok(()),
+        Some(v) => Err(Error::protocol(format!(
+            "{}: UIDVALIDITY of {folder} changed from {v} to {now} during the run: nothing more is committed there (the next run reads it again)",
+            imap.what()
+        ))),
+        None => Err(Error::internal(format!(
+            "a commit names {folder}, which this run did not read"
+        ))),
+    }
+}
+
+async fn apply_on(
+    imap: &crate::protocol::imap::ImapDialer,
+    session: &mut crate::protocol::imap::ImapSession,
+    config: &ReadConfig,
+    what: &str,
+    set: &str,
+) -> Result<()> {
     match &config.after_read {
         AfterRead::None => {}
         AfterRead::MarkSeen => {
@@ -140,7 +193,7 @@ pub(super) async fn apply(
             imap.completed("UID STORE")?;
         }
         AfterRead::Delete => {
-            let expunged = delete(imap, &mut session, what, set).await?;
+            let expunged = delete(imap, session, what, set).await?;
             tracing::debug!(target: TARGET, expunged, "deleted");
         }
         AfterRead::MoveTo(folder) => {
@@ -162,12 +215,12 @@ pub(super) async fn apply(
                     .await
                     .map_err(|e| classify(what, "UID COPY", e))?;
                 imap.completed("UID COPY")?;
-                delete(imap, &mut session, what, set).await?;
+                delete(imap, session, what, set).await?;
             }
         }
     }
     // The answers to STORE and EXPUNGE also end quietly when the connection drops.
-    confirm(imap, &mut session, what).await
+    confirm(imap, session, what).await
 }
 
 /// Flags the messages in `set` `\\Deleted` and expunges them (only them: UID

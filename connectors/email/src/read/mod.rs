@@ -22,7 +22,7 @@ use connector_sdk::{Emitter, Error, Object, Result, Source};
 
 pub use config::{AfterRead, AttachmentMode, Date, Filter, ReadConfig, ReadMode, SaveTo, SaveWhat};
 pub use record::{AddressRecord, AttachmentRecord, BodyPart, EmailRecord, HeaderRecord};
-pub use state::ReadState;
+pub use state::{FolderState, ReadState};
 
 use crate::connection::EmailConnection;
 use crate::protocol::imap::flag_name;
@@ -35,7 +35,7 @@ const TARGET: &str = "email_connector::read";
 #[derive(Debug, Default, Clone, Copy)]
 pub struct ReadEmail;
 
-/// Reads messages from an IMAP folder (unread ones by default) without marking them,
+/// Reads messages from IMAP folders (unread ones by default) without marking them,
 /// emits one record per message, and marks them read, deletes or moves them only after
 /// the records were delivered. `discover` lists the folders.
 #[connector_sdk::activity(name = "read")]
@@ -43,7 +43,8 @@ impl Source for ReadEmail {
     type Connection = EmailConnection;
     type Config = ReadConfig;
     type Record = EmailRecord;
-    type Ack = u32;
+    /// The folder's place in the run (0 is `folder`, then `folders`) and the UID.
+    type Ack = (u16, u32);
     type State = ReadState;
 
     fn validate(&self, config: &ReadConfig) -> Result<()> {
@@ -55,36 +56,74 @@ impl Source for ReadEmail {
         &self,
         conn: &EmailConnection,
         config: &ReadConfig,
-        out: &Emitter<EmailRecord, u32, ReadState>,
+        out: &Emitter<EmailRecord, (u16, u32), ReadState>,
     ) -> Result<()> {
-        if !config.follow {
-            return pass(conn, config, out, 0, 0).await.map(drop);
+        if config.follow {
+            return follow::run(conn, config, out).await;
         }
-        follow::run(conn, config, out).await
+        let folders = config.all_folders();
+        let mut state = ReadState::for_run(&folders, out.previous_state());
+        let (mut planned, mut remaining) = (0u64, 0u64);
+        let mut left = u64::from(config.max_messages.get());
+        for (index, folder) in folders.iter().enumerate() {
+            let Some(max) = u32::try_from(left).ok().and_then(std::num::NonZeroU32::new) else {
+                tracing::warn!(target: TARGET, not_read = ?&folders[index..], max_messages = config.max_messages.get(), "max_messages reached: these folders wait for the next run");
+                break;
+            };
+            if out.is_stopped() {
+                break;
+            }
+            let one = ReadConfig {
+                max_messages: max,
+                ..config.for_folder(folder)
+            };
+            let index =
+                u16::try_from(index).map_err(|_| Error::config("/folders", "too many folders"))?;
+            let done = pass(
+                conn,
+                &one,
+                out,
+                Scope {
+                    index,
+                    after: 0,
+                    planned,
+                    state,
+                },
+            )
+            .await?;
+            planned += done.planned;
+            remaining += done.remaining;
+            left = left.saturating_sub(done.planned);
+            out.remaining(remaining);
+            state = done.state;
+        }
+        Ok(())
     }
 
     async fn commit(
         &self,
         conn: &EmailConnection,
         config: &ReadConfig,
-        mut acks: Vec<u32>,
+        acks: Vec<(u16, u32)>,
     ) -> Result<()> {
         if config.after_read == AfterRead::None || acks.is_empty() {
             return Ok(());
         }
-        acks.sort_unstable();
-        let set = crate::protocol::imap::uid_set(&acks);
-        let what = conn.imap()?.what();
-        // Marking is idempotent (a flag set twice, a UID already moved or expunged is
-        // no longer there), so after a lost connection it is simply done again.
-        match apply(conn, config, &what, &set).await {
-            Err(e) if lost(&e) => {
-                conn.reconnect(&e).await?;
-                apply(conn, config, &what, &set).await?;
-            }
-            done => done?,
+        let folders = config.all_folders();
+        let mut by_folder: std::collections::BTreeMap<u16, Vec<u32>> = Default::default();
+        for (index, uid) in acks {
+            by_folder.entry(index).or_default().push(uid);
         }
-        tracing::debug!(target: TARGET, count = acks.len(), uids = %set, "committed");
+        for (index, mut uids) in by_folder {
+            let folder = folders.get(usize::from(index)).ok_or_else(|| {
+                Error::internal(format!(
+                    "an acknowledgement names folder {index} of {}",
+                    folders.len()
+                ))
+            })?;
+            uids.sort_unstable();
+            commit_in(conn, &config.for_folder(folder), &uids).await?;
+        }
         Ok(())
     }
 
@@ -94,44 +133,13 @@ impl Source for ReadEmail {
         config: &ReadConfig,
         state: &ReadState,
     ) -> Result<()> {
-        if config.mode == ReadMode::Cursor
-            || config.after_read == AfterRead::None
-            || state.last_uid == 0
-        {
+        if config.mode == ReadMode::Cursor || config.after_read == AfterRead::None {
             return Ok(());
         }
-        let uids = {
-            let imap = conn.imap()?;
-            let mut session = conn.session().await?;
-            imap.begin();
-            let mailbox = session
-                .select(crate::protocol::mutf7::encode(&config.folder))
-                .await
-                .map_err(|e| imap.failed("SELECT", e))?;
-            let uid_validity = mailbox.uid_validity.unwrap_or(0);
-            conn.selected(&config.folder, uid_validity);
-            if !state.applies_to(&config.folder, uid_validity) {
-                return Ok(());
+        for folder in config.all_folders() {
+            if let Some(place) = state.place(folder).filter(|p| p.last_uid != 0) {
+                commit_place(conn, &config.for_folder(folder), &place).await?;
             }
-            let to = match mailbox.uid_next {
-                Some(next) => state.last_uid.min(next.saturating_sub(1)),
-                None => state.last_uid,
-            };
-            let found = search(conn.imap()?, &mut session, config, 1, Some(to), usize::MAX).await?;
-            let skipped: std::collections::HashSet<u32> = state.skipped.iter().copied().collect();
-            found
-                .first
-                .into_iter()
-                .filter(|u| !skipped.contains(u))
-                .collect::<Vec<u32>>()
-        };
-        if uids.is_empty() {
-            return Ok(());
-        }
-        tracing::info!(target: TARGET, count = uids.len(), last_uid = state.last_uid, "deferred commit of what the state covers");
-        // Up to the host's batch size at a time, as immediate commits go.
-        for chunk in uids.chunks(500) {
-            self.commit(conn, config, chunk.to_vec()).await?;
         }
         Ok(())
     }
@@ -153,6 +161,82 @@ impl Source for ReadEmail {
             })
             .collect())
     }
+}
+
+/// Commits what the state `place` covers in one folder (`run --commit deferred`): the
+/// messages up to its `last_uid` that still match the search, but the unreadable ones.
+async fn commit_place(
+    conn: &EmailConnection,
+    config: &ReadConfig,
+    state: &state::FolderState,
+) -> Result<()> {
+    let uids = {
+        let imap = conn.imap()?;
+        let mut session = conn.session().await?;
+        imap.begin();
+        let mailbox = session
+            .select(crate::protocol::mutf7::encode(&config.folder))
+            .await
+            .map_err(|e| imap.failed("SELECT", e))?;
+        let uid_validity = mailbox.uid_validity.unwrap_or(0);
+        conn.selected(&config.folder, uid_validity);
+        if state.uid_validity != uid_validity {
+            tracing::warn!(target: TARGET, folder = %config.folder, state_uid_validity = state.uid_validity, uid_validity, "the folder's UIDVALIDITY changed since the state was written: nothing committed there");
+            return Ok(());
+        }
+        let to = match mailbox.uid_next {
+            Some(next) => state.last_uid.min(next.saturating_sub(1)),
+            None => state.last_uid,
+        };
+        let found = search(conn.imap()?, &mut session, config, 1, Some(to), usize::MAX).await?;
+        let skipped: std::collections::HashSet<u32> = state.skipped.iter().copied().collect();
+        found
+            .first
+            .into_iter()
+            .filter(|u| !skipped.contains(u))
+            .collect::<Vec<u32>>()
+    };
+    if uids.is_empty() {
+        return Ok(());
+    }
+    tracing::info!(target: TARGET, folder = %config.folder, count = uids.len(), last_uid = state.last_uid, "deferred commit of what the state covers");
+    // Up to the host's batch size at a time, as immediate commits go.
+    for chunk in uids.chunks(500) {
+        commit_in(conn, config, chunk).await?;
+    }
+    Ok(())
+}
+
+/// Marks, moves or deletes `uids` of the folder `config` reads, as `after_read` says.
+/// The session may have another folder of the run selected for reading: then this
+/// folder is selected for the commit, its UIDVALIDITY checked, and the other one
+/// selected again before the session is given back.
+async fn commit_in(conn: &EmailConnection, config: &ReadConfig, uids: &[u32]) -> Result<()> {
+    let set = crate::protocol::imap::uid_set(uids);
+    let what = conn.imap()?.what();
+    // Marking is idempotent (a flag set twice, a UID already moved or expunged is no
+    // longer there), so after a lost connection it is simply done again.
+    match apply(conn, config, &what, &set).await {
+        Err(e) if lost(&e) => {
+            conn.reconnect(&e).await?;
+            apply(conn, config, &what, &set).await?;
+        }
+        done => done?,
+    }
+    tracing::debug!(target: TARGET, folder = %config.folder, count = uids.len(), uids = %set, "committed");
+    Ok(())
+}
+
+/// Where a pass reads and what it carries on from the passes before it.
+pub(crate) struct Scope {
+    /// The folder's place in the run (its acknowledgements say it).
+    pub(crate) index: u16,
+    /// Read only UIDs above this one.
+    pub(crate) after: u32,
+    /// How many messages earlier passes of the run planned (for the progress total).
+    pub(crate) planned: u64,
+    /// The run's state so far (every folder).
+    pub(crate) state: ReadState,
 }
 
 /// A fetched message, parsed or not.
@@ -208,7 +292,7 @@ async fn one_by_one(
 }
 
 /// What one pass did.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct Pass {
     /// The folder's UIDVALIDITY.
     pub(crate) uid_validity: u32,
@@ -218,18 +302,26 @@ pub(crate) struct Pass {
     pub(crate) planned: u64,
     /// Whether more matching messages wait (over `max_messages`).
     pub(crate) more: bool,
+    /// How many matching messages wait for a later pass or run.
+    pub(crate) remaining: u64,
+    /// The run's state after it (every folder).
+    pub(crate) state: ReadState,
 }
 
-/// One pass over the folder: select, search (UIDs above `after`), fetch in batches,
-/// emit. `planned` counts the messages earlier passes of this run planned (for the
-/// progress total).
+/// One pass over the folder: select, search (UIDs above `scope.after`), fetch in
+/// batches, emit, each record acknowledged with the folder's place in the run.
 async fn pass(
     conn: &EmailConnection,
     config: &ReadConfig,
-    out: &Emitter<EmailRecord, u32, ReadState>,
-    after: u32,
-    planned: u64,
+    out: &Emitter<EmailRecord, (u16, u32), ReadState>,
+    scope: Scope,
 ) -> Result<Pass> {
+    let Scope {
+        index,
+        after,
+        planned,
+        state,
+    } = scope;
     let imap = conn.imap()?;
     let what = imap.what();
     let (uid_validity, uids, mut progress, matching) = {
@@ -265,7 +357,7 @@ async fn pass(
             })?;
         let uid_validity = mailbox.uid_validity.unwrap_or(0);
         conn.selected(&config.folder, uid_validity);
-        let progress = Progress::new(&config.folder, uid_validity, out.previous_state());
+        let progress = Progress::new(&config.folder, uid_validity, state);
         // A cursor reads on after the last UID delivered; a follow run after the
         // last one it read (those not yet committed must not come twice).
         let after = match config.mode {
@@ -286,7 +378,6 @@ async fn pass(
         let (uids, matching) = (found.first, found.matching);
         tracing::info!(target: TARGET, folder = %config.folder, uid_validity, matching, reading = uids.len(), query = %search_query(config)?, "searched");
         out.expect(planned + uids.len() as u64);
-        out.remaining((matching - uids.len()) as u64);
         if matching > uids.len() {
             tracing::warn!(target: TARGET, folder = %config.folder, remaining = matching - uids.len(), max_messages = config.max_messages.get(), "{} more matching messages wait for the next run (max_messages is {})", matching - uids.len(), config.max_messages.get());
         }
@@ -344,7 +435,7 @@ async fn pass(
             one_by_one(conn, &what, &fetch, fetched, &mut refused).await?
         };
         if let Some((upto, previous)) = parsing.take() {
-            let skipped = emit_parsed(out, &config.folder, previous).await?;
+            let skipped = emit_parsed(out, &config.folder, index, previous).await?;
             out.checkpoint(progress.batch_done(upto, &skipped)).await?;
         }
         let config = std::sync::Arc::clone(&shared);
@@ -381,7 +472,7 @@ async fn pass(
         ));
     }
     if let Some((upto, last)) = parsing {
-        let skipped = emit_parsed(out, &config.folder, last).await?;
+        let skipped = emit_parsed(out, &config.folder, index, last).await?;
         out.checkpoint(progress.batch_done(upto, &skipped)).await?;
     }
     Ok(Pass {
@@ -389,6 +480,8 @@ async fn pass(
         last_uid: uids.iter().copied().max().unwrap_or(after),
         planned: uids.len() as u64,
         more: matching > uids.len(),
+        remaining: (matching - uids.len()) as u64,
+        state: progress.state(),
     })
 }
 
@@ -425,8 +518,9 @@ fn parse_fetch(
 
 /// Emits a parsed batch; returns the UIDs that could not be read.
 async fn emit_parsed(
-    out: &Emitter<EmailRecord, u32, ReadState>,
+    out: &Emitter<EmailRecord, (u16, u32), ReadState>,
     folder: &str,
+    index: u16,
     parsing: tokio::task::JoinHandle<Vec<Parsed>>,
 ) -> Result<Vec<u32>> {
     let parsed = parsing
@@ -435,7 +529,7 @@ async fn emit_parsed(
     let mut skipped = Vec::new();
     for p in parsed {
         match p {
-            Parsed::Record(rec, uid) => out.emit(*rec, uid).await?,
+            Parsed::Record(rec, uid) => out.emit(*rec, (index, uid)).await?,
             Parsed::Unreadable { uid, size, why } => {
                 skipped.push(uid);
                 out.skip(Error::protocol(format!(
