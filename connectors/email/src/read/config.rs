@@ -166,6 +166,11 @@ pub struct Filter {
     #[serde(default)]
     #[schemars(length(min = 1, max = 1000))]
     pub search: Option<String>,
+    /// Gmail's own search syntax (`has:attachment older_than:7d label:invoices`), sent
+    /// as `X-GM-RAW` where the server offers it (X-GM-EXT-1: Gmail); on any other
+    /// server the run stops with a config error before searching.
+    #[schemars(length(min = 1, max = 1000))]
+    pub gmail_raw: Option<String>,
     /// Sent on or after this day (`2026-01-31`), by the Date header: the same date the
     /// record's `date` shows.
     #[serde(default)]

@@ -14,14 +14,31 @@ const TARGET: &str = "email_connector::read";
 
 /// The server-side search for the settings, for a server that takes literals inline.
 pub(crate) fn search_query(config: &ReadConfig) -> Result<String> {
-    search_within(config, None, true)
+    search_within(config, None, Offers::ALL)
+}
+
+/// What a server offers that a search may use.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Offers {
+    /// LITERAL+ or LITERAL- (RFC 7888): literals sent inline.
+    pub(crate) inline_literals: bool,
+    /// X-GM-EXT-1 (Gmail): `X-GM-RAW`.
+    pub(crate) gmail: bool,
+}
+
+impl Offers {
+    /// Everything: for checking settings before a server is asked.
+    pub(crate) const ALL: Self = Self {
+        inline_literals: true,
+        gmail: true,
+    };
 }
 
 /// Whether a filter has text that is not ASCII: RFC 3501 allows it only in a literal
 /// (section 4.3), which the search must then send inline.
 fn eight_bit(config: &ReadConfig) -> bool {
     let f = &config.filter;
-    [&f.from, &f.subject, &f.to]
+    [&f.from, &f.subject, &f.to, &f.gmail_raw]
         .into_iter()
         .flatten()
         .chain(f.header.values())
@@ -36,8 +53,9 @@ fn eight_bit(config: &ReadConfig) -> bool {
 pub(crate) fn search_within(
     config: &ReadConfig,
     uids: Option<&str>,
-    inline_literals: bool,
+    offers: Offers,
 ) -> Result<String> {
+    let inline_literals = offers.inline_literals;
     let mut terms: Vec<String> = Vec::new();
     if let Some(uids) = uids {
         terms.push(format!("UID {uids}"));
@@ -59,6 +77,15 @@ pub(crate) fn search_within(
         if let Some(v) = value {
             texts.push((key.to_owned(), v, path.to_owned()));
         }
+    }
+    if let Some(v) = &f.gmail_raw {
+        if !offers.gmail {
+            return Err(Error::config(
+                "/filter/gmail_raw",
+                "this server does not offer Gmail's search (no X-GM-EXT-1 capability): use `search` or the other filters",
+            ));
+        }
+        texts.push(("X-GM-RAW".to_owned(), v, "/filter/gmail_raw".to_owned()));
     }
     for (name, v) in &f.header {
         // The name was checked to be a header field name (no spaces, no specials).
@@ -436,12 +463,20 @@ pub(super) async fn search(
     keep: usize,
 ) -> Result<Found> {
     let what = imap.what();
-    let inline_literals = eight_bit(config) && {
+    let offers = if eight_bit(config) || config.filter.gmail_raw.is_some() {
         let caps = session
             .capabilities()
             .await
             .map_err(|e| classify(&what, "CAPABILITY", e))?;
-        caps.has_str("LITERAL+") || caps.has_str("LITERAL-")
+        Offers {
+            inline_literals: caps.has_str("LITERAL+") || caps.has_str("LITERAL-"),
+            gmail: caps.has_str("X-GM-EXT-1"),
+        }
+    } else {
+        Offers {
+            inline_literals: false,
+            gmail: false,
+        }
     };
     let mut found = Found::default();
     let mut lo = from.max(1);
@@ -454,7 +489,7 @@ pub(super) async fn search(
             }
             None => (format!("{lo}:*"), u32::MAX),
         };
-        let query = search_within(config, Some(&range), inline_literals)?;
+        let query = search_within(config, Some(&range), offers)?;
         imap.begin();
         let answer = session
             .uid_search(&query)
@@ -533,7 +568,15 @@ mod tests {
             search_query(&config).expect("query"),
             "CHARSET UTF-8 UNSEEN UNDELETED FROM \"a@b\" SUBJECT {7+}\r\nGrüße SENTSINCE 31-Jan-2026"
         );
-        let refused = search_within(&config, None, false).expect_err("no inline literals");
+        let refused = search_within(
+            &config,
+            None,
+            Offers {
+                inline_literals: false,
+                gmail: false,
+            },
+        )
+        .expect_err("no inline literals");
         assert_eq!(refused.path(), Some("/filter/subject"));
         assert!(refused.message().contains("LITERAL+"), "{refused}");
         config.unseen_only = false;
