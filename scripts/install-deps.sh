@@ -5,7 +5,7 @@
 set -euo pipefail
 
 need=()
-for pkg in dovecot-core dovecot-imapd dovecot-lmtpd postfix openssl python3 python3-dkim; do
+for pkg in dovecot-core dovecot-imapd dovecot-lmtpd postfix openssl python3 python3-dkim mailutils-imap4d; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

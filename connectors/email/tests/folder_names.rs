@@ -1,5 +1,5 @@
 //! Folder names in Unicode: the settings, records and `discover` say `Grüße`; the wire
-//! says `Gr&APw-&AN8-e` (modified UTF-7, RFC 3501 section 5.1.3). Before, `discover`
+//! says `Gr&APwA3w-e` (modified UTF-7, RFC 3501 section 5.1.3). Before, `discover`
 //! showed the encoded name and `SELECT` sent raw UTF-8, which Cyrus and Courier refuse.
 
 mod common;

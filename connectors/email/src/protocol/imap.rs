@@ -311,6 +311,15 @@ fn transient(text: &str) -> bool {
 /// How much of what a server sent an error message quotes.
 const EXCERPT: usize = 120;
 
+/// What an error says when the server's answer could not be parsed.
+const UNPARSED: &str = "the answer cannot be parsed as IMAP";
+
+/// Whether `e` is an answer the IMAP client could not parse: the session is then in an
+/// unknown state (the command may well have been done), and only a new one can tell.
+pub(crate) fn unparsed_answer(e: &Error) -> bool {
+    e.kind() == connector_sdk::ErrorKind::Protocol && e.message().contains(UNPARSED)
+}
+
 /// Classifies an IMAP error.
 pub(crate) fn classify(what: &str, doing: &str, e: async_imap::error::Error) -> Error {
     use async_imap::error::Error as E;
@@ -325,9 +334,9 @@ pub(crate) fn classify(what: &str, doing: &str, e: async_imap::error::Error) -> 
         .retryable(false),
         E::Io(io) => match unparsed(&io) {
             None => io_error(&format!("{what} ({doing})"), &io),
-            Some(seen) => Error::protocol(format!(
-                "{what} ({doing}): the answer cannot be parsed as IMAP (it began {seen:?})"
-            )),
+            Some(seen) => {
+                Error::protocol(format!("{what} ({doing}): {UNPARSED} (it began {seen:?})"))
+            }
         },
         E::ConnectionLost => Error::connect(format!("{what} ({doing}): connection lost")),
         E::No(text) => Error::rejected(format!("{what}: {doing} refused: {}", said(&text))),

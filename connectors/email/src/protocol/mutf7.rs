@@ -1,5 +1,5 @@
 //! Folder names on the wire: IMAP's modified UTF-7 (RFC 3501 section 5.1.3). A folder
-//! is named in Unicode in the settings and in records; the server sees `Gr&APw-&AN8-e`
+//! is named in Unicode in the settings and in records; the server sees `Gr&APwA3w-e`
 //! for `Grüße`. Printable ASCII but `&` goes as itself, `&` as `&-`, and any other run
 //! as `&` + base64 of its UTF-16 (with `,` for `/`, no padding) + `-`.
 

@@ -35,11 +35,13 @@ pub struct ReadConfig {
     #[serde(default)]
     pub mode: ReadMode,
     /// Keep reading: after the messages there are, wait for new ones (IMAP IDLE where
-    /// the server has it, else a poll every `poll_interval_secs`) and emit each as it
-    /// arrives, until SIGINT or SIGTERM ends the run. Commits go on meanwhile.
+    /// the server has it, and a look anyway every `poll_interval_secs`; a poll at that
+    /// interval where it has no IDLE) and emit each as it arrives, until SIGINT or
+    /// SIGTERM ends the run. Commits go on meanwhile.
     #[serde(default)]
     pub follow: bool,
-    /// With `follow`, on a server without IDLE: seconds between looks for new mail.
+    /// With `follow`: seconds between looks for new mail (on a server with IDLE, the
+    /// longest wait when its IDLE says nothing).
     #[serde(default = "minute")]
     #[schemars(range(min = 1, max = 3600))]
     pub poll_interval_secs: NonZeroU32,

@@ -126,18 +126,22 @@ impl Watcher {
             tokio::time::sleep(self.poll).await;
             return Ok(());
         }
-        loop {
+        // IDLE until the server says something, and a look anyway after the poll
+        // interval (a server whose IDLE never tells, such as GNU imap4d 3.15, is still
+        // read), or before the renewal a server may need, whichever comes first.
+        let limit = RENEW.min(self.poll);
+        {
             let mut handle = session.idle();
             let wait = handle.as_mut().read_wait();
             // The server is silent for as long as nothing arrives: reads may wait past
-            // the I/O timeout until the renewal.
-            wait.stretch(RENEW + Duration::from_secs(60));
+            // the I/O timeout until the limit.
+            wait.stretch(limit + Duration::from_secs(60));
             handle
                 .init()
                 .await
                 .map_err(|e| crate::protocol::imap::classify(&what, "IDLE", e))?;
             tracing::debug!(target: TARGET, folder = %self.folder, "waiting for new mail (IDLE)");
-            let (idling, _interrupt) = handle.wait_with_timeout(RENEW);
+            let (idling, _interrupt) = handle.wait_with_timeout(limit);
             let response = idling
                 .await
                 .map_err(|e| crate::protocol::imap::classify(&what, "IDLE", e))?;
@@ -150,10 +154,10 @@ impl Watcher {
                 response,
                 async_imap::extensions::idle::IdleResponse::Timeout
             ) {
-                continue; // renewed: nothing came
+                tracing::debug!(target: TARGET, folder = %self.folder, "nothing said during IDLE: looking anyway");
             }
             self.session = Some(session);
-            return Ok(());
+            Ok(())
         }
     }
 

@@ -236,12 +236,29 @@ async fn apply_on(
                     .map_err(|e| classify(what, "UID MOVE", e))?;
                 imap.completed("UID MOVE")?;
             } else {
+                // Copy, then flag \Deleted and expunge. Done again after a failure (a
+                // lost connection, an answer that could not be parsed), this must not
+                // copy twice: a message already flagged \Deleted was copied, one
+                // already expunged is gone, so only those still undeleted are copied.
                 imap.begin();
-                session
-                    .uid_copy(set, crate::protocol::mutf7::encode(folder))
+                let pending = session
+                    .uid_search(format!("UID {set} UNDELETED"))
                     .await
-                    .map_err(|e| classify(what, "UID COPY", e))?;
-                imap.completed("UID COPY")?;
+                    .map_err(|e| classify(what, "UID SEARCH", e))?;
+                imap.completed("UID SEARCH")?;
+                if !pending.is_empty() {
+                    let mut pending: Vec<u32> = pending.into_iter().collect();
+                    pending.sort_unstable();
+                    imap.begin();
+                    session
+                        .uid_copy(
+                            crate::protocol::imap::uid_set(&pending),
+                            crate::protocol::mutf7::encode(folder),
+                        )
+                        .await
+                        .map_err(|e| classify(what, "UID COPY", e))?;
+                    imap.completed("UID COPY")?;
+                }
                 delete(imap, session, what, set).await?;
             }
         }

@@ -215,9 +215,12 @@ async fn commit_in(conn: &EmailConnection, config: &ReadConfig, uids: &[u32]) ->
     let set = crate::protocol::imap::uid_set(uids);
     let what = conn.imap()?.what();
     // Marking is idempotent (a flag set twice, a UID already moved or expunged is no
-    // longer there), so after a lost connection it is simply done again.
+    // longer there), so after a lost connection it is simply done again; so too after
+    // an answer the client could not parse (GNU imap4d 3.15 answers EXPUNGE with
+    // `* 1 EXPUNGED`): on a new session, doing it again finds it done, or does it.
     match apply(conn, config, &what, &set).await {
-        Err(e) if lost(&e) => {
+        Err(e) if lost(&e) || crate::protocol::imap::unparsed_answer(&e) => {
+            tracing::warn!(target: TARGET, folder = %config.folder, "committing again on a new session: {}", e.message());
             conn.reconnect(&e).await?;
             apply(conn, config, &what, &set).await?;
         }

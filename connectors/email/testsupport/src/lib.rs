@@ -7,6 +7,8 @@
 //!   parts, huge headers and lines, broken encodings and boundaries).
 //! - [`imap`]: a scripted IMAP server that misbehaves as a test tells it to (tagged
 //!   `NO` to a FETCH, a 500 MB literal, a SEARCH line of millions of UIDs).
+//! - [`imap4d`]: GNU Mailutils' `imap4d`, an IMAP server without UIDPLUS, MOVE or
+//!   CONDSTORE, for the interop tests.
 //! - [`oauth`]: an OAuth 2.0 token endpoint on loopback whose tokens the harness's
 //!   Dovecot accepts, for the client credentials, password and refresh token grants.
 //! - `mail-sandbox` (a binary): the same servers left running for trying the connector
@@ -16,5 +18,6 @@
 
 pub mod corpus;
 pub mod imap;
+pub mod imap4d;
 pub mod mail;
 pub mod oauth;

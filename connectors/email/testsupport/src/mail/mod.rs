@@ -80,6 +80,9 @@ pub enum HarnessError {
     /// A file could not be written or read.
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// A server could not be set up or refused what the harness asked (the reason).
+    #[error("{0}")]
+    Setup(String),
 }
 
 /// How a client reaches the servers.

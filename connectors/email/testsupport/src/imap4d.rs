@@ -1,0 +1,273 @@
+//! GNU Mailutils `imap4d` on loopback: an IMAP server of another family than Dovecot,
+//! and one without the extensions Read Email uses where it can (no UIDPLUS, no MOVE,
+//! no CONDSTORE, no UTF8=ACCEPT), for the interop tests. Started by the test on a port
+//! it picks, with its own configuration, one virtual user and Maildir folders in a
+//! temporary directory; stopped when dropped. Needs the Debian package
+//! `mailutils-imap4d` (`scripts/install-deps.sh` installs it; it does not conflict with
+//! Dovecot); without it, [`Imap4d::start`] fails with the reason.
+//!
+//! ```no_run
+//! let server = email_testsupport::imap4d::Imap4d::start().expect("imap4d runs");
+//! server.append("INBOX", b"Subject: hi\r\n\r\nhello\r\n").expect("stored");
+//! assert_eq!(server.flags("INBOX").expect("listed").len(), 1);
+//! ```
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::mail::HarnessError;
+
+/// The server binary, as Debian installs it.
+const IMAP4D: &str = "/usr/sbin/imap4d";
+
+/// The user every test reads as.
+pub const USER: &str = "reader@example.test";
+/// Its password.
+pub const PASSWORD: &str = "interop-secret";
+
+/// A running `imap4d`.
+#[derive(Debug)]
+pub struct Imap4d {
+    port: u16,
+    dir: tempfile::TempDir,
+    child: Child,
+}
+
+impl Imap4d {
+    /// Starts `imap4d` with a user ([`USER`]) and an empty INBOX; waits until it
+    /// answers.
+    ///
+    /// # Errors
+    /// When the binary is missing (with what to install), cannot start, or does not
+    /// answer within 10 seconds (with its log).
+    pub fn start() -> Result<Self, HarnessError> {
+        if !Path::new(IMAP4D).exists() {
+            return Err(HarnessError::Setup(format!(
+                "{IMAP4D} is missing: install the Debian package mailutils-imap4d (scripts/install-deps.sh does)"
+            )));
+        }
+        let dir = tempfile::tempdir()?;
+        let root = dir.path();
+        let home = root.join("mail").join("reader");
+        std::fs::create_dir_all(root.join("passwd.d"))?;
+        std::fs::create_dir_all(&home)?;
+        std::fs::create_dir_all(root.join("folders").join("reader"))?;
+        let hash = Command::new("openssl")
+            .args(["passwd", "-6", PASSWORD])
+            .output()?;
+        if !hash.status.success() {
+            return Err(HarnessError::Setup("openssl passwd failed".into()));
+        }
+        let hash = String::from_utf8_lossy(&hash.stdout).trim().to_owned();
+        // The user's uid (imap4d, run as root, keeps root for virtual users).
+        let (uid, gid) = (65534, 65534);
+        std::fs::write(
+            root.join("passwd.d").join("example.test"),
+            format!("reader:{hash}:{uid}:{gid}::{}:/bin/false\n", home.display()),
+        )?;
+        for path in [
+            root.join("mail"),
+            home.clone(),
+            root.join("folders"),
+            root.join("folders").join("reader"),
+        ] {
+            std::os::unix::fs::chown(&path, Some(uid), Some(gid))?;
+        }
+        let port = free_port()?;
+        let config = root.join("imap4d.conf");
+        std::fs::write(
+            &config,
+            format!(
+                r#"mode daemon;
+foreground yes;
+server 127.0.0.1:{port} {{ tls-mode false; transcript yes; }};
+auth {{ authentication generic; authorization virtdomain; }};
+virtdomain {{ passwd-dir "{passwd}"; }};
+mailbox {{ mailbox-pattern "maildir://{mail}/${{user}}"; }};
+namespace personal {{ prefix "" {{ directory "{folders}/${{user}}"; delimiter "/"; mailbox-type "maildir"; }}; }};
+logging {{ syslog no; }};
+"#,
+                passwd = root.join("passwd.d").display(),
+                mail = root.join("mail").display(),
+                folders = root.join("folders").display(),
+            ),
+        )?;
+        let log = std::fs::File::create(root.join("imap4d.log"))?;
+        let child = Command::new(IMAP4D)
+            .arg(format!("--config-file={}", config.display()))
+            .arg("--no-site-config")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()?;
+        let server = Self { port, dir, child };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(mut c) = server.client() {
+                // imap4d makes the INBOX Maildir on the first SELECT; APPEND before
+                // that is refused (TRYCREATE).
+                c.command("SELECT INBOX")?;
+                c.command("LOGOUT")?;
+                return Ok(server);
+            }
+            if Instant::now() > deadline {
+                return Err(HarnessError::Setup(format!(
+                    "imap4d did not answer on port {port}: {}",
+                    server.log()
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Its port on 127.0.0.1.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// What it logged.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("imap4d.log")).unwrap_or_default()
+    }
+
+    /// Connection settings for the connector: plain IMAP, basic auth as [`USER`].
+    pub fn connection(&self) -> serde_json::Value {
+        serde_json::json!({
+            "imap": {"host": "127.0.0.1", "port": self.port, "security": "none"},
+            "auth": {"type": "basic", "username": USER, "password": PASSWORD},
+            "allow_insecure_auth": true,
+            "timeouts": {"connect_secs": 5, "io_secs": 10}
+        })
+    }
+
+    /// Creates a folder (its name as IMAP writes it: modified UTF-7).
+    ///
+    /// # Errors
+    /// When the server refuses.
+    pub fn create(&self, folder: &str) -> Result<(), HarnessError> {
+        let mut c = self.client()?;
+        c.command(&format!("CREATE {}", quoted(folder)))?;
+        c.command("LOGOUT").map(drop)
+    }
+
+    /// Stores a message in a folder (IMAP APPEND, a LITERAL+ literal).
+    ///
+    /// # Errors
+    /// When the server refuses.
+    pub fn append(&self, folder: &str, raw: &[u8]) -> Result<(), HarnessError> {
+        let mut c = self.client()?;
+        let mut line = format!("a APPEND {} {{{}+}}\r\n", quoted(folder), raw.len()).into_bytes();
+        line.extend_from_slice(raw);
+        line.extend_from_slice(b"\r\n");
+        c.stream.write_all(&line)?;
+        c.until_tagged("a")?;
+        c.command("LOGOUT").map(drop)
+    }
+
+    /// Each message of a folder: its UID and flags, in UID order.
+    ///
+    /// # Errors
+    /// When the server refuses.
+    pub fn flags(&self, folder: &str) -> Result<Vec<(u32, String)>, HarnessError> {
+        let mut c = self.client()?;
+        c.command(&format!("SELECT {}", quoted(folder)))?;
+        let lines = c.command("UID FETCH 1:* (UID FLAGS)")?;
+        c.command("LOGOUT")?;
+        let mut out: Vec<(u32, String)> = lines
+            .iter()
+            .filter(|l| l.contains(" FETCH "))
+            .filter_map(|l| {
+                let uid = l
+                    .split("UID ")
+                    .nth(1)?
+                    .split([' ', ')'])
+                    .next()?
+                    .parse()
+                    .ok()?;
+                let flags = l.split("FLAGS (").nth(1)?.split(')').next()?.to_owned();
+                Some((uid, flags))
+            })
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+
+    fn client(&self) -> Result<Client, HarnessError> {
+        let stream = TcpStream::connect(("127.0.0.1", self.port))?;
+        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+        let mut c = Client {
+            reader: BufReader::new(stream.try_clone()?),
+            stream,
+            next: 0,
+        };
+        let mut greeting = String::new();
+        c.reader.read_line(&mut greeting)?;
+        if !greeting.starts_with("* OK") {
+            return Err(HarnessError::Setup(format!(
+                "imap4d greeted with {greeting:?}"
+            )));
+        }
+        c.command(&format!("LOGIN {} {}", quoted(USER), quoted(PASSWORD)))?;
+        Ok(c)
+    }
+
+    /// Where its files are (its log, the Maildirs).
+    pub fn dir(&self) -> PathBuf {
+        self.dir.path().to_path_buf()
+    }
+}
+
+impl Drop for Imap4d {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Client {
+    stream: TcpStream,
+    reader: BufReader<TcpStream>,
+    next: u32,
+}
+
+impl Client {
+    fn command(&mut self, command: &str) -> Result<Vec<String>, HarnessError> {
+        self.next += 1;
+        let tag = format!("t{}", self.next);
+        self.stream
+            .write_all(format!("{tag} {command}\r\n").as_bytes())?;
+        self.until_tagged(&tag)
+    }
+
+    fn until_tagged(&mut self, tag: &str) -> Result<Vec<String>, HarnessError> {
+        let mut lines = Vec::new();
+        loop {
+            let mut line = String::new();
+            if self.reader.read_line(&mut line)? == 0 {
+                return Err(HarnessError::Setup("imap4d closed the connection".into()));
+            }
+            if let Some(rest) = line.strip_prefix(&format!("{tag} ")) {
+                return if rest.starts_with("OK") {
+                    Ok(lines)
+                } else {
+                    Err(HarnessError::Setup(format!(
+                        "imap4d refused: {}",
+                        line.trim()
+                    )))
+                };
+            }
+            lines.push(line.trim_end().to_owned());
+        }
+    }
+}
+
+fn quoted(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+fn free_port() -> Result<u16, HarnessError> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
