@@ -20,6 +20,27 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
+# Exim, the second SMTP server of the interop tests: its package would replace Postfix
+# (both provide mail-transport-agent), so it is unpacked beside it instead, with the
+# system user its binary was built for.
+EXIM_ROOT=/opt/connector-interop/exim
+if [ ! -x "$EXIM_ROOT/usr/sbin/exim4" ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "install-deps: need root to unpack Exim into $EXIM_ROOT" >&2
+    exit 1
+  fi
+  echo "install-deps: unpacking exim4-daemon-light into $EXIM_ROOT" >&2
+  debs=$(mktemp -d)
+  (cd "$debs" && apt-get download -qq exim4-daemon-light >/dev/null 2>&1 \
+    || { apt-get update -qq && apt-get download -qq exim4-daemon-light; })
+  mkdir -p "$EXIM_ROOT"
+  dpkg -x "$debs"/exim4-daemon-light_*.deb "$EXIM_ROOT"
+  rm -rf "$debs"
+fi
+if ! id Debian-exim >/dev/null 2>&1; then
+  useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin Debian-exim
+fi
+
 if [ "${1:-}" = "--book" ]; then
   if ! mdbook --version 2>/dev/null | grep -q "v0.5.4"; then
     echo "install-deps: installing mdbook 0.5.4" >&2

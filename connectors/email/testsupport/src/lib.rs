@@ -7,6 +7,8 @@
 //!   parts, huge headers and lines, broken encodings and boundaries).
 //! - [`imap`]: a scripted IMAP server that misbehaves as a test tells it to (tagged
 //!   `NO` to a FETCH, a 500 MB literal, a SEARCH line of millions of UIDs).
+//! - [`exim`]: Exim, an SMTP server of another family than Postfix, delivering into a
+//!   Dovecot user's Maildir, for the interop tests of Send Email.
 //! - [`imap4d`]: GNU Mailutils' `imap4d`, an IMAP server without UIDPLUS, MOVE or
 //!   CONDSTORE, for the interop tests.
 //! - [`oauth`]: an OAuth 2.0 token endpoint on loopback whose tokens the harness's
@@ -17,6 +19,7 @@
 //! The server configurations are the files in `templates/`, filled in at start.
 
 pub mod corpus;
+pub mod exim;
 pub mod imap;
 pub mod imap4d;
 pub mod mail;

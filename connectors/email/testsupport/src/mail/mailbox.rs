@@ -5,6 +5,8 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use std::path::PathBuf;
+
 use super::{HarnessError, MailServers, User, VMAIL, check, chown};
 
 impl MailServers {
@@ -57,6 +59,24 @@ impl MailServers {
             n += 1;
         }
         Ok(n)
+    }
+
+    /// `user`'s INBOX Maildir, made writable for another program's delivery (the
+    /// interop tests' Exim writes into it; Dovecot then serves what it wrote).
+    ///
+    /// # Errors
+    /// When a directory cannot be made.
+    pub fn open_inbox_maildir(&self, user: &User) -> Result<PathBuf, HarnessError> {
+        use std::os::unix::fs::PermissionsExt as _;
+        let maildir = self.path("mail").join(&user.address).join("Maildir");
+        for sub in ["", "cur", "new", "tmp"] {
+            let d = maildir.join(sub);
+            std::fs::create_dir_all(&d)?;
+            chown(&d, VMAIL, VMAIL)?;
+            std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o777))?;
+        }
+        chown(&self.path("mail").join(&user.address), VMAIL, VMAIL)?;
+        Ok(maildir)
     }
 
     /// Creates `folder` for `user`.
