@@ -50,6 +50,14 @@ fn pages_are_read_in_order_and_the_next_run_goes_on_from_the_state() {
         .filter_map(|l| l["$state"]["after"].as_u64())
         .collect();
     assert_eq!(states, [10, 20, 25]);
+    // The run's summary counts them.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let summary = stderr
+        .lines()
+        .find(|l| l.contains("summary:"))
+        .unwrap_or_else(|| panic!("a summary: {stderr}"));
+    assert!(summary.contains("checkpoints=3"), "{summary}");
+    assert!(summary.contains("delivered=25"), "{summary}");
     let saved: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("state.json")).expect("state"))
             .expect("json");
