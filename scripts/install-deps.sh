@@ -41,6 +41,28 @@ if ! id Debian-exim >/dev/null 2>&1; then
   useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin Debian-exim
 fi
 
+# Cyrus IMAP, the second full IMAP server of the interop tests: its package would
+# replace Dovecot's IMAP server, so it is unpacked beside it with the libraries it needs
+# that Dovecot's system lacks, and the `cyrus` user its binaries were built for.
+CYRUS_ROOT=/opt/connector-interop/cyrus
+if [ ! -x "$CYRUS_ROOT/usr/lib/cyrus/bin/master" ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "install-deps: need root to unpack Cyrus into $CYRUS_ROOT" >&2
+    exit 1
+  fi
+  echo "install-deps: unpacking cyrus-imapd into $CYRUS_ROOT" >&2
+  debs=$(mktemp -d)
+  pkgs="cyrus-common cyrus-imapd libxapian30 libpcre3 libical3"
+  (cd "$debs" && apt-get download -qq $pkgs >/dev/null 2>&1 \
+    || { apt-get update -qq && apt-get download -qq $pkgs; })
+  mkdir -p "$CYRUS_ROOT"
+  for deb in "$debs"/*.deb; do dpkg -x "$deb" "$CYRUS_ROOT"; done
+  rm -rf "$debs"
+fi
+if ! id cyrus >/dev/null 2>&1; then
+  useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin -g mail cyrus
+fi
+
 if [ "${1:-}" = "--book" ]; then
   if ! mdbook --version 2>/dev/null | grep -q "v0.5.4"; then
     echo "install-deps: installing mdbook 0.5.4" >&2

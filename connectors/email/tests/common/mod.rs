@@ -10,6 +10,8 @@ use std::time::Duration;
 pub use email_testsupport::mail::{MailServers, StoredMessage, Transport, User};
 use serde_json::{Value, json};
 
+pub mod interop;
+
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_email-connector");
 

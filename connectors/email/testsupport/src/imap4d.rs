@@ -12,12 +12,11 @@
 //! assert_eq!(server.flags("INBOX").expect("listed").len(), 1);
 //! ```
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::imap_client::{Client, free_port, quoted};
 use crate::mail::HarnessError;
 
 /// The server binary, as Debian installs it.
@@ -159,11 +158,7 @@ logging {{ syslog no; }};
     /// When the server refuses.
     pub fn append(&self, folder: &str, raw: &[u8]) -> Result<(), HarnessError> {
         let mut c = self.client()?;
-        let mut line = format!("a APPEND {} {{{}+}}\r\n", quoted(folder), raw.len()).into_bytes();
-        line.extend_from_slice(raw);
-        line.extend_from_slice(b"\r\n");
-        c.stream.write_all(&line)?;
-        c.until_tagged("a")?;
+        c.append(folder, raw)?;
         c.command("LOGOUT").map(drop)
     }
 
@@ -173,45 +168,13 @@ logging {{ syslog no; }};
     /// When the server refuses.
     pub fn flags(&self, folder: &str) -> Result<Vec<(u32, String)>, HarnessError> {
         let mut c = self.client()?;
-        c.command(&format!("SELECT {}", quoted(folder)))?;
-        let lines = c.command("UID FETCH 1:* (UID FLAGS)")?;
+        let flags = c.flags(folder)?;
         c.command("LOGOUT")?;
-        let mut out: Vec<(u32, String)> = lines
-            .iter()
-            .filter(|l| l.contains(" FETCH "))
-            .filter_map(|l| {
-                let uid = l
-                    .split("UID ")
-                    .nth(1)?
-                    .split([' ', ')'])
-                    .next()?
-                    .parse()
-                    .ok()?;
-                let flags = l.split("FLAGS (").nth(1)?.split(')').next()?.to_owned();
-                Some((uid, flags))
-            })
-            .collect();
-        out.sort();
-        Ok(out)
+        Ok(flags)
     }
 
     fn client(&self) -> Result<Client, HarnessError> {
-        let stream = TcpStream::connect(("127.0.0.1", self.port))?;
-        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-        let mut c = Client {
-            reader: BufReader::new(stream.try_clone()?),
-            stream,
-            next: 0,
-        };
-        let mut greeting = String::new();
-        c.reader.read_line(&mut greeting)?;
-        if !greeting.starts_with("* OK") {
-            return Err(HarnessError::Setup(format!(
-                "imap4d greeted with {greeting:?}"
-            )));
-        }
-        c.command(&format!("LOGIN {} {}", quoted(USER), quoted(PASSWORD)))?;
-        Ok(c)
+        Client::login(self.port, USER, PASSWORD)
     }
 
     /// Where its files are (its log, the Maildirs).
@@ -227,47 +190,23 @@ impl Drop for Imap4d {
     }
 }
 
-struct Client {
-    stream: TcpStream,
-    reader: BufReader<TcpStream>,
-    next: u32,
-}
-
-impl Client {
-    fn command(&mut self, command: &str) -> Result<Vec<String>, HarnessError> {
-        self.next += 1;
-        let tag = format!("t{}", self.next);
-        self.stream
-            .write_all(format!("{tag} {command}\r\n").as_bytes())?;
-        self.until_tagged(&tag)
+impl crate::InteropImap for Imap4d {
+    fn name(&self) -> &'static str {
+        "imap4d"
     }
-
-    fn until_tagged(&mut self, tag: &str) -> Result<Vec<String>, HarnessError> {
-        let mut lines = Vec::new();
-        loop {
-            let mut line = String::new();
-            if self.reader.read_line(&mut line)? == 0 {
-                return Err(HarnessError::Setup("imap4d closed the connection".into()));
-            }
-            if let Some(rest) = line.strip_prefix(&format!("{tag} ")) {
-                return if rest.starts_with("OK") {
-                    Ok(lines)
-                } else {
-                    Err(HarnessError::Setup(format!(
-                        "imap4d refused: {}",
-                        line.trim()
-                    )))
-                };
-            }
-            lines.push(line.trim_end().to_owned());
-        }
+    fn connection(&self) -> serde_json::Value {
+        Self::connection(self)
     }
-}
-
-fn quoted(s: &str) -> String {
-    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
-}
-
-fn free_port() -> Result<u16, HarnessError> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    fn create(&self, folder: &str) -> Result<(), HarnessError> {
+        Self::create(self, folder)
+    }
+    fn append(&self, folder: &str, raw: &[u8]) -> Result<(), HarnessError> {
+        Self::append(self, folder, raw)
+    }
+    fn flags(&self, folder: &str) -> Result<Vec<(u32, String)>, HarnessError> {
+        Self::flags(self, folder)
+    }
+    fn log(&self) -> String {
+        Self::log(self)
+    }
 }

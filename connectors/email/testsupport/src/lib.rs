@@ -7,6 +7,8 @@
 //!   parts, huge headers and lines, broken encodings and boundaries).
 //! - [`imap`]: a scripted IMAP server that misbehaves as a test tells it to (tagged
 //!   `NO` to a FETCH, a 500 MB literal, a SEARCH line of millions of UIDs).
+//! - [`cyrus`]: Cyrus IMAP, a full IMAP server of another family than Dovecot, for the
+//!   interop tests.
 //! - [`exim`]: Exim, an SMTP server of another family than Postfix, delivering into a
 //!   Dovecot user's Maildir, for the interop tests of Send Email.
 //! - [`imap4d`]: GNU Mailutils' `imap4d`, an IMAP server without UIDPLUS, MOVE or
@@ -19,8 +21,36 @@
 //! The server configurations are the files in `templates/`, filled in at start.
 
 pub mod corpus;
+pub mod cyrus;
 pub mod exim;
 pub mod imap;
 pub mod imap4d;
+mod imap_client;
 pub mod mail;
 pub mod oauth;
+
+/// What the interop tests need of an IMAP server the harness runs ([`imap4d::Imap4d`],
+/// [`cyrus::Cyrus`]), so each scenario is written once and run against each.
+pub trait InteropImap {
+    /// The server's name, for messages.
+    fn name(&self) -> &'static str;
+    /// Connection settings for the connector (plain IMAP, basic auth).
+    fn connection(&self) -> serde_json::Value;
+    /// Creates a folder (its name as IMAP writes it: modified UTF-7).
+    ///
+    /// # Errors
+    /// When the server refuses.
+    fn create(&self, folder: &str) -> Result<(), mail::HarnessError>;
+    /// Stores a message in a folder.
+    ///
+    /// # Errors
+    /// When the server refuses.
+    fn append(&self, folder: &str, raw: &[u8]) -> Result<(), mail::HarnessError>;
+    /// Each message of a folder: its UID and flags, in UID order.
+    ///
+    /// # Errors
+    /// When the server refuses.
+    fn flags(&self, folder: &str) -> Result<Vec<(u32, String)>, mail::HarnessError>;
+    /// What the server logged, where it keeps a log of its own.
+    fn log(&self) -> String;
+}
