@@ -69,7 +69,7 @@ pub use connection::EmailConnection;
 pub use read::{
     AddressRecord, AfterRead, AttachmentMode, AttachmentRecord, BodyPart, Date, EmailRecord,
     Filter, FolderState, HeaderRecord, ReadConfig, ReadEmail, ReadMode, ReadState, SaveTo,
-    SaveWhat,
+    SaveWhat, UidValidityChange,
 };
 pub use send::{
     Addresses, AttachmentRequest, AutoSubmitted, Dkim, DkimAlgorithm, Dsn, DsnNotify, DsnReturn,

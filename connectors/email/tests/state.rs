@@ -161,3 +161,66 @@ fn without_asking_for_state_the_output_is_records_alone() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!((records.len(), states.len()), (4, 0));
 }
+
+/// Gives INBOX of `fx`'s user a new UIDVALIDITY, as a server that renumbers a folder
+/// would (Dovecot: `doveadm mailbox update --uid-validity`).
+fn renumber(fx: &Fixture, validity: u32) {
+    let out = common::servers()
+        .doveadm(&[
+            "mailbox",
+            "update",
+            "-u",
+            &fx.user.address,
+            "--uid-validity",
+            &validity.to_string(),
+            "INBOX",
+        ])
+        .output()
+        .expect("doveadm");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_renumbered_folder_is_read_again_from_now_or_stops_the_run_as_configured() {
+    let fx = Fixture::new();
+    plant(&fx, 0, 2);
+    let state = fx.dir.path().join("state.json");
+    let state = state.to_str().expect("utf-8");
+    let cursor = |policy: &str| json!({"mode": "cursor", "after_read": "none", "unseen_only": false, "on_uidvalidity_change": policy});
+    let (records, _, out) = read(&fx, cursor("reread"), &["--state", state]);
+    assert_eq!((code(&out), records.len()), (0, 2), "{}", stderr(&out));
+
+    renumber(&fx, 4_000_000_001);
+    // fail: the run stops and says why; the state is left as it was.
+    let before = std::fs::read_to_string(state).expect("state");
+    let (records, _, out) = read(&fx, cursor("fail"), &["--state", state]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(records.is_empty());
+    assert!(
+        stderr(&out).contains("UIDVALIDITY of INBOX changed"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(std::fs::read_to_string(state).expect("state"), before);
+
+    // from_now: what is there is not read again; what comes next is.
+    let (records, _, out) = read(&fx, cursor("from_now"), &["--state", state]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(records.is_empty(), "{records:?}");
+    plant(&fx, 2, 3);
+    let (records, _, _) = read(&fx, cursor("from_now"), &["--state", state]);
+    let subjects: Vec<&str> = records
+        .iter()
+        .filter_map(|r| r["subject"].as_str())
+        .collect();
+    assert_eq!(subjects, ["m2"]);
+
+    // reread (the default): a renumbering reads the folder from its start.
+    renumber(&fx, 4_000_000_002);
+    let (records, _, _) = read(&fx, cursor("reread"), &["--state", state]);
+    assert_eq!(records.len(), 3);
+}

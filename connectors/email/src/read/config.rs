@@ -34,6 +34,13 @@ pub struct ReadConfig {
     /// `after_read: none`).
     #[serde(default)]
     pub mode: ReadMode,
+    /// With `mode: cursor`, what to do when a folder's UIDVALIDITY is not the one its
+    /// place in the state was written under (the server renumbered the folder, so the
+    /// place means nothing now): `reread` the folder from its start (the default; some
+    /// messages may come twice), go on `from_now` (only mail that arrives after this
+    /// run; what is there now is not read), or `fail` the run so an operator decides.
+    #[serde(default)]
+    pub on_uidvalidity_change: UidValidityChange,
     /// Keep reading: after the messages there are, wait for new ones (IMAP IDLE where
     /// the server has it, and a look anyway every `poll_interval_secs`; a poll at that
     /// interval where it has no IDLE) and emit each as it arrives, until SIGINT or
@@ -194,6 +201,20 @@ pub enum ReadMode {
     /// The messages with a UID above the state's `last_uid` (and matching the search),
     /// changing nothing on the server.
     Cursor,
+}
+
+#[connector_sdk::settings]
+#[derive(Copy, Default, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+/// What a cursor does when a folder's UIDVALIDITY changed since its place was kept.
+pub enum UidValidityChange {
+    /// Read the folder from its start.
+    #[default]
+    Reread,
+    /// Read only what arrives from now on.
+    FromNow,
+    /// Stop the run with an error.
+    Fail,
 }
 
 #[connector_sdk::settings]

@@ -20,7 +20,10 @@ mod uu;
 
 use connector_sdk::{Emitter, Error, Object, Result, Source};
 
-pub use config::{AfterRead, AttachmentMode, Date, Filter, ReadConfig, ReadMode, SaveTo, SaveWhat};
+pub use config::{
+    AfterRead, AttachmentMode, Date, Filter, ReadConfig, ReadMode, SaveTo, SaveWhat,
+    UidValidityChange,
+};
 pub use record::{AddressRecord, AttachmentRecord, BodyPart, EmailRecord, HeaderRecord};
 pub use state::{FolderState, ReadState};
 
@@ -360,7 +363,27 @@ async fn pass(
             })?;
         let uid_validity = mailbox.uid_validity.unwrap_or(0);
         conn.selected(&config.folder, uid_validity);
-        let progress = Progress::new(&config.folder, uid_validity, state);
+        let renumbered = Progress::renumbered(&state, &config.folder, uid_validity);
+        let mut progress = Progress::new(&config.folder, uid_validity, state);
+        if renumbered && config.mode == ReadMode::Cursor {
+            match config.on_uidvalidity_change {
+                UidValidityChange::Reread => {}
+                UidValidityChange::FromNow => {
+                    let now = mailbox.uid_next.map_or(0, |n| n.saturating_sub(1));
+                    tracing::warn!(target: TARGET, folder = %config.folder, from_uid = now, "UIDVALIDITY changed: reading only what arrives from now on (on_uidvalidity_change: from_now)");
+                    progress.start_at(now);
+                    // Kept at once: a run that reads nothing must still move the place.
+                    out.checkpoint(progress.state()).await?;
+                }
+                UidValidityChange::Fail => {
+                    return Err(Error::protocol(format!(
+                        "the UIDVALIDITY of {} changed since the state was written ({uid_validity} now): the state's place means nothing there; set on_uidvalidity_change to `reread` or `from_now` to go on",
+                        config.folder
+                    ))
+                    .retryable(false));
+                }
+            }
+        }
         // A cursor reads on after the last UID delivered; a follow run after the
         // last one it read (those not yet committed must not come twice).
         let after = match config.mode {

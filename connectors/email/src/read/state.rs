@@ -128,6 +128,18 @@ impl Progress {
         Self { all, place }
     }
 
+    /// Whether `all` had a place in this folder under another UIDVALIDITY (one that
+    /// covered something): the server renumbered the folder since.
+    pub(crate) fn renumbered(all: &ReadState, folder: &str, uid_validity: u32) -> bool {
+        all.place(folder)
+            .is_some_and(|p| p.uid_validity != uid_validity && p.last_uid != 0)
+    }
+
+    /// Starts this folder's place at `last_uid` (everything up to it counts as done).
+    pub(crate) fn start_at(&mut self, last_uid: u32) {
+        self.place.last_uid = self.place.last_uid.max(last_uid);
+    }
+
     /// The highest UID covered so far in this folder.
     pub(crate) fn last_uid(&self) -> u32 {
         self.place.last_uid
