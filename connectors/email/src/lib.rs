@@ -67,9 +67,9 @@ use connector_sdk::{Connector, Result};
 
 pub use connection::EmailConnection;
 pub use read::{
-    AddressRecord, AfterRead, AttachmentMode, AttachmentRecord, BodyPart, Date, EmailRecord,
-    Filter, FolderState, HeaderRecord, ReadConfig, ReadEmail, ReadMode, ReadState, SaveTo,
-    SaveWhat, UidValidityChange,
+    AddressRecord, AfterRead, AttachmentMode, AttachmentRecord, BodyPart, Change, Date,
+    EmailRecord, Filter, FolderState, HeaderRecord, ReadConfig, ReadEmail, ReadMode, ReadState,
+    SaveTo, SaveWhat, UidValidityChange,
 };
 pub use send::{
     Addresses, AttachmentRequest, AutoSubmitted, Dkim, DkimAlgorithm, Dsn, DsnNotify, DsnReturn,

@@ -41,6 +41,13 @@ pub struct ReadConfig {
     /// run; what is there now is not read), or `fail` the run so an operator decides.
     #[serde(default)]
     pub on_uidvalidity_change: UidValidityChange,
+    /// With `mode: cursor`, also report messages read before whose flags changed since
+    /// the last run (read, flagged, answered elsewhere): one record each with `change:
+    /// "flags"` and the new `flags`, found by mod-sequence on a server with CONDSTORE
+    /// (RFC 7162), without fetching any message again. A run on a server without
+    /// CONDSTORE stops with a config error.
+    #[serde(default)]
+    pub flag_changes: bool,
     /// Keep reading: after the messages there are, wait for new ones (IMAP IDLE where
     /// the server has it, and a look anyway every `poll_interval_secs`; a poll at that
     /// interval where it has no IDLE) and emit each as it arrives, until SIGINT or
@@ -306,6 +313,12 @@ impl ReadConfig {
                     format!("`{folder}` is read already (each folder once)"),
                 ));
             }
+        }
+        if config.flag_changes && config.mode != ReadMode::Cursor {
+            return Err(Error::config(
+                "/flag_changes",
+                "flag changes are reported against a cursor's place: set `mode` to `cursor`",
+            ));
         }
         if config.follow && !config.folders.is_empty() {
             return Err(Error::config(

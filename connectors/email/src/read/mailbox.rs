@@ -443,6 +443,46 @@ async fn uid_fetch(
     Ok(Fetched { messages, refused })
 }
 
+/// The messages with a UID up to `up_to` whose flags changed after mod-sequence
+/// `since` (RFC 7162 `CHANGEDSINCE`), with their flags now, in UID order: one command,
+/// flags only, nothing fetched again.
+pub(super) async fn changed_flags(
+    conn: &EmailConnection,
+    what: &str,
+    up_to: u32,
+    since: u64,
+) -> Result<Vec<(u32, Vec<String>)>> {
+    let imap = conn.imap()?;
+    let mut session = conn.session().await?;
+    imap.begin();
+    let messages: Vec<async_imap::types::Fetch> = session
+        .uid_fetch(
+            format!("1:{up_to}"),
+            format!("(UID FLAGS) (CHANGEDSINCE {since})"),
+        )
+        .await
+        .map_err(|e| classify(what, "UID FETCH CHANGEDSINCE", e))?
+        .try_collect()
+        .await
+        .map_err(|e| classify(what, "UID FETCH CHANGEDSINCE", e))?;
+    imap.completed("UID FETCH")?;
+    let mut out: Vec<(u32, Vec<String>)> = messages
+        .iter()
+        .filter_map(|f| {
+            let uid = f.uid.filter(|u| *u <= up_to)?;
+            Some((
+                uid,
+                f.flags()
+                    .map(|fl| crate::protocol::imap::flag_name(&fl))
+                    .collect(),
+            ))
+        })
+        .collect();
+    out.sort_by_key(|(uid, _)| *uid);
+    out.dedup_by_key(|(uid, _)| *uid);
+    Ok(out)
+}
+
 /// Confirms the session is still there (a NOOP), so an operation whose answer stream
 /// ended early is known to be complete rather than cut off.
 async fn confirm(imap: &ImapDialer, session: &mut ImapSession, what: &str) -> Result<()> {

@@ -266,6 +266,7 @@ fn build(
             .include_raw
             .then(|| base64::engine::general_purpose::STANDARD.encode(raw)),
         eml_path: None,
+        change: None,
     };
     if let Some(save) = &config.save_to {
         super::save::store(save, &mut record, raw, &files)?;

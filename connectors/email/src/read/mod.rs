@@ -24,12 +24,15 @@ pub use config::{
     AfterRead, AttachmentMode, Date, Filter, ReadConfig, ReadMode, SaveTo, SaveWhat,
     UidValidityChange,
 };
-pub use record::{AddressRecord, AttachmentRecord, BodyPart, EmailRecord, HeaderRecord};
+pub use record::{AddressRecord, AttachmentRecord, BodyPart, Change, EmailRecord, HeaderRecord};
 pub use state::{FolderState, ReadState};
 
 use crate::connection::EmailConnection;
 use crate::protocol::imap::flag_name;
-use mailbox::{Fetched, apply, fetch_batch, fetch_sizes, lost, plan_batches, search, search_query};
+use mailbox::{
+    Fetched, apply, changed_flags, fetch_batch, fetch_sizes, lost, plan_batches, search,
+    search_query,
+};
 use state::Progress;
 
 const TARGET: &str = "email_connector::read";
@@ -330,7 +333,7 @@ async fn pass(
     } = scope;
     let imap = conn.imap()?;
     let what = imap.what();
-    let (uid_validity, uids, mut progress, matching) = {
+    let (uid_validity, uids, mut progress, matching, flags_since) = {
         let mut session = conn.session().await?;
         if let AfterRead::MoveTo(target) = &config.after_read {
             let exists = crate::protocol::imap::list(&mut session, &what)
@@ -347,20 +350,37 @@ async fn pass(
                 ));
             }
         }
-        imap.begin();
-        let mailbox = session
-            .select(crate::protocol::mutf7::encode(&config.folder))
-            .await
-            .map_err(|e| match imap.failed("SELECT", e) {
-                err if err.kind() == connector_sdk::ErrorKind::Rejected => Error::config(
-                    "/folder",
-                    crate::hints::with(
-                        format!("cannot open folder `{}`: {}", config.folder, err.message()),
-                        crate::hints::NO_FOLDER,
+        if config.flag_changes {
+            let caps = session
+                .capabilities()
+                .await
+                .map_err(|e| crate::protocol::imap::classify(&what, "CAPABILITY", e))?;
+            if !caps.has_str("CONDSTORE") {
+                return Err(Error::config(
+                    "/flag_changes",
+                    format!(
+                        "{what} does not offer CONDSTORE (RFC 7162): flag changes cannot be found cheaply there; set flag_changes to false"
                     ),
+                ));
+            }
+        }
+        imap.begin();
+        let name = crate::protocol::mutf7::encode(&config.folder);
+        let selected = if config.flag_changes {
+            session.select_condstore(name).await
+        } else {
+            session.select(name).await
+        };
+        let mailbox = selected.map_err(|e| match imap.failed("SELECT", e) {
+            err if err.kind() == connector_sdk::ErrorKind::Rejected => Error::config(
+                "/folder",
+                crate::hints::with(
+                    format!("cannot open folder `{}`: {}", config.folder, err.message()),
+                    crate::hints::NO_FOLDER,
                 ),
-                err => err,
-            })?;
+            ),
+            err => err,
+        })?;
         let uid_validity = mailbox.uid_validity.unwrap_or(0);
         conn.selected(&config.folder, uid_validity);
         let renumbered = Progress::renumbered(&state, &config.folder, uid_validity);
@@ -384,6 +404,15 @@ async fn pass(
                 }
             }
         }
+        // With flag_changes: what the place covered before this run, and the
+        // mod-sequence it was kept at; the folder's mod-sequence now.
+        let flags_since = config.flag_changes.then(|| {
+            (
+                progress.last_uid(),
+                progress.modseq(),
+                mailbox.highest_modseq,
+            )
+        });
         // A cursor reads on after the last UID delivered; a follow run after the
         // last one it read (those not yet committed must not come twice).
         let after = match config.mode {
@@ -407,7 +436,7 @@ async fn pass(
         if matching > uids.len() {
             tracing::warn!(target: TARGET, folder = %config.folder, remaining = matching - uids.len(), max_messages = config.max_messages.get(), "{} more matching messages wait for the next run (max_messages is {})", matching - uids.len(), config.max_messages.get());
         }
-        (uid_validity, uids, progress, matching)
+        (uid_validity, uids, progress, matching, flags_since)
     };
     // Nothing a server sends may exceed what the settings allow, whatever sizes it
     // reports: one piece at most max_message_bytes, one answer at most a batch.
@@ -500,6 +529,24 @@ async fn pass(
     if let Some((upto, last)) = parsing {
         let skipped = emit_parsed(out, &config.folder, index, last).await?;
         out.checkpoint(progress.batch_done(upto, &skipped)).await?;
+    }
+    if let Some((up_to, since, now)) = flags_since {
+        if let (Some(since), true) = (since, up_to > 0) {
+            let changed = changed_flags(conn, &what, up_to, since).await?;
+            tracing::info!(target: TARGET, folder = %config.folder, changed = changed.len(), since, "flag changes");
+            for (uid, flags) in changed {
+                let record = EmailRecord::flags_changed(uid, uid_validity, &config.folder, flags);
+                out.emit(record, (index, uid)).await?;
+            }
+        }
+        let now = now.ok_or_else(|| {
+            Error::protocol(format!(
+                "{what}: the server offers CONDSTORE but gave no HIGHESTMODSEQ for {}",
+                config.folder
+            ))
+        })?;
+        progress.set_modseq(now);
+        out.checkpoint(progress.state()).await?;
     }
     Ok(Pass {
         uid_validity,

@@ -57,6 +57,56 @@ pub struct EmailRecord {
     /// The file the message was written to (with `save_to`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eml_path: Option<String>,
+    /// `flags` on a record that is not a new message but the new flags of one read
+    /// before (with `flag_changes`): only `uid`, `uid_validity`, `folder` and `flags`
+    /// are filled. Absent on the record of a message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<Change>,
+}
+
+#[connector_sdk::settings]
+#[derive(Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+/// What a record that is not a new message says.
+pub enum Change {
+    /// The message's flags changed since the last run.
+    Flags,
+}
+
+impl EmailRecord {
+    /// The record of a message read before whose flags are now `flags`.
+    pub(crate) fn flags_changed(
+        uid: u32,
+        uid_validity: u32,
+        folder: &str,
+        flags: Vec<String>,
+    ) -> Self {
+        Self {
+            uid,
+            uid_validity,
+            folder: folder.to_owned(),
+            message_id: None,
+            date: None,
+            from: Vec::new(),
+            to: Vec::new(),
+            cc: Vec::new(),
+            reply_to: Vec::new(),
+            subject: None,
+            text: None,
+            html: None,
+            text_parts: Vec::new(),
+            html_parts: Vec::new(),
+            headers: Vec::new(),
+            in_reply_to: None,
+            references: Vec::new(),
+            flags,
+            size: 0,
+            attachments: Vec::new(),
+            raw_base64: None,
+            eml_path: None,
+            change: Some(Change::Flags),
+        }
+    }
 }
 
 #[connector_sdk::settings]

@@ -25,6 +25,10 @@ pub struct ReadState {
     /// UIDs up to `last_uid` that could not be read (reported, never committed).
     #[serde(default)]
     pub skipped: Vec<u32>,
+    /// The folder's highest mod-sequence when the state was written (with
+    /// `flag_changes`): flag changes after it come in the next run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modseq: Option<u64>,
     /// The same for each other folder of the run (`folders`), in the order read.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub more: Vec<FolderState>,
@@ -43,6 +47,9 @@ pub struct FolderState {
     /// UIDs up to `last_uid` that could not be read.
     #[serde(default)]
     pub skipped: Vec<u32>,
+    /// Its highest mod-sequence when the state was written (with `flag_changes`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modseq: Option<u64>,
 }
 
 impl FolderState {
@@ -52,6 +59,7 @@ impl FolderState {
             uid_validity,
             last_uid: 0,
             skipped: Vec::new(),
+            modseq: None,
         }
     }
 }
@@ -69,6 +77,7 @@ impl ReadState {
             uid_validity: head.uid_validity,
             last_uid: head.last_uid,
             skipped: head.skipped,
+            modseq: head.modseq,
             more: folders.iter().skip(1).filter_map(|f| known(f)).collect(),
         }
     }
@@ -81,6 +90,7 @@ impl ReadState {
                 uid_validity: self.uid_validity,
                 last_uid: self.last_uid,
                 skipped: self.skipped.clone(),
+                modseq: self.modseq,
             });
         }
         self.more.iter().find(|m| m.folder == folder).cloned()
@@ -103,6 +113,7 @@ impl ReadState {
             self.uid_validity = place.uid_validity;
             self.last_uid = place.last_uid;
             self.skipped = place.skipped;
+            self.modseq = place.modseq;
         } else if let Some(m) = self.more.iter_mut().find(|m| m.folder == place.folder) {
             *m = place;
         } else {
@@ -138,6 +149,16 @@ impl Progress {
     /// Starts this folder's place at `last_uid` (everything up to it counts as done).
     pub(crate) fn start_at(&mut self, last_uid: u32) {
         self.place.last_uid = self.place.last_uid.max(last_uid);
+    }
+
+    /// The mod-sequence this folder's place was kept at (with `flag_changes`).
+    pub(crate) fn modseq(&self) -> Option<u64> {
+        self.place.modseq
+    }
+
+    /// Flag changes up to `modseq` are reported.
+    pub(crate) fn set_modseq(&mut self, modseq: u64) {
+        self.place.modseq = Some(modseq);
     }
 
     /// The highest UID covered so far in this folder.
@@ -208,7 +229,8 @@ mod tests {
                 folder: "Lists/rust".into(),
                 uid_validity: 9,
                 last_uid: 12,
-                skipped: vec![11]
+                skipped: vec![11],
+                modseq: None
             }]
         );
         // The next run goes on in each folder from its own place.

@@ -1,0 +1,148 @@
+//! `flag_changes` with `mode: cursor`: besides the new messages, a record for each
+//! message read before whose flags changed since the last run (`change: "flags"`),
+//! found by mod-sequence (CONDSTORE, RFC 7162) without fetching a message again;
+//! against Dovecot. Refused without a cursor, and on a server without CONDSTORE.
+
+mod common;
+
+use common::{Fixture, code, last_error, raw_message, run, stderr};
+use email_testsupport::imap::{ScriptedImap, message};
+use serde_json::{Value, json};
+
+fn plant(fx: &Fixture, from: usize, to: usize) {
+    for i in from..to {
+        fx.plant(&raw_message(
+            &format!("{i}@flags"),
+            &format!("m{i}"),
+            "a@example.test",
+        ));
+    }
+}
+
+fn read(fx: &Fixture, state: &str) -> (Vec<Value>, std::process::Output) {
+    let config = json!({
+        "mode": "cursor", "after_read": "none", "unseen_only": false, "flag_changes": true
+    });
+    let (conn, config) = (fx.conn(), fx.file("read.json", &config));
+    let out = run(&[
+        "run",
+        "read",
+        "--connection",
+        &conn,
+        "--config",
+        &config,
+        "--state",
+        state,
+    ]);
+    let records = common::records(&out)
+        .into_iter()
+        .filter(|l| l.get("$state").is_none())
+        .collect();
+    (records, out)
+}
+
+#[test]
+fn flags_changed_elsewhere_come_as_records_of_their_own() {
+    let fx = Fixture::new();
+    plant(&fx, 1, 4);
+    let state = fx.dir.path().join("state.json");
+    let state = state.to_str().expect("utf-8");
+    let (records, out) = read(&fx, state);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(records.len(), 3);
+    assert!(
+        records.iter().all(|r| r.get("change").is_none()),
+        "{records:?}"
+    );
+    let kept: Value =
+        serde_json::from_str(&std::fs::read_to_string(state).expect("state")).expect("json");
+    assert!(
+        kept["modseq"].as_u64().is_some(),
+        "the mod-sequence is kept: {kept}"
+    );
+
+    // Someone flags one message and reads another; a new one arrives.
+    fx.flag(2, "\\Flagged");
+    fx.flag(3, "\\Seen");
+    plant(&fx, 4, 5);
+    let (records, out) = read(&fx, state);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let new: Vec<&Value> = records
+        .iter()
+        .filter(|r| r.get("change").is_none())
+        .collect();
+    assert_eq!(new.len(), 1);
+    assert_eq!(new[0]["subject"], "m4");
+    let changed: Vec<(u64, Vec<String>)> = records
+        .iter()
+        .filter(|r| r["change"] == "flags")
+        .map(|r| {
+            let flags = r["flags"]
+                .as_array()
+                .expect("flags")
+                .iter()
+                .filter_map(|f| f.as_str().map(str::to_owned))
+                .collect();
+            (r["uid"].as_u64().expect("uid"), flags)
+        })
+        .collect();
+    assert_eq!(changed.len(), 2, "{records:?}");
+    assert_eq!(changed[0].0, 2);
+    assert!(changed[0].1.iter().any(|f| f == "\\Flagged"), "{changed:?}");
+    assert_eq!(changed[1].0, 3);
+    assert!(changed[1].1.iter().any(|f| f == "\\Seen"), "{changed:?}");
+    // A flag-change record carries no message.
+    let flag_record = records
+        .iter()
+        .find(|r| r["change"] == "flags")
+        .expect("one");
+    assert!(flag_record["subject"].is_null() && flag_record["headers"] == json!([]));
+
+    // Nothing changed since: nothing comes.
+    let (records, out) = read(&fx, state);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(records.is_empty(), "{records:?}");
+    // The run changed no flag itself.
+    let stored = fx.stored("INBOX");
+    assert!(!stored[0].seen() && !stored[3].seen());
+}
+
+#[test]
+fn flag_changes_need_a_cursor() {
+    let fx = Fixture::new();
+    let out = fx.read(json!({"flag_changes": true}));
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert_eq!(last_error(&out)["path"], "/flag_changes");
+}
+
+#[test]
+fn flag_changes_on_a_server_without_condstore_is_a_config_error() {
+    let server = ScriptedImap::start(vec![message("one")], |_| None);
+    let dir = tempfile::tempdir().expect("dir");
+    let conn = dir.path().join("conn.json");
+    let cfg = dir.path().join("read.json");
+    std::fs::write(&conn, server.connection().to_string()).expect("write");
+    std::fs::write(
+        &cfg,
+        json!({"mode": "cursor", "after_read": "none", "flag_changes": true}).to_string(),
+    )
+    .expect("write");
+    let out = run(&[
+        "run",
+        "read",
+        "--connection",
+        conn.to_str().expect("utf-8"),
+        "--config",
+        cfg.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    let error = last_error(&out);
+    assert_eq!(error["path"], "/flag_changes");
+    assert!(
+        error["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("CONDSTORE")),
+        "{error}"
+    );
+    assert!(common::records(&out).is_empty());
+}
