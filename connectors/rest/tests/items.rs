@@ -71,6 +71,35 @@ fn pages_are_read_in_order_and_the_next_run_goes_on_from_the_state() {
 }
 
 #[test]
+fn a_state_file_named_without_a_directory_is_kept_in_the_working_directory() {
+    // `--state state.json`: the file's directory is the working directory (its parent
+    // path is empty, which is not a directory to open).
+    let api = ItemsApi::start();
+    api.seed(3);
+    let dir = tempfile::tempdir().expect("dir");
+    let conn = file(&dir, "conn.json", &api.settings());
+    let cfg = file(&dir, "items.json", &json!({}));
+    let out = std::process::Command::new(common::BIN)
+        .args(["run", "items", "--connection", &conn, "--config", &cfg])
+        .args(["--state", "state.json"])
+        .current_dir(dir.path())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run");
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let saved: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("state.json")).expect("state"))
+            .expect("json");
+    assert_eq!(saved, json!({"after": 3}));
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "no temporary file left");
+}
+
+#[test]
 fn max_items_stops_early_and_the_rest_waits() {
     let api = ItemsApi::start();
     api.seed(12);
