@@ -20,23 +20,30 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
+# unpack ROOT BINARY PACKAGE...: unpacks Debian packages into ROOT (not installed:
+# they would replace what is), unless ROOT/BINARY is there already.
+unpack() {
+  local root=$1 binary=$2
+  shift 2
+  [ -x "$root/$binary" ] && return 0
+  if [ "$(id -u)" != 0 ]; then
+    echo "install-deps: need root to unpack $* into $root" >&2
+    exit 1
+  fi
+  echo "install-deps: unpacking $* into $root" >&2
+  local debs
+  debs=$(mktemp -d)
+  (cd "$debs" && apt-get download -qq "$@" >/dev/null 2>&1 \
+    || { apt-get update -qq && apt-get download -qq "$@"; })
+  mkdir -p "$root"
+  for deb in "$debs"/*.deb; do dpkg -x "$deb" "$root"; done
+  rm -rf "$debs"
+}
+
 # Exim, the second SMTP server of the interop tests: its package would replace Postfix
 # (both provide mail-transport-agent), so it is unpacked beside it instead, with the
 # system user its binary was built for.
-EXIM_ROOT=/opt/connector-interop/exim
-if [ ! -x "$EXIM_ROOT/usr/sbin/exim4" ]; then
-  if [ "$(id -u)" != 0 ]; then
-    echo "install-deps: need root to unpack Exim into $EXIM_ROOT" >&2
-    exit 1
-  fi
-  echo "install-deps: unpacking exim4-daemon-light into $EXIM_ROOT" >&2
-  debs=$(mktemp -d)
-  (cd "$debs" && apt-get download -qq exim4-daemon-light >/dev/null 2>&1 \
-    || { apt-get update -qq && apt-get download -qq exim4-daemon-light; })
-  mkdir -p "$EXIM_ROOT"
-  dpkg -x "$debs"/exim4-daemon-light_*.deb "$EXIM_ROOT"
-  rm -rf "$debs"
-fi
+unpack /opt/connector-interop/exim usr/sbin/exim4 exim4-daemon-light
 if ! id Debian-exim >/dev/null 2>&1; then
   useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin Debian-exim
 fi
@@ -44,21 +51,8 @@ fi
 # Cyrus IMAP, the second full IMAP server of the interop tests: its package would
 # replace Dovecot's IMAP server, so it is unpacked beside it with the libraries it needs
 # that Dovecot's system lacks, and the `cyrus` user its binaries were built for.
-CYRUS_ROOT=/opt/connector-interop/cyrus
-if [ ! -x "$CYRUS_ROOT/usr/lib/cyrus/bin/master" ]; then
-  if [ "$(id -u)" != 0 ]; then
-    echo "install-deps: need root to unpack Cyrus into $CYRUS_ROOT" >&2
-    exit 1
-  fi
-  echo "install-deps: unpacking cyrus-imapd into $CYRUS_ROOT" >&2
-  debs=$(mktemp -d)
-  pkgs="cyrus-common cyrus-imapd libxapian30 libpcre3 libical3"
-  (cd "$debs" && apt-get download -qq $pkgs >/dev/null 2>&1 \
-    || { apt-get update -qq && apt-get download -qq $pkgs; })
-  mkdir -p "$CYRUS_ROOT"
-  for deb in "$debs"/*.deb; do dpkg -x "$deb" "$CYRUS_ROOT"; done
-  rm -rf "$debs"
-fi
+unpack /opt/connector-interop/cyrus usr/lib/cyrus/bin/master \
+  cyrus-common cyrus-imapd libxapian30 libpcre3 libical3
 if ! id cyrus >/dev/null 2>&1; then
   useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin -g mail cyrus
 fi

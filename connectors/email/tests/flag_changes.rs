@@ -23,21 +23,7 @@ fn read(fx: &Fixture, state: &str) -> (Vec<Value>, std::process::Output) {
     let config = json!({
         "mode": "cursor", "after_read": "none", "unseen_only": false, "flag_changes": true
     });
-    let (conn, config) = (fx.conn(), fx.file("read.json", &config));
-    let out = run(&[
-        "run",
-        "read",
-        "--connection",
-        &conn,
-        "--config",
-        &config,
-        "--state",
-        state,
-    ]);
-    let records = common::records(&out)
-        .into_iter()
-        .filter(|l| l.get("$state").is_none())
-        .collect();
+    let (records, _, out) = fx.read_with(config, &["--state", state]);
     (records, out)
 }
 

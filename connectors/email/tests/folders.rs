@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Fixture, code, last_error, raw_message, run, servers, stderr};
+use common::{Fixture, code, last_error, raw_message, servers, stderr};
 use serde_json::{Value, json};
 
 const LISTS: &str = "Lists/rust";
@@ -37,14 +37,7 @@ fn read(
     config: Value,
     extra: &[&str],
 ) -> (Vec<Value>, Vec<Value>, std::process::Output) {
-    let (conn, config) = (fx.conn(), fx.file("read.json", &config));
-    let mut args = vec!["run", "read", "--connection", &conn, "--config", &config];
-    args.extend_from_slice(extra);
-    let out = run(&args);
-    let (states, records): (Vec<Value>, Vec<Value>) = common::records(&out)
-        .into_iter()
-        .partition(|l| l.get("$state").is_some());
-    (records, states, out)
+    fx.read_with(config, extra)
 }
 
 fn pairs(records: &[Value]) -> Vec<(String, String)> {

@@ -9,7 +9,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{BIN, Fixture, code, raw_message, run, stderr};
+use common::{BIN, Fixture, code, raw_message, stderr};
 use serde_json::{Value, json};
 
 fn plant(fx: &Fixture, from: usize, to: usize) {
@@ -28,14 +28,7 @@ fn read(
     config: Value,
     extra: &[&str],
 ) -> (Vec<Value>, Vec<Value>, std::process::Output) {
-    let (conn, config) = (fx.conn(), fx.file("read.json", &config));
-    let mut args = vec!["run", "read", "--connection", &conn, "--config", &config];
-    args.extend_from_slice(extra);
-    let out = run(&args);
-    let (states, records): (Vec<Value>, Vec<Value>) = common::records(&out)
-        .into_iter()
-        .partition(|l| l.get("$state").is_some());
-    (records, states, out)
+    fx.read_with(config, extra)
 }
 
 #[test]

@@ -92,6 +92,19 @@ impl Fixture {
         run(&["run", "read", "--connection", &conn, "--config", &config])
     }
 
+    /// Runs `read` with `config` and `extra` arguments (`--state FILE`); returns the
+    /// records, the state lines, and the output.
+    pub fn read_with(&self, config: Value, extra: &[&str]) -> (Vec<Value>, Vec<Value>, Output) {
+        let (conn, config) = (self.conn(), self.file("read.json", &config));
+        let mut args = vec!["run", "read", "--connection", &conn, "--config", &config];
+        args.extend_from_slice(extra);
+        let out = run(&args);
+        let (states, records): (Vec<Value>, Vec<Value>) = records(&out)
+            .into_iter()
+            .partition(|l| l.get("$state").is_some());
+        (records, states, out)
+    }
+
     /// Sends one message from the peer to this fixture's user and waits for it.
     pub fn deliver_via_smtp(&self, mut request: Value) -> Vec<Value> {
         let before = servers().messages(&self.user, "INBOX").expect("list").len();

@@ -10,6 +10,8 @@
 //! [`Cyrus::start`] fails with what to run.
 //!
 //! ```no_run
+//! use email_testsupport::InteropImap as _;
+//!
 //! let server = email_testsupport::cyrus::Cyrus::start().expect("cyrus runs");
 //! server.append("INBOX", b"Subject: hi\r\n\r\nhello\r\n").expect("stored");
 //! ```
@@ -156,51 +158,6 @@ EVENTS {{
     pub fn port(&self) -> u16 {
         self.port
     }
-
-    /// Connection settings for the connector: plain IMAP, basic auth as [`USER`].
-    pub fn connection(&self) -> serde_json::Value {
-        serde_json::json!({
-            "imap": {"host": "127.0.0.1", "port": self.port, "security": "none"},
-            "auth": {"type": "basic", "username": USER, "password": PASSWORD},
-            "allow_insecure_auth": true,
-            "timeouts": {"connect_secs": 5, "io_secs": 10}
-        })
-    }
-
-    /// Creates a folder of the user (its name as IMAP writes it: modified UTF-7).
-    ///
-    /// # Errors
-    /// When the server refuses.
-    pub fn create(&self, folder: &str) -> Result<(), HarnessError> {
-        let mut c = self.client()?;
-        c.command(&format!("CREATE {}", quoted(folder)))?;
-        c.command("LOGOUT").map(drop)
-    }
-
-    /// Stores a message in a folder of the user.
-    ///
-    /// # Errors
-    /// When the server refuses.
-    pub fn append(&self, folder: &str, raw: &[u8]) -> Result<(), HarnessError> {
-        let mut c = self.client()?;
-        c.append(folder, raw)?;
-        c.command("LOGOUT").map(drop)
-    }
-
-    /// Each message of a folder: its UID and flags, in UID order.
-    ///
-    /// # Errors
-    /// When the server refuses.
-    pub fn flags(&self, folder: &str) -> Result<Vec<(u32, String)>, HarnessError> {
-        let mut c = self.client()?;
-        let flags = c.flags(folder)?;
-        c.command("LOGOUT")?;
-        Ok(flags)
-    }
-
-    fn client(&self) -> Result<Client, HarnessError> {
-        Client::login(self.port, USER, PASSWORD)
-    }
 }
 
 impl Drop for Cyrus {
@@ -217,17 +174,11 @@ impl crate::InteropImap for Cyrus {
     fn name(&self) -> &'static str {
         "cyrus"
     }
-    fn connection(&self) -> serde_json::Value {
-        Self::connection(self)
+    fn port(&self) -> u16 {
+        self.port
     }
-    fn create(&self, folder: &str) -> Result<(), HarnessError> {
-        Self::create(self, folder)
-    }
-    fn append(&self, folder: &str, raw: &[u8]) -> Result<(), HarnessError> {
-        Self::append(self, folder, raw)
-    }
-    fn flags(&self, folder: &str) -> Result<Vec<(u32, String)>, HarnessError> {
-        Self::flags(self, folder)
+    fn credentials(&self) -> (&'static str, &'static str) {
+        (USER, PASSWORD)
     }
     fn log(&self) -> String {
         String::from("(Cyrus logs to syslog only)")

@@ -7,6 +7,8 @@
 //! Dovecot); without it, [`Imap4d::start`] fails with the reason.
 //!
 //! ```no_run
+//! use email_testsupport::InteropImap as _;
+//!
 //! let server = email_testsupport::imap4d::Imap4d::start().expect("imap4d runs");
 //! server.append("INBOX", b"Subject: hi\r\n\r\nhello\r\n").expect("stored");
 //! assert_eq!(server.flags("INBOX").expect("listed").len(), 1);
@@ -16,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::imap_client::{Client, free_port, quoted};
+use crate::imap_client::{Client, free_port};
 use crate::mail::HarnessError;
 
 /// The server binary, as Debian installs it.
@@ -105,7 +107,7 @@ logging {{ syslog no; }};
         let server = Self { port, dir, child };
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            if let Ok(mut c) = server.client() {
+            if let Ok(mut c) = Client::login(port, USER, PASSWORD) {
                 // imap4d makes the INBOX Maildir on the first SELECT; APPEND before
                 // that is refused (TRYCREATE).
                 c.command("SELECT INBOX")?;
@@ -132,51 +134,6 @@ logging {{ syslog no; }};
         std::fs::read_to_string(self.dir.path().join("imap4d.log")).unwrap_or_default()
     }
 
-    /// Connection settings for the connector: plain IMAP, basic auth as [`USER`].
-    pub fn connection(&self) -> serde_json::Value {
-        serde_json::json!({
-            "imap": {"host": "127.0.0.1", "port": self.port, "security": "none"},
-            "auth": {"type": "basic", "username": USER, "password": PASSWORD},
-            "allow_insecure_auth": true,
-            "timeouts": {"connect_secs": 5, "io_secs": 10}
-        })
-    }
-
-    /// Creates a folder (its name as IMAP writes it: modified UTF-7).
-    ///
-    /// # Errors
-    /// When the server refuses.
-    pub fn create(&self, folder: &str) -> Result<(), HarnessError> {
-        let mut c = self.client()?;
-        c.command(&format!("CREATE {}", quoted(folder)))?;
-        c.command("LOGOUT").map(drop)
-    }
-
-    /// Stores a message in a folder (IMAP APPEND, a LITERAL+ literal).
-    ///
-    /// # Errors
-    /// When the server refuses.
-    pub fn append(&self, folder: &str, raw: &[u8]) -> Result<(), HarnessError> {
-        let mut c = self.client()?;
-        c.append(folder, raw)?;
-        c.command("LOGOUT").map(drop)
-    }
-
-    /// Each message of a folder: its UID and flags, in UID order.
-    ///
-    /// # Errors
-    /// When the server refuses.
-    pub fn flags(&self, folder: &str) -> Result<Vec<(u32, String)>, HarnessError> {
-        let mut c = self.client()?;
-        let flags = c.flags(folder)?;
-        c.command("LOGOUT")?;
-        Ok(flags)
-    }
-
-    fn client(&self) -> Result<Client, HarnessError> {
-        Client::login(self.port, USER, PASSWORD)
-    }
-
     /// Where its files are (its log, the Maildirs).
     pub fn dir(&self) -> PathBuf {
         self.dir.path().to_path_buf()
@@ -194,17 +151,11 @@ impl crate::InteropImap for Imap4d {
     fn name(&self) -> &'static str {
         "imap4d"
     }
-    fn connection(&self) -> serde_json::Value {
-        Self::connection(self)
+    fn port(&self) -> u16 {
+        self.port
     }
-    fn create(&self, folder: &str) -> Result<(), HarnessError> {
-        Self::create(self, folder)
-    }
-    fn append(&self, folder: &str, raw: &[u8]) -> Result<(), HarnessError> {
-        Self::append(self, folder, raw)
-    }
-    fn flags(&self, folder: &str) -> Result<Vec<(u32, String)>, HarnessError> {
-        Self::flags(self, folder)
+    fn credentials(&self) -> (&'static str, &'static str) {
+        (USER, PASSWORD)
     }
     fn log(&self) -> String {
         Self::log(self)

@@ -30,27 +30,66 @@ pub mod mail;
 pub mod oauth;
 
 /// What the interop tests need of an IMAP server the harness runs ([`imap4d::Imap4d`],
-/// [`cyrus::Cyrus`]), so each scenario is written once and run against each.
+/// [`cyrus::Cyrus`]), so each scenario is written once and run against each. A server
+/// says where it is and who reads; the rest is done over IMAP by the harness's own
+/// small client.
 pub trait InteropImap {
     /// The server's name, for messages.
     fn name(&self) -> &'static str;
-    /// Connection settings for the connector (plain IMAP, basic auth).
-    fn connection(&self) -> serde_json::Value;
+    /// Its port on 127.0.0.1.
+    fn port(&self) -> u16;
+    /// The login and password of the user the tests read as.
+    fn credentials(&self) -> (&'static str, &'static str);
+    /// What the server logged, where it keeps a log of its own.
+    fn log(&self) -> String;
+
+    /// Connection settings for the connector: plain IMAP, basic auth.
+    fn connection(&self) -> serde_json::Value {
+        let (user, password) = self.credentials();
+        serde_json::json!({
+            "imap": {"host": "127.0.0.1", "port": self.port(), "security": "none"},
+            "auth": {"type": "basic", "username": user, "password": password},
+            "allow_insecure_auth": true,
+            "timeouts": {"connect_secs": 5, "io_secs": 10}
+        })
+    }
+
     /// Creates a folder (its name as IMAP writes it: modified UTF-7).
     ///
     /// # Errors
     /// When the server refuses.
-    fn create(&self, folder: &str) -> Result<(), mail::HarnessError>;
-    /// Stores a message in a folder.
+    fn create(&self, folder: &str) -> Result<(), mail::HarnessError> {
+        let mut c = session(self)?;
+        c.command(&format!("CREATE {}", imap_client::quoted(folder)))?;
+        c.command("LOGOUT").map(drop)
+    }
+
+    /// Stores a message in a folder (IMAP APPEND, a LITERAL+ literal).
     ///
     /// # Errors
     /// When the server refuses.
-    fn append(&self, folder: &str, raw: &[u8]) -> Result<(), mail::HarnessError>;
+    fn append(&self, folder: &str, raw: &[u8]) -> Result<(), mail::HarnessError> {
+        let mut c = session(self)?;
+        c.append(folder, raw)?;
+        c.command("LOGOUT").map(drop)
+    }
+
     /// Each message of a folder: its UID and flags, in UID order.
     ///
     /// # Errors
     /// When the server refuses.
-    fn flags(&self, folder: &str) -> Result<Vec<(u32, String)>, mail::HarnessError>;
-    /// What the server logged, where it keeps a log of its own.
-    fn log(&self) -> String;
+    fn flags(&self, folder: &str) -> Result<Vec<(u32, String)>, mail::HarnessError> {
+        let mut c = session(self)?;
+        let flags = c.flags(folder)?;
+        c.command("LOGOUT")?;
+        Ok(flags)
+    }
+}
+
+/// A logged-in session of the harness's own client on `server`.
+fn session(
+    server: &(impl InteropImap + ?Sized),
+) -> Result<imap_client::Client, mail::HarnessError> {
+    let (user, password) = server.credentials();
+    imap_client::Client::login(server.port(), user, password)
 }
