@@ -89,3 +89,57 @@ fn commits_are_batched_not_per_record() {
     );
     assert_eq!(fx.state("in.jsonl").map(|s| s.1), Some(3000));
 }
+
+#[test]
+fn commits_come_in_batches_of_commit_every_and_the_summary_counts_them() {
+    // 3,000 records, `--commit-every 1000`: the host hands acknowledgements on as it
+    // flushes (1,024 records at a time) and commits whenever 1,000 or more wait, so
+    // the run commits several times, 3,000 in all, and its summary says so.
+    let fx = Fixture::new();
+    fx.lines("in.jsonl", 3000);
+    let config = fx.json(
+        "read.json",
+        &json!({"path": "in.jsonl", "max_records": 5000}),
+    );
+    let out = common::run(&[
+        "--log-level",
+        "debug",
+        "run",
+        "read",
+        "--connection",
+        &fx.conn(),
+        "--config",
+        &config,
+        "--commit-every",
+        "1000",
+    ]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(stdout_lines(&out).len(), 3000);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let counts: Vec<u64> = stderr
+        .lines()
+        .filter(|l| l.contains("committing"))
+        .filter_map(|l| {
+            let at = l.find("count=")? + "count=".len();
+            l[at..]
+                .split(|c: char| !c.is_ascii_digit())
+                .next()?
+                .parse()
+                .ok()
+        })
+        .collect();
+    assert!(
+        counts.len() >= 2,
+        "commits in batches, not one at the end: {counts:?}"
+    );
+    assert!(
+        counts[..counts.len() - 1].iter().all(|&n| n >= 1000),
+        "{counts:?}"
+    );
+    assert_eq!(counts.iter().sum::<u64>(), 3000, "{counts:?}");
+    let summary = stderr
+        .lines()
+        .find(|l| l.contains("summary:"))
+        .expect("a summary");
+    assert!(summary.contains("committed=3000"), "{summary}");
+}
