@@ -302,7 +302,11 @@ pub trait Register {
 #[cfg(test)]
 mod tests {
     use super::Activities;
-    use crate::prelude::*;
+    use crate::activity::{Object, Target};
+    use crate::batch::{Requests, Results};
+    use crate::check::CheckReport;
+    use crate::connection::Connection;
+    use crate::error::Result;
     use serde_json::Value;
 
     // The host boxes activities: keep the erased trait dyn-compatible.
