@@ -42,3 +42,8 @@ fn non_ascii_search_text_goes_as_a_literal_plus() {
 fn following_finds_new_mail() {
     interop::follow_finds_new_mail(&server());
 }
+
+#[test]
+fn flag_changes_come_by_mod_sequence() {
+    interop::flag_changes_found(&server());
+}

@@ -43,3 +43,8 @@ fn non_ascii_search_text_goes_as_a_literal_plus() {
 fn following_finds_new_mail_though_the_servers_idle_says_nothing() {
     interop::follow_finds_new_mail(&server());
 }
+
+#[test]
+fn flag_changes_without_condstore_is_a_config_error() {
+    interop::flag_changes_refused(&server());
+}

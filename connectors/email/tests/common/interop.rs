@@ -201,3 +201,66 @@ pub fn follow_finds_new_mail(s: &impl InteropImap) {
     );
     assert_eq!(subjects(&out), ["arrived"]);
 }
+
+fn cursor_with_flag_changes(s: &impl InteropImap, state: &std::path::Path) -> std::process::Output {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let conn = dir.path().join("conn.json");
+    let cfg = dir.path().join("read.json");
+    std::fs::write(&conn, s.connection().to_string()).expect("write");
+    let config =
+        json!({"mode": "cursor", "after_read": "none", "unseen_only": false, "flag_changes": true});
+    std::fs::write(&cfg, config.to_string()).expect("write");
+    Command::new(BIN)
+        .args(["run", "read", "--connection"])
+        .arg(&conn)
+        .arg("--config")
+        .arg(&cfg)
+        .arg("--state")
+        .arg(state)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run")
+}
+
+/// On a server with CONDSTORE: a flag set elsewhere comes as a `change: "flags"` record.
+pub fn flag_changes_found(s: &impl InteropImap) {
+    s.append("INBOX", &message("one")).expect("append");
+    s.append("INBOX", &message("two")).expect("append");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let state = dir.path().join("state.json");
+    let out = cursor_with_flag_changes(s, &state);
+    assert_eq!(code(&out), 0, "{}\n{}", stderr(&out), s.log());
+    assert_eq!(
+        records(&out)
+            .iter()
+            .filter(|r| r.get("$state").is_none())
+            .count(),
+        2
+    );
+    let uid = s.flags("INBOX").expect("flags")[1].0;
+    s.add_flags("INBOX", uid, "\\Flagged").expect("flag");
+    let out = cursor_with_flag_changes(s, &state);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let changed: Vec<Value> = records(&out)
+        .into_iter()
+        .filter(|r| r["change"] == "flags")
+        .collect();
+    assert_eq!(changed.len(), 1, "{}", stderr(&out));
+    assert_eq!(changed[0]["uid"], uid);
+    assert!(
+        changed[0]["flags"]
+            .as_array()
+            .expect("flags")
+            .iter()
+            .any(|f| f == "\\Flagged"),
+        "{changed:?}"
+    );
+}
+
+/// On a server without CONDSTORE: flag_changes is a config error naming it.
+pub fn flag_changes_refused(s: &impl InteropImap) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = cursor_with_flag_changes(s, &dir.path().join("state.json"));
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains("CONDSTORE"), "{}", stderr(&out));
+}

@@ -74,6 +74,17 @@ pub trait InteropImap {
         c.command("LOGOUT").map(drop)
     }
 
+    /// Adds `flags` (`\\Flagged`) to message `uid` of a folder, as another client would.
+    ///
+    /// # Errors
+    /// When the server refuses.
+    fn add_flags(&self, folder: &str, uid: u32, flags: &str) -> Result<(), mail::HarnessError> {
+        let mut c = session(self)?;
+        c.command(&format!("SELECT {}", imap_client::quoted(folder)))?;
+        c.command(&format!("UID STORE {uid} +FLAGS ({flags})"))?;
+        c.command("LOGOUT").map(drop)
+    }
+
     /// Each message of a folder: its UID and flags, in UID order.
     ///
     /// # Errors
