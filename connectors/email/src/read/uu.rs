@@ -13,6 +13,10 @@ pub(crate) struct UuFile {
 /// Takes the uuencoded blocks out of `text` (lines separated by `\n`); returns the text
 /// without them and the files, in order.
 pub(crate) fn extract(text: &str) -> (String, Vec<UuFile>) {
+    // Nearly every body has no `begin ` line at all: no need to split it up.
+    if !text.starts_with("begin ") && !text.contains("\nbegin ") {
+        return (text.to_owned(), Vec::new());
+    }
     let lines: Vec<&str> = text.split('\n').collect();
     let mut kept: Vec<&str> = Vec::with_capacity(lines.len());
     let mut files = Vec::new();
