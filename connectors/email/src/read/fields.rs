@@ -310,6 +310,9 @@ pub(crate) fn addresses(value: &str) -> Vec<AddressRecord> {
         }
     };
     let mut seen_angle = false;
+    // Whether `current` holds an `@`, kept as tokens come (scanning it at each `:`
+    // would make `@:@:@:…` quadratic).
+    let mut current_at = false;
     for t in ts {
         if in_angle {
             match t {
@@ -325,17 +328,14 @@ pub(crate) fn addresses(value: &str) -> Vec<AddressRecord> {
                 seen_angle = true;
                 angle.get_or_insert_with(Vec::new);
             }
-            Token::Special(',') => {
+            Token::Special(',' | ';') => {
                 finish(&mut current, &mut angle);
                 seen_angle = false;
+                current_at = false;
             }
-            Token::Special(':') if !seen_angle && !current.contains(&Token::Special('@')) => {
+            Token::Special(':') if !seen_angle && !current_at => {
                 // A group's name: what came before is not a mailbox.
                 current.clear();
-            }
-            Token::Special(';') => {
-                finish(&mut current, &mut angle);
-                seen_angle = false;
             }
             Token::Special('>') => {}
             t if angle.is_some() => {
@@ -344,7 +344,10 @@ pub(crate) fn addresses(value: &str) -> Vec<AddressRecord> {
                     continue;
                 }
             }
-            t => current.push(t),
+            t => {
+                current_at |= t == Token::Special('@');
+                current.push(t);
+            }
         }
     }
     finish(&mut current, &mut angle);

@@ -133,6 +133,17 @@ fn hostile_address_values_end_quickly_and_lose_nothing_they_hold() {
     );
     let many = "a@b.test,".repeat(50_000);
     assert_eq!(addresses(&many).len(), 50_000);
+    // A megabyte of colons after an `@` (each colon once looked back over the whole
+    // mailbox: quadratic), and of angle brackets and dots.
+    for hostile in [
+        "@:".repeat(500_000),
+        "<".repeat(1_000_000),
+        ".".repeat(1_000_000),
+    ] {
+        let _ = addresses(&hostile);
+        let _ = ids(&hostile);
+        let _ = date(&hostile);
+    }
 }
 
 #[test]
