@@ -6,7 +6,7 @@
 mod common;
 
 use common::{Fixture, code, last_error, raw_message, run, stderr};
-use email_testsupport::imap::{ScriptedImap, message};
+use email_testsupport::imap::{Answer, ScriptedImap, message};
 use serde_json::{Value, json};
 
 fn plant(fx: &Fixture, from: usize, to: usize) {
@@ -131,4 +131,69 @@ fn flag_changes_on_a_server_without_condstore_is_a_config_error() {
         "{error}"
     );
     assert!(common::records(&out).is_empty());
+}
+
+#[test]
+fn a_server_that_answers_for_messages_not_asked_about_brings_no_records_for_them() {
+    // A CONDSTORE server whose CHANGEDSINCE answer names the one message asked about
+    // and 2,000 that were not (and that one again): one flag record comes, for it.
+    let server = ScriptedImap::start(vec![message("one")], |c| {
+        let answer = match c.name.as_str() {
+            "CAPABILITY" => "* CAPABILITY IMAP4rev1 UIDPLUS CONDSTORE\r\n".to_owned(),
+            "SELECT" => "* 1 EXISTS\r\n* OK [UIDVALIDITY 7] ok\r\n* OK [UIDNEXT 2] ok\r\n* OK [HIGHESTMODSEQ 20] ok\r\n".to_owned(),
+            "UID FETCH" if c.line.contains("CHANGEDSINCE") => {
+                let mut lines = String::from("* 1 FETCH (UID 1 FLAGS (\\Flagged) MODSEQ (19))\r\n");
+                for uid in 1000..3000 {
+                    lines.push_str(&format!("* {uid} FETCH (UID {uid} FLAGS (\\Seen) MODSEQ (19))\r\n"));
+                }
+                lines.push_str("* 1 FETCH (UID 1 FLAGS (\\Flagged) MODSEQ (19))\r\n");
+                lines
+            }
+            _ => return None,
+        };
+        Some(Answer::Bytes(
+            format!("{answer}{} OK done\r\n", c.tag).into_bytes(),
+        ))
+    });
+    let dir = tempfile::tempdir().expect("dir");
+    let conn = dir.path().join("conn.json");
+    let cfg = dir.path().join("read.json");
+    let state = dir.path().join("state.json");
+    std::fs::write(&conn, server.connection().to_string()).expect("write");
+    std::fs::write(
+        &cfg,
+        json!({"mode": "cursor", "after_read": "none", "unseen_only": false, "flag_changes": true})
+            .to_string(),
+    )
+    .expect("write");
+    let read = || {
+        run(&[
+            "run",
+            "read",
+            "--connection",
+            conn.to_str().expect("utf-8"),
+            "--config",
+            cfg.to_str().expect("utf-8"),
+            "--state",
+            state.to_str().expect("utf-8"),
+        ])
+    };
+    let first = read();
+    assert_eq!(code(&first), 0, "{}", stderr(&first));
+    assert_eq!(
+        common::records(&first)
+            .iter()
+            .filter(|r| r.get("$state").is_none())
+            .count(),
+        1
+    );
+    let second = read();
+    assert_eq!(code(&second), 0, "{}", stderr(&second));
+    let changed: Vec<Value> = common::records(&second)
+        .into_iter()
+        .filter(|r| r["change"] == "flags")
+        .collect();
+    assert_eq!(changed.len(), 1, "{changed:?}");
+    assert_eq!(changed[0]["uid"], 1);
+    assert_eq!(changed[0]["flags"], json!(["\\Flagged"]));
 }

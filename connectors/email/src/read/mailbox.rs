@@ -443,44 +443,48 @@ async fn uid_fetch(
     Ok(Fetched { messages, refused })
 }
 
-/// The messages with a UID up to `up_to` whose flags changed after mod-sequence
-/// `since` (RFC 7162 `CHANGEDSINCE`), with their flags now, in UID order: one command,
-/// flags only, nothing fetched again.
+/// How many UIDs one `CHANGEDSINCE` fetch covers: what a server answers for it is held
+/// at most this many entries, whatever it sends.
+pub(super) const CHANGES_WINDOW: u32 = 5_000;
+
+/// The messages with a UID in `lo..=hi` whose flags changed after mod-sequence `since`
+/// (RFC 7162 `CHANGEDSINCE`), with their flags now, in UID order: one command, flags
+/// only, nothing fetched again. Answers outside the window, or more than one per UID,
+/// are not kept (a hostile server could send them without end).
 pub(super) async fn changed_flags(
     conn: &EmailConnection,
     what: &str,
-    up_to: u32,
+    (lo, hi): (u32, u32),
     since: u64,
 ) -> Result<Vec<(u32, Vec<String>)>> {
     let imap = conn.imap()?;
     let mut session = conn.session().await?;
     imap.begin();
-    let messages: Vec<async_imap::types::Fetch> = session
-        .uid_fetch(
-            format!("1:{up_to}"),
-            format!("(UID FLAGS) (CHANGEDSINCE {since})"),
-        )
-        .await
-        .map_err(|e| classify(what, "UID FETCH CHANGEDSINCE", e))?
-        .try_collect()
-        .await
-        .map_err(|e| classify(what, "UID FETCH CHANGEDSINCE", e))?;
+    let mut changed: std::collections::BTreeMap<u32, Vec<String>> = Default::default();
+    {
+        let mut answers = session
+            .uid_fetch(
+                format!("{lo}:{hi}"),
+                format!("(UID FLAGS) (CHANGEDSINCE {since})"),
+            )
+            .await
+            .map_err(|e| classify(what, "UID FETCH CHANGEDSINCE", e))?;
+        while let Some(fetch) = answers
+            .try_next()
+            .await
+            .map_err(|e| classify(what, "UID FETCH CHANGEDSINCE", e))?
+        {
+            if let Some(uid) = fetch.uid.filter(|u| (lo..=hi).contains(u)) {
+                let flags = fetch
+                    .flags()
+                    .map(|f| crate::protocol::imap::flag_name(&f))
+                    .collect();
+                changed.insert(uid, flags);
+            }
+        }
+    }
     imap.completed("UID FETCH")?;
-    let mut out: Vec<(u32, Vec<String>)> = messages
-        .iter()
-        .filter_map(|f| {
-            let uid = f.uid.filter(|u| *u <= up_to)?;
-            Some((
-                uid,
-                f.flags()
-                    .map(|fl| crate::protocol::imap::flag_name(&fl))
-                    .collect(),
-            ))
-        })
-        .collect();
-    out.sort_by_key(|(uid, _)| *uid);
-    out.dedup_by_key(|(uid, _)| *uid);
-    Ok(out)
+    Ok(changed.into_iter().collect())
 }
 
 /// Confirms the session is still there (a NOOP), so an operation whose answer stream

@@ -531,13 +531,25 @@ async fn pass(
         out.checkpoint(progress.batch_done(upto, &skipped)).await?;
     }
     if let Some((up_to, since, now)) = flags_since {
+        let mut complete = true;
         if let (Some(since), true) = (since, up_to > 0) {
-            let changed = changed_flags(conn, &what, up_to, since).await?;
-            tracing::info!(target: TARGET, folder = %config.folder, changed = changed.len(), since, "flag changes");
-            for (uid, flags) in changed {
-                let record = EmailRecord::flags_changed(uid, uid_validity, &config.folder, flags);
-                out.emit(record, (index, uid)).await?;
+            let (mut found, mut lo) = (0usize, 1u32);
+            complete = false;
+            while !out.is_stopped() {
+                let hi = lo.saturating_add(mailbox::CHANGES_WINDOW - 1).min(up_to);
+                for (uid, flags) in changed_flags(conn, &what, (lo, hi), since).await? {
+                    found += 1;
+                    let record =
+                        EmailRecord::flags_changed(uid, uid_validity, &config.folder, flags);
+                    out.emit(record, (index, uid)).await?;
+                }
+                if hi == up_to {
+                    complete = true;
+                    break;
+                }
+                lo = hi + 1;
             }
+            tracing::info!(target: TARGET, folder = %config.folder, changed = found, since, "flag changes");
         }
         let now = now.ok_or_else(|| {
             Error::protocol(format!(
@@ -545,8 +557,12 @@ async fn pass(
                 config.folder
             ))
         })?;
-        progress.set_modseq(now);
-        out.checkpoint(progress.state()).await?;
+        // Only once every change was handed on: a run stopped half-way reports the
+        // rest next time.
+        if complete && !out.is_stopped() {
+            progress.set_modseq(now);
+            out.checkpoint(progress.state()).await?;
+        }
     }
     Ok(Pass {
         uid_validity,
