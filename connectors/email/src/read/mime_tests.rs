@@ -521,3 +521,33 @@ fn every_part_is_somewhere_in_the_record() {
     let r = read(b"From: a@b.test\r\nContent-Type: multipart/alternative; boundary=\"x\"\r\n\r\n");
     assert!(r.attachments.is_empty(), "{:?}", r.attachments);
 }
+
+#[test]
+fn a_nested_multipart_without_its_close_delimiter_ends_at_the_outer_one() {
+    // MIME-tools' multi-frag: the inner close delimiter is lost; the parts after it
+    // in the outer multipart were lost with it.
+    let r = read(&multipart(
+        "outer",
+        "--outer\r\nContent-Type: text/plain\r\n\r\nfirst\r\n--outer\r\nContent-Type: multipart/mixed; boundary=\"inner\"\r\n\r\n--inner\r\nContent-Type: application/octet-stream; name=a.bin\r\nContent-Transfer-Encoding: base64\r\n\r\nAAEC\r\n--outer\r\nContent-Type: application/octet-stream; name=b.bin\r\nContent-Transfer-Encoding: base64\r\n\r\nAwQF\r\n--outer--\r\n",
+    ));
+    let names: Vec<Option<&str>> = r
+        .attachments
+        .iter()
+        .map(|a| a.filename.as_deref())
+        .collect();
+    assert_eq!(names, [Some("a.bin"), Some("b.bin")], "{:?}", r.attachments);
+    assert_eq!(r.attachments[0].content_base64.as_deref(), Some("AAEC"));
+    assert_eq!(r.attachments[1].content_base64.as_deref(), Some("AwQF"));
+    assert_eq!(r.text.as_deref(), Some("first"));
+}
+
+#[test]
+fn characters_outside_base64_are_ignored_not_the_end_of_the_part() {
+    // RFC 2045 section 6.8. Before, a stray character made mail-parser give the part
+    // up and hand it on undecoded.
+    let r = read(&multipart(
+        "b",
+        "--b\r\nContent-Type: text/plain\r\n\r\nbody\r\n--b\r\nContent-Type: application/octet-stream; name=x.bin\r\nContent-Transfer-Encoding: base64\r\n\r\nAA!EC\r\nAw-QF\r\n--b--\r\n",
+    ));
+    assert_eq!(r.attachments[0].content_base64.as_deref(), Some("AAECAwQF"));
+}

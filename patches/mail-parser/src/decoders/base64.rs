@@ -223,27 +223,18 @@ impl<'x> MessageStream<'x> {
                     }
                     b' ' | b'\t' | b'\r' => (),
                     b'-' => {
-                        if last_ch == b'-' {
-                            return if before_last_ch == b'\n' && self.try_skip_boundary(boundary) {
+                        // A delimiter starts a line; a `-` anywhere else is outside the
+                        // base64 alphabet and, as RFC 2045 section 6.8 says, ignored.
+                        if last_ch == b'-' && before_last_ch == b'\n' {
+                            if self.try_skip_boundary(boundary) || self.at_enclosing_boundary() {
                                 buf.shrink_to_fit();
-                                (
-                                    if before_last_ch == b'\n' {
-                                        end_pos
-                                    } else {
-                                        self.offset() - boundary.len() - 2
-                                    },
-                                    buf.into(),
-                                )
-                            } else {
-                                self.restore();
-                                (usize::MAX, b""[..].into())
-                            };
+                                return (end_pos, buf.into());
+                            }
                         }
                     }
-                    _ => {
-                        self.restore();
-                        return (usize::MAX, b""[..].into());
-                    }
+                    // Outside the alphabet: ignored (RFC 2045 section 6.8), not the end
+                    // of decoding.
+                    _ => {}
                 }
             }
 

@@ -140,7 +140,7 @@ impl<'x> MessageStream<'x> {
                 }
                 b'-' if last_ch == b'-'
                     && before_last_ch == b'\n'
-                    && self.try_skip_boundary(boundary) =>
+                    && (self.try_skip_boundary(boundary) || self.at_enclosing_boundary()) =>
                 {
                     // Take back the first `-` and the line end before the delimiter
                     // (RFC 2046: it belongs to the delimiter), and only what was added.

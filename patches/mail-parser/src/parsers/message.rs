@@ -236,10 +236,17 @@ impl MessageParser {
                 continue;
             }
 
+            // A part of a multipart nested directly in another also ends at the outer
+            // one's delimiter (the inner close delimiter missing).
+            stream.enclosing = match (&state.mime_boundary, state_stack.last()) {
+                (Some(_), Some((parent, None))) => parent.mime_boundary.clone(),
+                _ => None,
+            };
             let (offset_end, mut bytes) = decode_fnc(
                 &mut stream,
                 state.mime_boundary.as_deref().unwrap_or(&b""[..]),
             );
+            stream.enclosing = None;
 
             // Attempt to recover contents of an invalid message
             let mut is_encoding_problem = offset_end == usize::MAX;
@@ -431,7 +438,7 @@ impl MessageParser {
                         }
                     }
 
-                    if stream.is_multipart_end() {
+                    if std::mem::take(&mut stream.hit_enclosing) || stream.is_multipart_end() {
                         // End of MIME part reached
 
                         if MimeType::MultipartAlternative == state.mime_type

@@ -81,15 +81,14 @@ impl<'x> MessageStream<'x> {
                 } else {
                     self.offset() - 1
                 };
-            } else if ch == b'-'
-                && last_ch == b'-'
-                && before_last_ch == b'\n'
-                && self.try_skip_boundary(boundary)
-            {
-                if before_last_ch != b'\n' {
-                    end_pos = self.offset() - boundary.len() - 2;
+            } else if ch == b'-' && last_ch == b'-' && before_last_ch == b'\n' {
+                if self.try_skip_boundary(boundary) {
+                    return (end_pos, self.bytes(start_pos..end_pos).into());
                 }
-                return (end_pos, self.bytes(start_pos..end_pos).into());
+                if self.at_enclosing_boundary() {
+                    let end_pos = end_pos.max(start_pos);
+                    return (end_pos, self.bytes(start_pos..end_pos).into());
+                }
             }
 
             before_last_ch = last_ch;

@@ -17,6 +17,12 @@ pub struct MessageStream<'x> {
     iter: Peekable<Iter<'x, u8>>,
     pos: usize,
     restore_pos: usize,
+    /// The boundary of the multipart enclosing the one whose part is being read, if
+    /// any: its delimiter also ends the part (a nested multipart whose own close
+    /// delimiter is missing ends where its parent goes on).
+    pub(crate) enclosing: Option<Vec<u8>>,
+    /// Set when a part ended at the enclosing multipart's delimiter (not consumed).
+    pub(crate) hit_enclosing: bool,
 }
 
 impl<'x> MessageStream<'x> {
@@ -26,7 +32,27 @@ impl<'x> MessageStream<'x> {
             iter: data.iter().peekable(),
             pos: 0,
             restore_pos: 0,
+            enclosing: None,
+            hit_enclosing: false,
         }
+    }
+
+    /// Called after a `--` that starts a line and is not this part's delimiter: whether
+    /// the enclosing multipart's delimiter follows. If so, goes back to the start of
+    /// the line (the delimiter is left for the enclosing multipart) and says so.
+    pub fn at_enclosing_boundary(&mut self) -> bool {
+        let Some(outer) = self.enclosing.take() else {
+            return false;
+        };
+        let found = self.try_skip_boundary(&outer);
+        if found {
+            let line_start = self.offset() - outer.len() - 2;
+            self.pos = line_start;
+            self.iter = self.data[line_start..].iter().peekable();
+            self.hit_enclosing = true;
+        }
+        self.enclosing = Some(outer);
+        found
     }
 
     #[inline(always)]
