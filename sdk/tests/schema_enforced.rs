@@ -31,6 +31,19 @@ struct Limits {
     /// How to log in.
     #[serde(default)]
     login: Option<Login>,
+    /// How fast.
+    #[serde(default)]
+    pace: Option<Pace>,
+}
+
+#[connector_sdk::settings]
+#[serde(rename_all = "snake_case")]
+/// A pace.
+enum Pace {
+    /// Slowly.
+    Slow,
+    /// Quickly.
+    Fast,
 }
 
 fn ten() -> u32 {
@@ -164,6 +177,33 @@ fn required_unknown_and_enum_problems_name_the_exact_place() {
             r#"expected one of "basic", "token", got "magic""#.into()
         )
     );
+    // An enum of documented unit variants (a `oneOf` of constants): the values it takes.
+    assert_eq!(
+        at(json!({"pace": "warp"})),
+        (
+            "/pace".into(),
+            r#"expected one of "slow", "fast", got "warp""#.into()
+        )
+    );
+    // A wrong tag among other wrong fields: the tag is what to fix first.
+    for extra in [
+        json!({"lifetime": "x"}),
+        json!({"username": 5, "lifetime": -1}),
+    ] {
+        let mut login = json!({"type": "magic"});
+        login
+            .as_object_mut()
+            .expect("object")
+            .extend(extra.as_object().expect("object").clone());
+        assert_eq!(
+            at(json!({ "login": login })),
+            (
+                "/login/type".into(),
+                r#"expected one of "basic", "token", got "magic""#.into()
+            ),
+            "{login}"
+        );
+    }
 }
 
 #[test]
