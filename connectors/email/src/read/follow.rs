@@ -40,13 +40,13 @@ pub(crate) async fn run(
         if out.is_stopped() {
             return Ok(());
         }
-        let scope = super::Scope {
+        let scope = super::pass::Scope {
             index: 0,
             after,
             planned,
             state: state.clone(),
         };
-        match super::pass(conn, config, out, scope).await {
+        match super::pass::pass(conn, config, out, scope).await {
             Ok(done) => {
                 out.remaining(done.remaining);
                 state = done.state.clone();

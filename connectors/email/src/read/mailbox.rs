@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use connector_sdk::{Error, Result};
 use futures_util::TryStreamExt;
 
-use super::config::{AfterRead, ReadConfig};
+use super::config::ReadConfig;
 use crate::connection::EmailConnection;
 use crate::protocol::imap::{ImapDialer, ImapSession, classify, quote, uid_set};
 
@@ -143,210 +143,6 @@ pub(crate) fn search_within(
 /// Whether an error means the IMAP connection is gone (worth one reconnect).
 pub(super) fn lost(e: &Error) -> bool {
     e.kind() == connector_sdk::ErrorKind::Connect
-}
-
-/// Marks, deletes or moves the messages in `set` after their records were delivered.
-pub(super) async fn apply(
-    conn: &EmailConnection,
-    config: &ReadConfig,
-    what: &str,
-    set: &str,
-) -> Result<()> {
-    let imap = conn.imap()?;
-    let mut session = conn.session().await?;
-    // Another folder of the run is selected for reading: this one is selected for the
-    // commit (UIDs mean something only in their folder, under its UIDVALIDITY), and
-    // that one again after, all while the session is held, so the read never fetches
-    // from the wrong folder.
-    let elsewhere = conn.selected_now().filter(|(f, _)| *f != config.folder);
-    if elsewhere.is_some() {
-        reselect(
-            imap,
-            &mut session,
-            &config.folder,
-            conn.validity_of(&config.folder),
-        )
-        .await?;
-    }
-    let done = apply_on(imap, &mut session, config, what, set).await;
-    if let Some((back, validity)) = elsewhere {
-        reselect(imap, &mut session, &back, Some(validity)).await?;
-    }
-    done
-}
-
-/// Selects `folder`, checking its UIDVALIDITY is still `expected`.
-async fn reselect(
-    imap: &crate::protocol::imap::ImapDialer,
-    session: &mut crate::protocol::imap::ImapSession,
-    folder: &str,
-    expected: Option<u32>,
-) -> Result<()> {
-    imap.begin();
-    let mailbox = session
-        .select(crate::protocol::mutf7::encode(folder))
-        .await
-        .map_err(|e| imap.failed("SELECT", e))?;
-    let now = mailbox.uid_validity.unwrap_or(0);
-    match expected {
-        Some(v) if v == now => Ok(()),
-        Some(v) => Err(Error::protocol(format!(
-            "{}: UIDVALIDITY of {folder} changed from {v} to {now} during the run: nothing more is committed there (the next run reads it again)",
-            imap.what()
-        ))),
-        None => Err(Error::internal(format!(
-            "a commit names {folder}, which this run did not read"
-        ))),
-    }
-}
-
-async fn apply_on(
-    imap: &crate::protocol::imap::ImapDialer,
-    session: &mut crate::protocol::imap::ImapSession,
-    config: &ReadConfig,
-    what: &str,
-    set: &str,
-) -> Result<()> {
-    match &config.after_read {
-        AfterRead::None => {}
-        AfterRead::MarkSeen => {
-            imap.begin();
-            drain(
-                session.uid_store(set, "+FLAGS.SILENT (\\Seen)").await,
-                what,
-                "UID STORE",
-            )
-            .await?;
-            imap.completed("UID STORE")?;
-        }
-        AfterRead::Delete => {
-            let expunged = delete(imap, session, what, set).await?;
-            tracing::debug!(target: TARGET, expunged, "deleted");
-        }
-        AfterRead::MoveTo(folder) => {
-            let caps = session
-                .capabilities()
-                .await
-                .map_err(|e| classify(what, "CAPABILITY", e))?;
-            if caps.has_str("MOVE") {
-                imap.begin();
-                session
-                    .uid_mv(set, crate::protocol::mutf7::encode(folder))
-                    .await
-                    .map_err(|e| classify(what, "UID MOVE", e))?;
-                imap.completed("UID MOVE")?;
-            } else {
-                // Copy, then flag \Deleted and expunge. Done again after a failure (a
-                // lost connection, an answer that could not be parsed), this must not
-                // copy twice: a message already flagged \Deleted was copied, one
-                // already expunged is gone, so only those still undeleted are copied.
-                imap.begin();
-                let pending = session
-                    .uid_search(format!("UID {set} UNDELETED"))
-                    .await
-                    .map_err(|e| classify(what, "UID SEARCH", e))?;
-                imap.completed("UID SEARCH")?;
-                if !pending.is_empty() {
-                    let mut pending: Vec<u32> = pending.into_iter().collect();
-                    pending.sort_unstable();
-                    imap.begin();
-                    session
-                        .uid_copy(
-                            crate::protocol::imap::uid_set(&pending),
-                            crate::protocol::mutf7::encode(folder),
-                        )
-                        .await
-                        .map_err(|e| classify(what, "UID COPY", e))?;
-                    imap.completed("UID COPY")?;
-                }
-                delete(imap, session, what, set).await?;
-            }
-        }
-    }
-    // The answers to STORE and EXPUNGE also end quietly when the connection drops.
-    confirm(imap, session, what).await
-}
-
-/// Flags the messages in `set` `\\Deleted` and expunges them (only them: UID
-/// EXPUNGE). Returns how many went.
-async fn delete(
-    imap: &ImapDialer,
-    session: &mut ImapSession,
-    what: &str,
-    set: &str,
-) -> Result<usize> {
-    imap.begin();
-    drain(
-        session.uid_store(set, "+FLAGS.SILENT (\\Deleted)").await,
-        what,
-        "UID STORE",
-    )
-    .await?;
-    imap.completed("UID STORE")?;
-    let caps = session
-        .capabilities()
-        .await
-        .map_err(|e| classify(what, "CAPABILITY", e))?;
-    if !caps.has_str("UIDPLUS") {
-        return expunge_without_uidplus(imap, session, what, set).await;
-    }
-    imap.begin();
-    let expunged: Vec<_> = session
-        .uid_expunge(set)
-        .await
-        .map_err(|e| classify(what, "UID EXPUNGE", e))?
-        .try_collect()
-        .await
-        .map_err(|e| classify(what, "UID EXPUNGE", e))?;
-    imap.completed("UID EXPUNGE")?;
-    Ok(expunged.len())
-}
-
-/// Without UIDPLUS there is no `UID EXPUNGE`, and a plain `EXPUNGE` removes every
-/// message flagged `\Deleted` (RFC 3501 section 6.4.3), not only ours. So: a plain
-/// `EXPUNGE` only when no other message is flagged; otherwise ours stay flagged
-/// `\Deleted` (searches skip them: `UNDELETED`) and a warning says so. Never a `UID
-/// EXPUNGE` the server would refuse while the run says it deleted.
-async fn expunge_without_uidplus(
-    imap: &ImapDialer,
-    session: &mut ImapSession,
-    what: &str,
-    set: &str,
-) -> Result<usize> {
-    imap.begin();
-    let flagged = session
-        .uid_search("DELETED")
-        .await
-        .map_err(|e| classify(what, "UID SEARCH", e))?;
-    imap.completed("UID SEARCH")?;
-    let ours: std::collections::HashSet<u32> = parse_set(set);
-    let others = flagged.iter().filter(|u| !ours.contains(u)).count();
-    if others > 0 {
-        tracing::warn!(target: TARGET, others, "the server has no UIDPLUS and {others} other messages are flagged \\Deleted: an EXPUNGE would remove them too, so the messages read stay flagged \\Deleted (and are not read again) until the folder is expunged");
-        return Ok(0);
-    }
-    imap.begin();
-    let expunged: Vec<_> = session
-        .expunge()
-        .await
-        .map_err(|e| classify(what, "EXPUNGE", e))?
-        .try_collect()
-        .await
-        .map_err(|e| classify(what, "EXPUNGE", e))?;
-    imap.completed("EXPUNGE")?;
-    Ok(expunged.len())
-}
-
-/// The UIDs of a set written by [`uid_set`] (`1:3,7`).
-fn parse_set(set: &str) -> std::collections::HashSet<u32> {
-    let mut out = std::collections::HashSet::new();
-    for part in set.split(',') {
-        let mut ends = part.splitn(2, ':').map(|n| n.parse::<u32>().unwrap_or(0));
-        let lo = ends.next().unwrap_or(0);
-        let hi = ends.next().unwrap_or(lo);
-        out.extend(lo.min(hi)..=lo.max(hi));
-    }
-    out
 }
 
 /// The size of each message, asked for before fetching any, so batches can be planned
@@ -489,7 +285,11 @@ pub(super) async fn changed_flags(
 
 /// Confirms the session is still there (a NOOP), so an operation whose answer stream
 /// ended early is known to be complete rather than cut off.
-async fn confirm(imap: &ImapDialer, session: &mut ImapSession, what: &str) -> Result<()> {
+pub(super) async fn confirm(
+    imap: &ImapDialer,
+    session: &mut ImapSession,
+    what: &str,
+) -> Result<()> {
     imap.begin();
     session
         .noop()
@@ -571,25 +371,6 @@ pub(super) async fn search(
         lo = hi + 1;
     }
     Ok(found)
-}
-
-async fn drain<S, T>(
-    stream: std::result::Result<S, async_imap::error::Error>,
-    what: &str,
-    doing: &str,
-) -> Result<()>
-where
-    S: futures_util::Stream<Item = std::result::Result<T, async_imap::error::Error>>,
-{
-    let stream = stream.map_err(|e| classify(what, doing, e))?;
-    futures_util::pin_mut!(stream);
-    while stream
-        .try_next()
-        .await
-        .map_err(|e| classify(what, doing, e))?
-        .is_some()
-    {}
-    Ok(())
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@ use base64::Engine as _;
 use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
 
 use super::config::{AttachmentMode, ReadConfig};
+use super::header::{HeaderStart, first_text, header_len, header_start, raw_header, unfold};
 use super::record::{AttachmentRecord, BodyPart, EmailRecord, HeaderRecord};
 
 /// Turns one fetched message into a record, or says why it cannot be one. A panic in
@@ -274,67 +275,6 @@ fn build(
     Ok(record)
 }
 
-/// The length of the header section: up to the first empty line (RFC 5322 section
-/// 2.1), or the whole message if there is none.
-fn header_len(raw: &[u8]) -> usize {
-    let mut at = 0;
-    while let Some(nl) = raw[at..].iter().position(|&b| b == b'\n') {
-        let end = at + nl + 1;
-        let rest = &raw[end..];
-        if rest.starts_with(b"\r\n") || rest.starts_with(b"\n") {
-            return end;
-        }
-        at = end;
-    }
-    raw.len()
-}
-
-/// Where a message's header section starts.
-#[derive(Debug, PartialEq, Eq)]
-enum HeaderStart {
-    /// At this offset: after a byte-order mark or lines of only white space that some
-    /// mailers put first (which made mail-parser see no header at all).
-    At(usize),
-    /// Nowhere: the first line is not a header field (nor an mbox `From ` line).
-    None,
-}
-
-fn header_start(raw: &[u8]) -> HeaderStart {
-    // A UTF-8 byte-order mark some Windows tools write first is not part of a field.
-    let mut at = if raw.starts_with(b"\xef\xbb\xbf") {
-        3
-    } else {
-        0
-    };
-    loop {
-        let end = raw[at..]
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(raw.len(), |n| at + n + 1);
-        let line = &raw[at..end];
-        let blank = line.iter().all(|b| b.is_ascii_whitespace());
-        if blank && line.first().is_some_and(|b| *b == b' ' || *b == b'\t') && end < raw.len() {
-            at = end; // a line of spaces before the first field
-            continue;
-        }
-        let name_len = line
-            .iter()
-            .position(|&b| b == b':' || b <= b' ' || b >= 0x7f)
-            .unwrap_or(line.len());
-        let rest = &line[name_len..];
-        let colon = rest
-            .iter()
-            .position(|&b| b != b' ' && b != b'\t')
-            .is_some_and(|i| rest[i] == b':');
-        let field = name_len > 0 && colon;
-        return if field || line.starts_with(b"From ") || blank {
-            HeaderStart::At(at)
-        } else {
-            HeaderStart::None
-        };
-    }
-}
-
 /// How deep containers nest in `message`: multiparts inside multiparts and
 /// `message/rfc822` parts inside messages, counted with a stack of our own (the input
 /// sets the depth, so no recursion may).
@@ -386,43 +326,6 @@ fn content(config: &ReadConfig, bytes: &[u8]) -> (Option<String>, Option<String>
         ),
         _ => (None, None),
     }
-}
-
-/// The first top-level header field `name`, unfolded, as written (not UTF-8 bytes
-/// replaced).
-fn raw_header(message: &Message<'_>, name: &str) -> Option<String> {
-    let h = first_field(message, name)?;
-    let bytes = message
-        .raw_message
-        .get(h.offset_start as usize..h.offset_end as usize)?;
-    Some(unfold(&String::from_utf8_lossy(bytes)))
-}
-
-/// The first top-level field called `name` that is one: its name written at the start
-/// of its line. (mail-parser 0.11 also takes a stray line such as `:cc:content-type;`,
-/// a broken continuation, for a `Cc` field.)
-fn first_field<'m>(message: &'m Message<'_>, name: &str) -> Option<&'m mail_parser::Header<'m>> {
-    let top = message.parts.first()?;
-    top.headers.iter().find(|h| {
-        let at = h.offset_field as usize;
-        let line_start = at == 0 || message.raw_message.get(at - 1) == Some(&b'\n');
-        h.name.as_str().eq_ignore_ascii_case(name)
-            && line_start
-            && message
-                .raw_message
-                .get(at..at + name.len())
-                .is_some_and(|n| n.eq_ignore_ascii_case(name.as_bytes()))
-    })
-}
-
-/// The decoded text of the first top-level field `name` (mail-parser keeps the last
-/// of several; RFC 5322 allows one, and readers take the first).
-fn first_text(message: &Message<'_>, name: &str) -> Option<String> {
-    first_field(message, name)?
-        .value
-        .as_text()
-        .map(str::to_owned)
-        .filter(|t| !t.trim().is_empty())
 }
 
 /// Each part's number as IMAP names it (RFC 3501 section 6.4.5), by part id: the parts
@@ -596,27 +499,6 @@ fn normalize_body(text: &str) -> String {
     text.replace("\r\n", "\n")
         .trim_end_matches(['\n', '\r'])
         .to_owned()
-}
-
-/// Unfolds a raw header value: each line break with the whitespace after it becomes
-/// one space (RFC 5322 section 2.2.3).
-fn unfold(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    let mut chars = value.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '\r' || c == '\n' {
-            while chars
-                .peek()
-                .is_some_and(|c| matches!(c, '\r' | '\n' | ' ' | '\t'))
-            {
-                chars.next();
-            }
-            out.push(' ');
-        } else {
-            out.push(c);
-        }
-    }
-    out.trim().to_owned()
 }
 
 /// Seconds since the epoch as `YYYY-MM-DDTHH:MM:SSZ`.
