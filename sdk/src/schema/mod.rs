@@ -128,6 +128,29 @@ mod tests {
     use crate::Secret;
 
     #[crate::settings]
+    /// Endpoints.
+    struct Endpoints {
+        /// Where to call.
+        list: Vec<Endpoint>,
+    }
+
+    #[crate::settings]
+    /// One endpoint.
+    struct Endpoint {
+        /// Its URL.
+        url: crate::types::Url,
+    }
+
+    #[test]
+    fn an_error_found_while_deserializing_names_its_path_too() {
+        // `https:` is a URI (the schema's `format` passes it) but not a URL with a host,
+        // which `Url` itself refuses: the path comes from the deserializer.
+        let value = serde_json::json!({"list": [{"url": "https://ok.example"}, {"url": "https:"}]});
+        let err = from_value::<Endpoints>(&value).expect_err("no host");
+        assert_eq!(err.path(), Some("/list/1/url"), "{err}");
+    }
+
+    #[crate::settings]
     /// Test settings.
     struct T {
         /// A port.
