@@ -100,6 +100,21 @@ fn values_inside_the_constraints_are_accepted() {
 }
 
 #[test]
+fn a_wrong_scalar_is_quoted_unless_its_place_may_hold_a_secret() {
+    // Where no secret goes, the value is shown; where one may, only its kind.
+    assert_eq!(
+        at(json!({"page_size": true})).1,
+        "expected an integer from 1 to 300, got true"
+    );
+    let (path, message) =
+        at(json!({"login": {"type": "basic", "username": "u", "password": true}}));
+    assert_eq!(path, "/login/password");
+    assert!(message.ends_with("got true or false"), "{message}");
+    let (_, message) = at(json!({"login": {"type": "basic", "username": "u", "password": 12345}}));
+    assert!(message.ends_with("got a number"), "{message}");
+}
+
+#[test]
 fn bounds_lengths_patterns_and_formats_are_enforced_with_their_path() {
     assert_eq!(
         at(json!({"page_size": 0})),
