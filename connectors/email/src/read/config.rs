@@ -1,4 +1,8 @@
 //! The settings of Read Email ([`ReadConfig`]) and the rules they must follow.
+//!
+//! One concern in one file, though long: every setting with its doc (the manifest's
+//! text) and the checks across settings that a schema cannot say, side by side, so a
+//! reader sees each rule next to what it constrains.
 
 use std::borrow::Cow;
 use std::num::NonZeroU32;

@@ -9,6 +9,9 @@
 //! zone or none at all, not read or read hours off. Found by the public corpus
 //! comparison (`tests/public_corpus.rs`). Both parsers are single passes over the
 //! value with counters, no recursion, so no input can make them deep or slow.
+//!
+//! One concern, RFC 5322's structured fields (addresses, identifiers, dates), in one
+//! file: they share the tokenizer (comments, quoted strings, specials).
 
 use super::record::AddressRecord;
 

@@ -1,4 +1,6 @@
-//! A fetched message's MIME, parsed with mail-parser, turned into a record.
+//! A fetched message's MIME, parsed with mail-parser, turned into a record: one concern
+//! (what a record holds of a message and why), its header-section helpers in
+//! `header.rs` and its tests in `mime_tests.rs`.
 
 use base64::Engine as _;
 use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
