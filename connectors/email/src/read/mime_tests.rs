@@ -551,3 +551,16 @@ fn characters_outside_base64_are_ignored_not_the_end_of_the_part() {
     ));
     assert_eq!(r.attachments[0].content_base64.as_deref(), Some("AAECAwQF"));
 }
+
+#[test]
+fn a_multipart_with_no_parts_is_kept_whole_and_its_epilogue_is_not_the_text() {
+    // mime4j's multipartnopart: the first delimiter is the close delimiter. Before,
+    // the epilogue after it came out as the message's text.
+    let r = read(&multipart(
+        "b",
+        "This is a multi-part message with no parts.\r\n\r\n--b--\r\n\r\nEpilogue\r\n",
+    ));
+    assert_eq!(r.text, None, "{r:?}");
+    assert_eq!(r.attachments.len(), 1, "{:?}", r.attachments);
+    assert_eq!(r.attachments[0].content_type, "multipart/mixed");
+}

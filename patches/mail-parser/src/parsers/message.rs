@@ -160,7 +160,15 @@ impl MessageParser {
             if is_multipart
                 && let Some(mime_boundary) = content_type.and_then(|f| f.attribute("boundary"))
             {
-                if stream.seek_next_part(mime_boundary.as_bytes()) {
+                // A multipart whose first delimiter is its close delimiter has no parts:
+                // what follows is epilogue, not a part (RFC 2046 section 5.1.1), so the
+                // multipart is kept whole, as when no delimiter is found at all.
+                let found = stream.seek_next_part(mime_boundary.as_bytes());
+                let no_parts = found && stream.peek_bytes(2) == Some(b"--".as_slice());
+                if no_parts {
+                    stream.restore();
+                }
+                if found && !no_parts {
                     let part_id = message.parts.len();
                     let new_state = MessageParserState {
                         in_alternative: state.in_alternative
