@@ -385,6 +385,43 @@ mod tests {
         );
     }
 
+    /// Sends nothing; has no discovery.
+    #[derive(Debug)]
+    struct Plain;
+
+    /// Discovers nothing.
+    #[crate::activity(name = "plain")]
+    impl Target for Plain {
+        type Connection = Conn;
+        type Config = Cfg;
+        type Request = Value;
+        type Response = Value;
+
+        async fn call(
+            &self,
+            _: &Conn,
+            _: &Cfg,
+            _: &Requests<Value>,
+            _: &Results<Value>,
+        ) -> Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_target_without_discovery_says_so_when_asked() {
+        let activities = Activities::new().with(Plain);
+        let activity = activities.get("plain").expect("registered");
+        assert!(!activity.info().discovery);
+        let err = activity
+            .prepare_discover(None)
+            .expect("no settings to check")
+            .discover(&Conn)
+            .await
+            .expect_err("no discovery");
+        assert!(err.message().contains("has no discovery"), "{err}");
+    }
+
     #[test]
     fn activities_print_their_names_in_order() {
         let activities = Activities::new().with(Queues);
