@@ -20,6 +20,9 @@ pub struct EmailConnection {
     pub(crate) smtp: Option<SmtpDialer>,
     pub(crate) imap: Option<ImapDialer>,
     pub(crate) session: Mutex<Option<ImapSession>>,
+    /// Set when the session's holder left a command half-answered: the next
+    /// [`EmailConnection::session`] opens a new one.
+    abandoned: std::sync::atomic::AtomicBool,
     /// The folder Read Email selected and its UIDVALIDITY, to select again after a
     /// reconnect.
     selected: std::sync::Mutex<Option<(String, u32)>>,
@@ -74,6 +77,7 @@ impl EmailConnection {
                 None => None,
             },
             session: Mutex::new(None),
+            abandoned: std::sync::atomic::AtomicBool::new(false),
             selected: std::sync::Mutex::new(None),
             validities: std::sync::Mutex::default(),
         })
@@ -97,15 +101,34 @@ impl EmailConnection {
         })
     }
 
-    /// The IMAP session, opened on first use; held by one user at a time.
+    /// The IMAP session, opened on first use; held by one user at a time. After
+    /// [`Self::abandon`] (a command left half-answered) a new one is opened, with the
+    /// folder the read had selected selected again.
     pub(crate) async fn session(&self) -> Result<SessionGuard<'_>> {
         let imap = self.imap()?;
         let mut guard = self.session.lock().await;
+        if self
+            .abandoned
+            .swap(false, std::sync::atomic::Ordering::SeqCst)
+            && guard.take().is_some()
+        {
+            tracing::debug!(target: "email_connector", "a half-answered session was closed; opening a new one");
+            *guard = Some(self.open_selected(imap).await?);
+        }
         if guard.is_none() {
             *guard = Some(imap.open(&mut Steps::silent("imap"), true).await?);
         }
         MutexGuard::try_map(guard, Option::as_mut)
             .map_err(|_| Error::internal("the IMAP session is gone"))
+    }
+
+    /// Marks the session as unusable: its holder stops in the middle of a command's
+    /// answer (a run told to stop while a FETCH streams). Call it while still holding
+    /// the session, so nobody else gets it before the next [`Self::session`] replaces
+    /// it.
+    pub(crate) fn abandon(&self) {
+        self.abandoned
+            .store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Remembers the folder a read selected, for [`Self::reconnect`].
@@ -142,6 +165,17 @@ impl EmailConnection {
         tracing::warn!(target: "email_connector", "{what}: connection lost ({}); logging in again", lost.message());
         let mut guard = self.session.lock().await;
         *guard = None;
+        self.abandoned
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+        let session = self.open_selected(imap).await?;
+        *guard = Some(session);
+        Ok(())
+    }
+
+    /// A new session, logged in, with the folder the read had selected (if any)
+    /// selected again and its UIDVALIDITY checked.
+    async fn open_selected(&self, imap: &ImapDialer) -> Result<ImapSession> {
+        let what = imap.what();
         let mut session = imap.open(&mut Steps::silent("imap"), true).await?;
         let selected = self.selected.lock().ok().and_then(|s| s.clone());
         if let Some((folder, uid_validity)) = selected {
@@ -157,8 +191,7 @@ impl EmailConnection {
                 )));
             }
         }
-        *guard = Some(session);
-        Ok(())
+        Ok(session)
     }
 }
 

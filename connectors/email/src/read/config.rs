@@ -109,13 +109,14 @@ pub struct ReadConfig {
     #[serde(default = "one_mebibyte")]
     #[schemars(range(min = 1024))]
     pub max_header_bytes: u64,
-    /// At most this many messages per UID FETCH.
+    /// At most this many messages in one batch: handed to the parser together while
+    /// the next ones arrive, and checkpointed together once delivered.
     #[serde(default = "batch")]
     pub batch_size: NonZeroU32,
-    /// At most this many bytes of messages per UID FETCH (a larger message is fetched
-    /// alone). With one batch being parsed while the next is fetched, this bounds memory:
-    /// one answer may bring at most `batch_bytes` plus `max_message_bytes`, whatever
-    /// sizes the server reported.
+    /// At most this many bytes of messages in one batch (the message that passes it
+    /// closes the batch). A `UID FETCH` answer is taken as it arrives and handed on a
+    /// batch at a time, with at most three batches being parsed: this bounds memory
+    /// whatever the server sends.
     #[serde(default = "batch_bytes")]
     pub batch_bytes: u64,
 }

@@ -1,5 +1,5 @@
-//! The IMAP side of Read Email: the search, the size pass and batch plan, fetching,
-//! and the commits (mark seen, delete, move) with every answer confirmed.
+//! The IMAP side of Read Email: the search, the oversized check, fetching, the flag
+//! changes, and the commits (mark seen, delete, move) with every answer confirmed.
 
 use std::collections::HashMap;
 
@@ -9,8 +9,6 @@ use futures_util::TryStreamExt;
 use super::config::ReadConfig;
 use crate::connection::EmailConnection;
 use crate::protocol::imap::{ImapDialer, ImapSession, classify, quote, uid_set};
-
-const TARGET: &str = "email_connector::read";
 
 /// The server-side search for the settings, for a server that takes literals inline.
 pub(crate) fn search_query(config: &ReadConfig) -> Result<String> {
@@ -145,55 +143,49 @@ pub(super) fn lost(e: &Error) -> bool {
     e.kind() == connector_sdk::ErrorKind::Connect
 }
 
-/// The size of each message, asked for before fetching any, so batches can be planned
-/// by bytes.
-pub(super) async fn fetch_sizes(
+/// The messages of `uids` larger than `max` bytes, with their sizes: one `UID SEARCH
+/// UID … LARGER max` (the server knows every size; nothing is fetched for the others),
+/// then the sizes of those it names, if any. Such a message is reported and never
+/// fetched. UIDs the server names outside `uids` are not trusted and dropped.
+pub(super) async fn larger_than(
     conn: &EmailConnection,
     what: &str,
     uids: &[u32],
-) -> Result<HashMap<u32, u64>> {
-    let mut sizes = HashMap::with_capacity(uids.len());
-    for chunk in uids.chunks(5000) {
-        let fetched = uid_fetch(conn, what, chunk, "(UID RFC822.SIZE)").await?;
-        if let Some(refused) = fetched.refused {
-            // Each message is fetched on its own later, and refused there if need be.
-            tracing::warn!(target: TARGET, "sizes not known for every message: {refused}");
-        }
-        let wanted: std::collections::HashSet<u32> = chunk.iter().copied().collect();
-        for f in fetched.messages {
-            if let (Some(uid), Some(size)) = (f.uid, f.size)
-                && wanted.contains(&uid)
-            {
-                sizes.insert(uid, u64::from(size));
-            }
-        }
+    max: u64,
+) -> Result<Vec<(u32, u64)>> {
+    // RFC822.SIZE is a 32-bit number: no message can be larger than a larger limit.
+    let Ok(max) = u32::try_from(max) else {
+        return Ok(Vec::new());
+    };
+    if uids.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(sizes)
-}
-
-/// Groups UIDs into batches of at most `count` messages and `bytes` bytes; a message
-/// larger than `bytes` forms a batch of its own.
-pub(crate) fn plan_batches(
-    uids: &[u32],
-    sizes: &HashMap<u32, u64>,
-    count: usize,
-    bytes: u64,
-) -> Vec<Vec<u32>> {
-    let mut batches = Vec::new();
-    let (mut current, mut total) = (Vec::new(), 0_u64);
-    for &uid in uids {
-        let size = sizes.get(&uid).copied().unwrap_or(0);
-        if !current.is_empty() && (current.len() >= count || total + size > bytes) {
-            batches.push(std::mem::take(&mut current));
-            total = 0;
-        }
-        current.push(uid);
-        total += size;
+    let imap = conn.imap()?;
+    let mut large: Vec<u32> = {
+        let mut session = conn.session().await?;
+        imap.begin();
+        let answer = session
+            .uid_search(format!("UID {} LARGER {max}", uid_set(uids)))
+            .await
+            .map_err(|e| classify(what, "UID SEARCH LARGER", e))?;
+        imap.completed("UID SEARCH")?;
+        let asked: std::collections::HashSet<u32> = uids.iter().copied().collect();
+        answer.into_iter().filter(|u| asked.contains(u)).collect()
+    };
+    if large.is_empty() {
+        return Ok(Vec::new());
     }
-    if !current.is_empty() {
-        batches.push(current);
-    }
-    batches
+    large.sort_unstable();
+    let fetched = uid_fetch(conn, what, &large, "(UID RFC822.SIZE)").await?;
+    let sizes: HashMap<u32, u64> = fetched
+        .messages
+        .iter()
+        .filter_map(|f| Some((f.uid?, u64::from(f.size?))))
+        .collect();
+    Ok(large
+        .into_iter()
+        .map(|uid| (uid, sizes.get(&uid).copied().unwrap_or(0)))
+        .collect())
 }
 
 /// What one `UID FETCH` brought: the messages, and the server's refusal (`NO` or
@@ -222,6 +214,7 @@ async fn uid_fetch(
 ) -> Result<Fetched> {
     let imap = conn.imap()?;
     let mut session = conn.session().await?;
+    let mut pending = HalfAnswered(conn, true);
     imap.begin();
     let messages: Vec<async_imap::types::Fetch> = session
         .uid_fetch(uid_set(uids), items)
@@ -230,13 +223,29 @@ async fn uid_fetch(
         .try_collect()
         .await
         .map_err(|e| classify(what, "UID FETCH", e))?;
+    pending.1 = false;
     let refused = imap.completed("UID FETCH").err();
     if refused.is_none() && messages.len() < uids.len() {
         // async-imap ends a FETCH stream quietly when the connection drops; a NOOP
         // tells that apart from messages expunged in the meantime.
         confirm(imap, &mut session, what).await?;
     }
+    drop(pending);
     Ok(Fetched { messages, refused })
+}
+
+/// Marks the session abandoned if dropped armed: a command whose answer was not read
+/// to its end (the run stopped and the future was dropped, or an error) leaves the
+/// session unusable, and the commits that follow must get a new one. Declared after
+/// the session's guard, so it runs before the guard lets anyone else have it.
+pub(super) struct HalfAnswered<'a>(pub(super) &'a EmailConnection, pub(super) bool);
+
+impl Drop for HalfAnswered<'_> {
+    fn drop(&mut self) {
+        if self.1 {
+            self.0.abandon();
+        }
+    }
 }
 
 /// How many UIDs one `CHANGEDSINCE` fetch covers: what a server answers for it is held
@@ -377,28 +386,6 @@ pub(super) async fn search(
 mod tests {
     use super::*;
     use crate::read::config::Filter;
-
-    #[test]
-    fn batches_are_bounded_by_count_and_bytes() {
-        let uids: Vec<u32> = (1..=7).collect();
-        let sizes: HashMap<u32, u64> = [
-            (1, 10),
-            (2, 10),
-            (3, 100),
-            (4, 10),
-            (5, 10),
-            (6, 10),
-            (7, 10),
-        ]
-        .into_iter()
-        .collect();
-        assert_eq!(
-            plan_batches(&uids, &sizes, 3, 50),
-            vec![vec![1, 2], vec![3], vec![4, 5, 6], vec![7]]
-        );
-        assert_eq!(plan_batches(&uids, &sizes, 100, 1000), vec![uids.clone()]);
-        assert!(plan_batches(&[], &sizes, 3, 50).is_empty());
-    }
 
     #[test]
     fn search_query_combines_terms() {

@@ -498,9 +498,21 @@ impl Drop for Flat<'_> {
 /// A body as records carry it: MIME's CRLF line endings become `\n`, and the line
 /// breaks transports add at the end are dropped.
 fn normalize_body(text: &str) -> String {
-    text.replace("\r\n", "\n")
-        .trim_end_matches(['\n', '\r'])
-        .to_owned()
+    // One pass and one allocation (`str::replace` searches for the pair with a general
+    // substring search, and the trim copied again: a tenth of a read's parsing time).
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut start = 0;
+    for cr in memchr::memchr_iter(b'\r', bytes) {
+        if bytes.get(cr + 1) == Some(&b'\n') {
+            out.push_str(&text[start..cr]);
+            start = cr + 1;
+        }
+    }
+    out.push_str(&text[start..]);
+    let end = out.trim_end_matches(['\n', '\r']).len();
+    out.truncate(end);
+    out
 }
 
 /// Seconds since the epoch as `YYYY-MM-DDTHH:MM:SSZ`.

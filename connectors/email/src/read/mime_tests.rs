@@ -564,3 +564,28 @@ fn a_multipart_with_no_parts_is_kept_whole_and_its_epilogue_is_not_the_text() {
     assert_eq!(r.attachments.len(), 1, "{:?}", r.attachments);
     assert_eq!(r.attachments[0].content_type, "multipart/mixed");
 }
+
+#[test]
+fn bodies_lose_crlf_pairs_and_trailing_breaks_only() {
+    // Against the plain definition: every CRLF pair becomes LF, then trailing CR and
+    // LF go.
+    let plain = |t: &str| {
+        t.replace("\r\n", "\n")
+            .trim_end_matches(['\n', '\r'])
+            .to_owned()
+    };
+    for text in [
+        "",
+        "\r",
+        "\r\n",
+        "a\r\nb\r\n\r\n",
+        "a\r\r\nb",
+        "\r\r\n\n\r",
+        "é\r\nü\rx\n\r\n",
+        "no breaks at all",
+        "\n\n\r\n",
+        "line\r\n\r\r\n",
+    ] {
+        assert_eq!(super::normalize_body(text), plain(text), "{text:?}");
+    }
+}

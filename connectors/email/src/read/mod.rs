@@ -9,6 +9,7 @@
 mod commit;
 mod config;
 mod fields;
+mod flow;
 mod follow;
 mod header;
 mod mailbox;

@@ -1,21 +1,16 @@
-//! One pass over a folder: select it, search, fetch in batches while the previous
-//! batch is parsed, emit each message's record (or report why it cannot be one), and
-//! checkpoint after each batch; with `flag_changes`, the flag changes since the last
+//! One pass over a folder: select it, search, read what matched through the fetch
+//! pipeline ([`super::flow`]: streamed, parsed while it arrives, checkpointed after
+//! each batch); with `flag_changes`, the flag changes since the last
 //! run. Used by a plain run (once per folder) and by `follow` (again after new mail).
 
 use connector_sdk::{Emitter, Error, Result};
 
 use super::TARGET;
 use super::config::{AfterRead, ReadConfig, ReadMode, UidValidityChange};
-use super::mailbox::{
-    self, Fetched, changed_flags, fetch_batch, fetch_sizes, lost, plan_batches, search,
-    search_query,
-};
-use super::mime;
+use super::mailbox::{self, changed_flags, search, search_query};
 use super::record::EmailRecord;
 use super::state::{Progress, ReadState};
 use crate::connection::EmailConnection;
-use crate::protocol::imap::flag_name;
 
 /// Where a pass reads and what it carries on from the passes before it.
 pub(crate) struct Scope {
@@ -27,58 +22,6 @@ pub(crate) struct Scope {
     pub(crate) planned: u64,
     /// The run's state so far (every folder).
     pub(crate) state: ReadState,
-}
-
-/// A fetched message, parsed or not.
-enum Parsed {
-    Record(Box<EmailRecord>, u32),
-    Unreadable { uid: u32, size: usize, why: String },
-}
-
-impl Parsed {
-    fn uid(&self) -> u32 {
-        match self {
-            Self::Record(_, uid) | Self::Unreadable { uid, .. } => *uid,
-        }
-    }
-}
-
-/// After a batch FETCH the server refused (`NO` or `BAD`, often for one message it
-/// cannot read): each message it did not send is asked for on its own, and one it
-/// refuses again is reported with its UID and left untouched, while the rest of the
-/// batch is read. A refusal of the whole batch is not taken for an empty mailbox.
-async fn one_by_one(
-    conn: &EmailConnection,
-    what: &str,
-    uids: &[u32],
-    fetched: Fetched,
-    refused: &mut Vec<(u32, usize, String)>,
-) -> Result<Vec<async_imap::types::Fetch>> {
-    let Fetched {
-        mut messages,
-        refused: why,
-    } = fetched;
-    let Some(why) = why else {
-        return Ok(messages);
-    };
-    tracing::warn!(target: TARGET, "{why}; fetching the messages it did not send one by one");
-    let have: std::collections::HashSet<u32> = messages
-        .iter()
-        .filter(|f| f.body().is_some())
-        .filter_map(|f| f.uid)
-        .collect();
-    for &uid in uids.iter().filter(|u| !have.contains(u)) {
-        let one = fetch_batch(conn, what, &[uid]).await?;
-        match one.refused {
-            Some(e) => refused.push((
-                uid,
-                0,
-                format!("the server refused to send it: {}", e.message()),
-            )),
-            None => messages.extend(one.messages),
-        }
-    }
-    Ok(messages)
 }
 
 /// What one pass did.
@@ -219,98 +162,18 @@ pub(crate) async fn pass(
         }
         (uid_validity, uids, progress, matching, flags_since)
     };
-    // Nothing a server sends may exceed what the settings allow, whatever sizes it
-    // reports: one piece at most max_message_bytes, one answer at most a batch.
-    imap.watch.limit(
-        config.max_message_bytes,
-        config.batch_bytes.saturating_add(config.max_message_bytes),
-    );
-    let sizes = fetch_sizes(conn, &what, &uids).await?;
-    let batches = plan_batches(
-        &uids,
-        &sizes,
-        config.batch_size.get() as usize,
-        config.batch_bytes,
-    );
-    // The next batch is fetched while the previous one is parsed on another thread.
-    let shared = std::sync::Arc::new(config.clone());
-    let mut parsing: Option<(u32, tokio::task::JoinHandle<Vec<Parsed>>)> = None;
-    for batch in batches {
-        if out.is_stopped() {
-            break;
-        }
-        let (fetch, oversized): (Vec<u32>, Vec<u32>) = batch.iter().partition(|uid| {
-            sizes
-                .get(uid)
-                .is_none_or(|s| *s <= config.max_message_bytes)
-        });
-        let mut refused: Vec<(u32, usize, String)> = oversized
-            .iter()
-            .map(|uid| {
-                let size = sizes.get(uid).copied().unwrap_or(0);
-                (
-                    *uid,
-                    usize::try_from(size).unwrap_or(usize::MAX),
-                    format!(
-                        "it is larger than max_message_bytes ({})",
-                        config.max_message_bytes
-                    ),
-                )
-            })
-            .collect();
-        let fetched = if fetch.is_empty() {
-            Vec::new()
-        } else {
-            let fetched = match fetch_batch(conn, &what, &fetch).await {
-                Err(e) if lost(&e) => {
-                    conn.reconnect(&e).await?;
-                    fetch_batch(conn, &what, &fetch).await?
-                }
-                fetched => fetched?,
-            };
-            one_by_one(conn, &what, &fetch, fetched, &mut refused).await?
-        };
-        if let Some((upto, previous)) = parsing.take() {
-            let skipped = emit_parsed(out, &config.folder, index, previous).await?;
-            out.checkpoint(progress.batch_done(upto, &skipped)).await?;
-        }
-        let config = std::sync::Arc::clone(&shared);
-        let upto = batch.iter().copied().max().unwrap_or(0);
-        let wanted: std::collections::HashSet<u32> = batch.iter().copied().collect();
-        parsing = Some((
-            upto,
-            tokio::task::spawn_blocking(move || {
-                // One record per UID: a server may answer twice for a message (flags
-                // alone, then the content); the answer with content counts.
-                let with_body: std::collections::HashSet<u32> = fetched
-                    .iter()
-                    .filter(|f| f.body().is_some())
-                    .filter_map(|f| f.uid)
-                    .collect();
-                let mut seen = std::collections::HashSet::new();
-                let mut parsed: Vec<Parsed> = fetched
-                    .iter()
-                    .filter(|f| {
-                        f.uid.is_some_and(|u| {
-                            (f.body().is_some() || !with_body.contains(&u)) && seen.insert(u)
-                        })
-                    })
-                    .filter_map(|f| parse_fetch(&config, uid_validity, &wanted, f))
-                    .chain(
-                        refused
-                            .into_iter()
-                            .map(|(uid, size, why)| Parsed::Unreadable { uid, size, why }),
-                    )
-                    .collect();
-                parsed.sort_by_key(Parsed::uid);
-                parsed
-            }),
-        ));
+    super::flow::Flow {
+        conn,
+        what: &what,
+        config: std::sync::Arc::new(config.clone()),
+        out,
+        index,
+        uid_validity,
+        progress: &mut progress,
+        parsing: Default::default(),
     }
-    if let Some((upto, last)) = parsing {
-        let skipped = emit_parsed(out, &config.folder, index, last).await?;
-        out.checkpoint(progress.batch_done(upto, &skipped)).await?;
-    }
+    .read(&uids)
+    .await?;
     if let Some((up_to, since, now)) = flags_since {
         let mut complete = true;
         if let (Some(since), true) = (since, up_to > 0) {
@@ -353,61 +216,4 @@ pub(crate) async fn pass(
         remaining: (matching - uids.len()) as u64,
         state: progress.state(),
     })
-}
-
-fn parse_fetch(
-    config: &ReadConfig,
-    uid_validity: u32,
-    wanted: &std::collections::HashSet<u32>,
-    fetch: &async_imap::types::Fetch,
-) -> Option<Parsed> {
-    let uid = fetch.uid?;
-    if !wanted.contains(&uid) {
-        // A server that answers for a message it was not asked about is not trusted
-        // with it: it could make a record of anything, and commit something unread.
-        tracing::warn!(target: TARGET, uid, "the server sent a message that was not asked for; ignored");
-        return None;
-    }
-    let flags: Vec<String> = fetch.flags().map(|f| flag_name(&f)).collect();
-    let Some(raw) = fetch.body() else {
-        return Some(Parsed::Unreadable {
-            uid,
-            size: 0,
-            why: "the server sent no content for it".into(),
-        });
-    };
-    Some(match mime::record(config, uid, uid_validity, flags, raw) {
-        Ok(rec) => Parsed::Record(Box::new(rec), uid),
-        Err(why) => Parsed::Unreadable {
-            uid,
-            size: raw.len(),
-            why,
-        },
-    })
-}
-
-/// Emits a parsed batch; returns the UIDs that could not be read.
-async fn emit_parsed(
-    out: &Emitter<EmailRecord, (u16, u32), ReadState>,
-    folder: &str,
-    index: u16,
-    parsing: tokio::task::JoinHandle<Vec<Parsed>>,
-) -> Result<Vec<u32>> {
-    let parsed = parsing
-        .await
-        .map_err(|e| Error::internal(format!("parsing messages failed: {e}")))?;
-    let mut skipped = Vec::new();
-    for p in parsed {
-        match p {
-            Parsed::Record(rec, uid) => out.emit(*rec, (index, uid)).await?,
-            Parsed::Unreadable { uid, size, why } => {
-                skipped.push(uid);
-                out.skip(Error::protocol(format!(
-                    "message uid {uid} ({size} bytes) in {folder} cannot be read: {why}; left untouched"
-                )))
-                .await?;
-            }
-        }
-    }
-    Ok(skipped)
 }

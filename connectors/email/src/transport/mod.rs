@@ -96,7 +96,11 @@ impl Endpoint {
 /// How to open connections: TLS configuration and timeouts.
 #[derive(Clone)]
 pub(crate) struct Net {
-    tls: Arc<ClientConfig>,
+    /// Built on first use: a run on plain connections never loads the system's CA
+    /// store (about 5 ms).
+    tls: Arc<std::sync::OnceLock<Arc<ClientConfig>>>,
+    accept_invalid_certs: bool,
+    extra: Arc<[CertificateDer<'static>]>,
     pub(crate) timeouts: Timeouts,
 }
 
@@ -109,35 +113,48 @@ impl std::fmt::Debug for Net {
 }
 
 impl Net {
-    /// Builds the TLS configuration once: the system's roots plus `extra` (the parsed
-    /// `tls.ca_file`), or no verification with `accept_invalid_certs`.
+    /// Keeps what the TLS configuration is built from when first needed: the
+    /// system's roots plus `extra` (the parsed `tls.ca_file`), or no verification with
+    /// `accept_invalid_certs`.
     pub(crate) fn new(
         accept_invalid_certs: bool,
         extra: &[CertificateDer<'static>],
         timeouts: Timeouts,
     ) -> Result<Self> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
-            .with_safe_default_protocol_versions()
-            .map_err(|e| Error::internal(format!("TLS setup: {e}")))?;
-        let config = if accept_invalid_certs {
+        if accept_invalid_certs {
             tracing::warn!(
                 target: "email_connector",
                 "tls.accept_invalid_certs is on: server certificates are NOT verified; anyone on the path can read and change the mail"
             );
+        }
+        Ok(Self {
+            tls: Arc::default(),
+            accept_invalid_certs,
+            extra: extra.into(),
+            timeouts,
+        })
+    }
+
+    /// The rustls configuration, built once.
+    fn tls_setup(&self) -> Result<Arc<ClientConfig>> {
+        if let Some(config) = self.tls.get() {
+            return Ok(Arc::clone(config));
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| Error::internal(format!("TLS setup: {e}")))?;
+        let config = if self.accept_invalid_certs {
             builder
                 .dangerous()
                 .with_custom_certificate_verifier(Arc::new(tls::AcceptAny(provider)))
                 .with_no_client_auth()
         } else {
             builder
-                .with_root_certificates(tls::roots(extra)?)
+                .with_root_certificates(tls::roots(&self.extra)?)
                 .with_no_client_auth()
         };
-        Ok(Self {
-            tls: Arc::new(config),
-            timeouts,
-        })
+        Ok(Arc::clone(self.tls.get_or_init(|| Arc::new(config))))
     }
 
     /// Opens a TCP connection, within the connect timeout.
@@ -179,7 +196,7 @@ impl Net {
             self.timeouts.connect(),
             &what,
             "the TLS handshake",
-            TlsConnector::from(Arc::clone(&self.tls)).connect(name.clone(), tcp),
+            TlsConnector::from(self.tls_setup()?).connect(name.clone(), tcp),
         )
         .await?
         .map_err(|e| tls::tls_error(&what, &e))?;
@@ -196,8 +213,11 @@ impl Net {
 
     /// The rustls configuration, for other clients that must trust the same
     /// certificates (the OAuth token requests).
-    pub(crate) fn tls_config(&self) -> Arc<ClientConfig> {
-        Arc::clone(&self.tls)
+    ///
+    /// # Errors
+    /// When the system's CA store or `tls.ca_file` cannot be used.
+    pub(crate) fn tls_config(&self) -> Result<Arc<ClientConfig>> {
+        self.tls_setup()
     }
 
     /// Opens `endpoint` up to an encrypted stream: the `connect` step, then the `tls`

@@ -38,6 +38,9 @@ pub(crate) struct Stream {
     write_deadline: Option<Pin<Box<Sleep>>>,
     /// Bytes served before the socket's own (a synthetic greeting after STARTTLS).
     prefix: Vec<u8>,
+    /// For IMAP: bytes read from the socket ahead of the client (see [`READ_AHEAD`]):
+    /// where the next one is, how many there are, the buffer.
+    ahead: (usize, usize, Box<[u8]>),
     dialogue: Dialogue,
     /// For IMAP: the check of what the server sends (see [`Watch`]).
     scan: Option<Scan>,
@@ -127,6 +130,7 @@ impl Stream {
             read_deadline: None,
             write_deadline: None,
             prefix: Vec::new(),
+            ahead: (0, 0, Box::default()),
             dialogue: Dialogue::new(proto),
             scan: None,
             outbox: None,
@@ -280,6 +284,40 @@ fn poll_deadline(
     sleep.as_mut().poll(cx).is_ready()
 }
 
+/// How much an IMAP stream reads from the socket at once. async-imap asks for what
+/// its buffer has room for, often just the rest of one literal: a message per system
+/// call. Reads smaller than this are served from one read of this size instead.
+const READ_AHEAD: usize = 64 * 1024;
+
+impl Stream {
+    /// Reads from the socket (or TLS) into `buf`, under the read deadline, tracing what
+    /// came.
+    fn poll_socket(&mut self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = match &mut self.inner {
+            Inner::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Inner::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        };
+        match polled {
+            Poll::Ready(result) => {
+                self.read_deadline = None;
+                if result.is_ok() {
+                    self.dialogue.server(&buf.filled()[before..]);
+                }
+                Poll::Ready(result)
+            }
+            Poll::Pending => {
+                let wait = Duration::from_millis(self.read_wait.load(Ordering::Relaxed));
+                if poll_deadline(&mut self.read_deadline, wait, cx) {
+                    self.read_deadline = None;
+                    return Poll::Ready(Err(self.timed_out("reading")));
+                }
+                Poll::Pending
+            }
+        }
+    }
+}
+
 impl AsyncRead for Stream {
     fn poll_read(
         mut self: Pin<&mut Self>,
@@ -295,28 +333,30 @@ impl AsyncRead for Stream {
             this.prefix.drain(..n);
             return Poll::Ready(this.check(buf, before));
         }
-        let polled = match &mut this.inner {
-            Inner::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            Inner::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-        };
-        match polled {
-            Poll::Ready(result) => {
-                this.read_deadline = None;
-                if result.is_ok() {
-                    this.dialogue.server(&buf.filled()[before..]);
-                    return Poll::Ready(this.check(buf, before));
+        let buffered = this.ahead.0 < this.ahead.1;
+        if buffered || (this.scan.is_some() && buf.remaining() < READ_AHEAD) {
+            if !buffered {
+                let mut ahead = std::mem::take(&mut this.ahead.2);
+                if ahead.is_empty() {
+                    ahead = vec![0; READ_AHEAD].into_boxed_slice();
                 }
-                Poll::Ready(result)
-            }
-            Poll::Pending => {
-                let wait = Duration::from_millis(this.read_wait.load(Ordering::Relaxed));
-                if poll_deadline(&mut this.read_deadline, wait, cx) {
-                    this.read_deadline = None;
-                    return Poll::Ready(Err(this.timed_out("reading")));
+                let mut into = ReadBuf::new(&mut ahead);
+                let polled = this.poll_socket(cx, &mut into);
+                let got = into.filled().len();
+                this.ahead = (0, got, ahead);
+                std::task::ready!(polled)?;
+                if got == 0 {
+                    return Poll::Ready(Ok(()));
                 }
-                Poll::Pending
             }
+            let (pos, len, ahead) = &mut this.ahead;
+            let n = (*len - *pos).min(buf.remaining());
+            buf.put_slice(&ahead[*pos..*pos + n]);
+            *pos += n;
+            return Poll::Ready(this.check(buf, before));
         }
+        std::task::ready!(this.poll_socket(cx, buf))?;
+        Poll::Ready(this.check(buf, before))
     }
 }
 

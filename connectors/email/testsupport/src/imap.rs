@@ -171,9 +171,17 @@ impl Server {
                 count + 1
             ),
             "UID SEARCH" => {
+                // `LARGER n` is the one key understood beside `UID`: the rest match all.
+                let larger: Option<usize> = c
+                    .line
+                    .split(' ')
+                    .skip_while(|w| !w.eq_ignore_ascii_case("LARGER"))
+                    .nth(1)
+                    .and_then(|n| n.parse().ok());
                 let uids: Vec<String> = self
                     .uids_in(&c.line)
                     .into_iter()
+                    .filter(|u| larger.is_none_or(|n| self.messages[u - 1].len() > n))
                     .map(|u| u.to_string())
                     .collect();
                 format!("* SEARCH {}\r\n", uids.join(" "))

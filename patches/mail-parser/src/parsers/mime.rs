@@ -67,21 +67,19 @@ impl<'x> MessageStream<'x> {
     }
 
     pub fn mime_part(&mut self, boundary: &[u8]) -> (usize, Cow<'x, [u8]>) {
-        let mut last_ch = b'\n';
-        let mut before_last_ch = b'\n';
+        // A delimiter can only start a line (the part's own start counts as one), so
+        // the scan jumps from line break to line break (memchr) instead of looking
+        // at every byte: the same results, a fraction of the time on long parts.
+        let data = self.data;
         let start_pos = self.offset();
-        let mut end_pos = self.offset();
+        let mut end_pos = start_pos;
+        let mut line = start_pos;
 
         self.checkpoint();
 
-        while let Some(&ch) = self.next() {
-            if ch == b'\n' {
-                end_pos = if last_ch == b'\r' {
-                    self.offset() - 2
-                } else {
-                    self.offset() - 1
-                };
-            } else if ch == b'-' && last_ch == b'-' && before_last_ch == b'\n' {
+        loop {
+            if data.get(line..line + 2) == Some(b"--") {
+                self.skip_bytes(line + 2 - self.pos);
                 if self.try_skip_boundary(boundary) {
                     return (end_pos, self.bytes(start_pos..end_pos).into());
                 }
@@ -90,11 +88,23 @@ impl<'x> MessageStream<'x> {
                     return (end_pos, self.bytes(start_pos..end_pos).into());
                 }
             }
-
-            before_last_ch = last_ch;
-            last_ch = ch;
+            match memchr::memchr(b'\n', data.get(line..).unwrap_or_default()) {
+                Some(i) => {
+                    let nl = line + i;
+                    end_pos = if nl > start_pos && data[nl - 1] == b'\r' {
+                        nl - 1
+                    } else {
+                        nl
+                    };
+                    line = nl + 1;
+                }
+                None => break,
+            }
         }
 
+        // Where reading every byte would have left the stream.
+        self.seek_end();
+        self.pos = data.len() + 1;
         (
             // No delimiter before the end: a truncated message (its close
             // delimiter lost). The part runs to the end and is decoded, as readers

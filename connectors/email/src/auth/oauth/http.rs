@@ -27,7 +27,7 @@ impl Client {
     pub(super) fn new(net: &Net, at: &str) -> Result<Self> {
         let timeouts = &net.timeouts;
         let inner = reqwest::Client::builder()
-            .use_preconfigured_tls((*net.tls_config()).clone())
+            .use_preconfigured_tls((*net.tls_config()?).clone())
             .connect_timeout(timeouts.connect())
             .read_timeout(timeouts.io())
             .timeout(timeouts.connect() + timeouts.io())

@@ -1,0 +1,553 @@
+//! The fetch pipeline of a pass. The UIDs to read go to the server in windows of
+//! [`WINDOW`] messages, one `UID FETCH` each, and the answers are taken as they
+//! arrive: cut into chunks of `batch_size` messages or `batch_bytes` bytes, each chunk
+//! parsed on the blocking pool while the rest keeps arriving, and the parsed chunks
+//! emitted in UID order, each followed by a checkpoint up to where everything before
+//! was handed on. The server is never left waiting for the client between two
+//! batches, and memory holds at most [`IN_FLIGHT`] chunks being parsed and the one
+//! being filled, whatever the server sends.
+//!
+//! No size pass: messages over `max_message_bytes` are found first with `UID SEARCH …
+//! LARGER` (the server knows the sizes; one search per 50,000 UIDs) and reported,
+//! never fetched.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
+
+use connector_sdk::{Emitter, Error, Result};
+use futures_util::TryStreamExt;
+
+use super::TARGET;
+use super::config::ReadConfig;
+use super::mailbox::{HalfAnswered, confirm, fetch_batch, larger_than, lost};
+use super::mime;
+use super::record::EmailRecord;
+use super::state::{Progress, ReadState};
+use crate::connection::EmailConnection;
+use crate::protocol::imap::{classify, flag_name, uid_set};
+
+/// Messages per `UID FETCH` (or `batch_size` when larger). Between two windows the
+/// session is free for the commits of what was delivered.
+pub(super) const WINDOW: usize = 5_000;
+
+/// Batches being parsed (or parsed and not yet emitted) at most; one more may be
+/// filling meanwhile.
+const IN_FLIGHT: usize = 3;
+
+/// What a window's `UID FETCH` asks for (no `RFC822.SIZE`: the content's length is
+/// its size).
+const ITEMS: &str = "(UID FLAGS BODY.PEEK[])";
+
+/// A fetched message, parsed or not.
+pub(super) enum Parsed {
+    Record(Box<EmailRecord>, u32),
+    Unreadable { uid: u32, size: usize, why: String },
+}
+
+impl Parsed {
+    fn uid(&self) -> u32 {
+        match self {
+            Self::Record(_, uid) | Self::Unreadable { uid, .. } => *uid,
+        }
+    }
+}
+
+/// One answer of a `UID FETCH`, as the window's bookkeeping sees it.
+pub(super) trait Answer {
+    /// The UID it is for, if it says.
+    fn uid(&self) -> Option<u32>;
+    /// The length of the message it carries, if it carries one.
+    fn content_len(&self) -> Option<usize>;
+}
+
+impl Answer for async_imap::types::Fetch {
+    fn uid(&self) -> Option<u32> {
+        self.uid
+    }
+    fn content_len(&self) -> Option<usize> {
+        self.body().map(<[u8]>::len)
+    }
+}
+
+/// A message that is reported, not read: its UID, size (0 when unknown) and why.
+type Report = (u32, usize, String);
+
+/// A chunk to parse: the messages, the reports among them, and the UID up to which
+/// everything of the window is in this chunk or an earlier one (the checkpoint's
+/// place once it was emitted; 0 when nothing is settled yet).
+pub(super) struct Chunk<T> {
+    pub(super) items: Vec<T>,
+    pub(super) reports: Vec<Report>,
+    pub(super) upto: u32,
+}
+
+/// What one window asked for and what has come: which UIDs are settled (arrived with
+/// their content, or reported), where the unbroken run of settled UIDs ends, and the
+/// chunk being filled. Pure bookkeeping; the IMAP side feeds it.
+pub(super) struct Window<T> {
+    /// Every UID of the window, ascending.
+    uids: Vec<u32>,
+    settled: HashSet<u32>,
+    /// Answered without content so far (a server may send flags first).
+    bodiless: HashSet<u32>,
+    /// `uids[..front]` are all settled.
+    front: usize,
+    /// Reported messages not yet in a chunk, ascending.
+    reports: VecDeque<Report>,
+    chunk: Vec<T>,
+    chunk_bytes: u64,
+    count_max: usize,
+    bytes_max: u64,
+    /// Answers for UIDs not asked for (dropped).
+    pub(super) unasked: usize,
+}
+
+impl<T: Answer> Window<T> {
+    /// A window over `uids` (ascending), of which `reported` are settled already.
+    pub(super) fn new(
+        uids: &[u32],
+        reported: Vec<Report>,
+        count_max: usize,
+        bytes_max: u64,
+    ) -> Self {
+        let mut w = Self {
+            uids: uids.to_vec(),
+            settled: reported.iter().map(|r| r.0).collect(),
+            bodiless: HashSet::new(),
+            front: 0,
+            reports: reported.into(),
+            chunk: Vec::new(),
+            chunk_bytes: 0,
+            count_max: count_max.max(1),
+            bytes_max,
+            unasked: 0,
+        };
+        w.advance();
+        w
+    }
+
+    /// The UIDs still to fetch, ascending.
+    pub(super) fn unsettled(&self) -> Vec<u32> {
+        self.uids[self.front..]
+            .iter()
+            .copied()
+            .filter(|u| !self.settled.contains(u))
+            .collect()
+    }
+
+    fn advance(&mut self) {
+        while self
+            .uids
+            .get(self.front)
+            .is_some_and(|u| self.settled.contains(u))
+        {
+            self.front += 1;
+        }
+    }
+
+    /// Takes one answer; returns a chunk when it filled one. An answer for a UID not
+    /// asked for, or for one already settled, is dropped.
+    pub(super) fn take(&mut self, answer: T) -> Option<Chunk<T>> {
+        let uid = answer.uid()?;
+        if self.uids.binary_search(&uid).is_err() {
+            self.unasked += 1;
+            return None;
+        }
+        if self.settled.contains(&uid) {
+            return None;
+        }
+        let Some(len) = answer.content_len() else {
+            self.bodiless.insert(uid);
+            return None;
+        };
+        self.settled.insert(uid);
+        self.bodiless.remove(&uid);
+        self.chunk.push(answer);
+        self.chunk_bytes = self.chunk_bytes.saturating_add(len as u64);
+        self.advance();
+        (self.chunk.len() >= self.count_max || self.chunk_bytes >= self.bytes_max)
+            .then(|| self.cut())
+    }
+
+    /// Settles `uid` as reported, not read.
+    pub(super) fn report(&mut self, uid: u32, size: usize, why: String) {
+        if self.settled.insert(uid) {
+            let at = self.reports.partition_point(|r| r.0 < uid);
+            self.reports.insert(at, (uid, size, why));
+            self.advance();
+        }
+    }
+
+    /// After the answer ended without refusal: what is still missing was expunged
+    /// meanwhile (settled, nothing to read), but a message answered only without its
+    /// content, which is reported.
+    pub(super) fn settle_missing(&mut self) {
+        for uid in self.unsettled() {
+            if self.bodiless.contains(&uid) {
+                self.report(uid, 0, "the server sent no content for it".into());
+            } else {
+                self.settled.insert(uid);
+            }
+        }
+        self.advance();
+    }
+
+    /// The chunk filled so far, with the reports it covers.
+    fn cut(&mut self) -> Chunk<T> {
+        let upto = self.front.checked_sub(1).map_or(0, |i| self.uids[i]);
+        let covered = self.reports.partition_point(|r| r.0 <= upto);
+        self.chunk_bytes = 0;
+        Chunk {
+            items: std::mem::take(&mut self.chunk),
+            reports: self.reports.drain(..covered).collect(),
+            upto,
+        }
+    }
+
+    /// The last chunk, with every report left; its place is the window's last UID if
+    /// everything is settled.
+    pub(super) fn rest(&mut self) -> Chunk<T> {
+        let mut last = self.cut();
+        last.reports.extend(self.reports.drain(..));
+        last
+    }
+}
+
+/// A chunk being parsed: its place and the parsing task.
+type Job = (u32, tokio::task::JoinHandle<Vec<Parsed>>);
+
+/// Reads UIDs of one folder through the pipeline, emitting and checkpointing.
+pub(super) struct Flow<'a> {
+    pub(super) conn: &'a EmailConnection,
+    pub(super) what: &'a str,
+    pub(super) config: Arc<ReadConfig>,
+    pub(super) out: &'a Emitter<EmailRecord, (u16, u32), ReadState>,
+    pub(super) index: u16,
+    pub(super) uid_validity: u32,
+    pub(super) progress: &'a mut Progress,
+    pub(super) parsing: VecDeque<Job>,
+}
+
+impl Flow<'_> {
+    /// Reads every UID of `uids` (ascending), window by window.
+    pub(super) async fn read(mut self, uids: &[u32]) -> Result<()> {
+        let max = self.config.max_message_bytes;
+        let mut large = std::collections::HashMap::new();
+        for part in uids.chunks(super::mailbox::SEARCH_WINDOW as usize) {
+            large.extend(larger_than(self.conn, self.what, part, max).await?);
+        }
+        let size = WINDOW.max(self.config.batch_size.get() as usize);
+        for window in uids.chunks(size) {
+            if self.out.is_stopped() {
+                break;
+            }
+            let reported = window
+                .iter()
+                .filter_map(|uid| large.get(uid).map(|size| (*uid, *size)))
+                .map(|(uid, size)| {
+                    (
+                        uid,
+                        usize::try_from(size).unwrap_or(usize::MAX),
+                        format!("it is larger than max_message_bytes ({max})"),
+                    )
+                })
+                .collect();
+            self.window(window, reported).await?;
+        }
+        while let Some(job) = self.parsing.pop_front() {
+            self.emit(job).await?;
+        }
+        Ok(())
+    }
+
+    async fn window(&mut self, uids: &[u32], reported: Vec<Report>) -> Result<()> {
+        let config = Arc::clone(&self.config);
+        let mut w = Window::new(
+            uids,
+            reported,
+            config.batch_size.get() as usize,
+            config.batch_bytes,
+        );
+        let refused = match self.stream(&mut w).await {
+            Err(e) if lost(&e) => {
+                // Once per window: what arrived stays, the rest is asked for again.
+                self.conn.reconnect(&e).await?;
+                self.stream(&mut w).await?
+            }
+            other => other?,
+        };
+        if self.out.is_stopped() {
+            return Ok(());
+        }
+        match refused {
+            Some(why) => {
+                tracing::warn!(target: TARGET, "{why}; fetching the messages it did not send one by one");
+                for uid in w.unsettled() {
+                    let one = fetch_batch(self.conn, self.what, &[uid]).await?;
+                    match one.refused {
+                        Some(e) => w.report(
+                            uid,
+                            0,
+                            format!("the server refused to send it: {}", e.message()),
+                        ),
+                        None => {
+                            for answer in one.messages {
+                                if let Some(chunk) = w.take(answer) {
+                                    self.dispatch(chunk);
+                                }
+                            }
+                        }
+                    }
+                }
+                w.settle_missing();
+            }
+            None => w.settle_missing(),
+        }
+        if w.unasked > 0 {
+            tracing::warn!(target: TARGET, count = w.unasked, "the server sent messages that were not asked for; ignored");
+        }
+        let rest = w.rest();
+        if !rest.items.is_empty() || !rest.reports.is_empty() || rest.upto > 0 {
+            self.dispatch(rest);
+        }
+        self.emit_ready(false).await
+    }
+
+    /// One `UID FETCH` of what `w` still needs, taken as it arrives. Returns the
+    /// server's refusal, if it completed the command with one.
+    async fn stream(&mut self, w: &mut Window<async_imap::types::Fetch>) -> Result<Option<Error>> {
+        let ask = w.unsettled();
+        if ask.is_empty() {
+            return Ok(None);
+        }
+        let conn = self.conn;
+        let what = self.what;
+        let imap = conn.imap()?;
+        let max = self.config.max_message_bytes;
+        // One piece at most max_message_bytes; the command's whole answer at most
+        // what was asked for (memory is bounded by the chunks, not by this).
+        imap.watch.limit(max, max.saturating_mul(ask.len() as u64));
+        // A server may answer twice for a message (flags, then content); more than
+        // that is a server that does not stop.
+        let most = ask.len().saturating_mul(2).saturating_add(16);
+        let mut session = conn.session().await?;
+        let mut pending = HalfAnswered(conn, true);
+        imap.begin();
+        {
+            let mut answers = session
+                .uid_fetch(uid_set(&ask), ITEMS)
+                .await
+                .map_err(|e| classify(what, "UID FETCH", e))?;
+            let mut count = 0usize;
+            while let Some(answer) = answers
+                .try_next()
+                .await
+                .map_err(|e| classify(what, "UID FETCH", e))?
+            {
+                count += 1;
+                if count > most {
+                    return Err(Error::protocol(format!(
+                        "{what}: the server sent more than {most} answers to a UID FETCH of {} messages; refused",
+                        ask.len()
+                    ))
+                    .retryable(false));
+                }
+                if let Some(chunk) = w.take(answer) {
+                    self.dispatch(chunk);
+                    if self.out.is_stopped() {
+                        return Ok(None);
+                    }
+                    self.emit_ready(self.parsing.len() >= IN_FLIGHT).await?;
+                }
+            }
+        }
+        pending.1 = false;
+        let refused = imap.completed("UID FETCH").err();
+        if refused.is_none() && !w.unsettled().is_empty() {
+            // async-imap ends a FETCH stream quietly when the connection drops; a NOOP
+            // tells that apart from messages expunged in the meantime.
+            confirm(imap, &mut session, what).await?;
+        }
+        drop(pending);
+        Ok(refused)
+    }
+
+    /// Parses a chunk on the blocking pool.
+    fn dispatch(&mut self, chunk: Chunk<async_imap::types::Fetch>) {
+        let config = Arc::clone(&self.config);
+        let uid_validity = self.uid_validity;
+        let upto = chunk.upto;
+        let handle = tokio::task::spawn_blocking(move || {
+            let mut parsed: Vec<Parsed> = chunk
+                .items
+                .iter()
+                .filter_map(|f| parse_fetch(&config, uid_validity, f))
+                .chain(
+                    chunk
+                        .reports
+                        .into_iter()
+                        .map(|(uid, size, why)| Parsed::Unreadable { uid, size, why }),
+                )
+                .collect();
+            parsed.sort_by_key(Parsed::uid);
+            parsed
+        });
+        self.parsing.push_back((upto, handle));
+    }
+
+    /// Emits the parsed chunks at the front that are done; with `wait`, the first one
+    /// whether done or not.
+    async fn emit_ready(&mut self, mut wait: bool) -> Result<()> {
+        while let Some((_, handle)) = self.parsing.front() {
+            if !wait && !handle.is_finished() {
+                break;
+            }
+            wait = false;
+            let job = self.parsing.pop_front().expect("a front");
+            self.emit(job).await?;
+        }
+        Ok(())
+    }
+
+    /// Emits a parsed chunk, then checkpoints its place.
+    async fn emit(&mut self, (upto, handle): Job) -> Result<()> {
+        let parsed = handle
+            .await
+            .map_err(|e| Error::internal(format!("parsing messages failed: {e}")))?;
+        let mut skipped = Vec::new();
+        for p in parsed {
+            match p {
+                Parsed::Record(rec, uid) => self.out.emit(*rec, (self.index, uid)).await?,
+                Parsed::Unreadable { uid, size, why } => {
+                    skipped.push(uid);
+                    self.out
+                        .skip(Error::protocol(format!(
+                            "message uid {uid} ({size} bytes) in {} cannot be read: {why}; left untouched",
+                            self.config.folder
+                        )))
+                        .await?;
+                }
+            }
+        }
+        self.out
+            .checkpoint(self.progress.batch_done(upto, &skipped))
+            .await
+    }
+}
+
+fn parse_fetch(
+    config: &ReadConfig,
+    uid_validity: u32,
+    fetch: &async_imap::types::Fetch,
+) -> Option<Parsed> {
+    let uid = fetch.uid?;
+    let flags: Vec<String> = fetch.flags().map(|f| flag_name(&f)).collect();
+    let Some(raw) = fetch.body() else {
+        return Some(Parsed::Unreadable {
+            uid,
+            size: 0,
+            why: "the server sent no content for it".into(),
+        });
+    };
+    Some(match mime::record(config, uid, uid_validity, flags, raw) {
+        Ok(rec) => Parsed::Record(Box::new(rec), uid),
+        Err(why) => Parsed::Unreadable {
+            uid,
+            size: raw.len(),
+            why,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An answer: its UID and, if it carries content, its length.
+    struct A(u32, Option<usize>);
+
+    impl Answer for A {
+        fn uid(&self) -> Option<u32> {
+            Some(self.0)
+        }
+        fn content_len(&self) -> Option<usize> {
+            self.1
+        }
+    }
+
+    fn uids<T>(c: &Chunk<T>) -> Vec<u32>
+    where
+        T: Answer,
+    {
+        c.items.iter().filter_map(Answer::uid).collect()
+    }
+
+    #[test]
+    fn chunks_are_cut_by_count_and_by_bytes() {
+        let mut w: Window<A> = Window::new(&[1, 2, 3, 4, 5], Vec::new(), 2, 100);
+        assert!(w.take(A(1, Some(10))).is_none());
+        let c = w.take(A(2, Some(10))).expect("two messages fill a chunk");
+        assert_eq!((uids(&c), c.upto), (vec![1, 2], 2));
+        let c = w.take(A(3, Some(150))).expect("150 bytes fill a chunk");
+        assert_eq!((uids(&c), c.upto), (vec![3], 3));
+        assert!(w.take(A(4, Some(1))).is_none());
+        let rest = w.rest();
+        assert_eq!((uids(&rest), rest.upto), (vec![4], 4));
+        assert_eq!(w.unsettled(), [5]);
+    }
+
+    #[test]
+    fn the_place_stops_below_a_message_not_yet_arrived() {
+        // A server that answers out of order: records may go ahead, the checkpoint not.
+        let mut w: Window<A> = Window::new(&[1, 2, 3, 4], Vec::new(), 2, 1 << 20);
+        assert!(w.take(A(1, Some(1))).is_none());
+        let c = w.take(A(3, Some(1))).expect("a chunk");
+        assert_eq!((uids(&c), c.upto), (vec![1, 3], 1));
+        assert!(w.take(A(2, Some(1))).is_none());
+        let c = w.take(A(4, Some(1))).expect("a chunk");
+        assert_eq!((uids(&c), c.upto), (vec![2, 4], 4));
+    }
+
+    #[test]
+    fn answers_not_asked_for_twice_or_without_content_are_not_kept() {
+        let mut w: Window<A> = Window::new(&[5, 6], Vec::new(), 10, 1 << 20);
+        assert!(w.take(A(9, Some(1))).is_none());
+        assert!(w.take(A(5, None)).is_none());
+        assert!(w.take(A(5, Some(1))).is_none());
+        assert!(w.take(A(5, Some(1))).is_none());
+        assert!(w.take(A(6, None)).is_none());
+        assert_eq!(w.unasked, 1);
+        assert_eq!(w.unsettled(), [6]);
+        w.settle_missing();
+        let rest = w.rest();
+        assert_eq!(uids(&rest), [5], "5 once, with its content");
+        assert_eq!(rest.upto, 6);
+        assert_eq!(rest.reports.len(), 1);
+        assert_eq!(rest.reports[0].0, 6);
+        assert!(
+            rest.reports[0].2.contains("no content"),
+            "{:?}",
+            rest.reports
+        );
+    }
+
+    #[test]
+    fn reported_messages_go_with_the_chunk_that_passes_them() {
+        let reported = vec![
+            (2, 900, "too large".to_owned()),
+            (4, 800, "too large".to_owned()),
+        ];
+        let mut w: Window<A> = Window::new(&[1, 2, 3, 4, 5], reported, 2, 1 << 20);
+        assert_eq!(w.unsettled(), [1, 3, 5]);
+        assert!(w.take(A(1, Some(1))).is_none());
+        let c = w.take(A(3, Some(1))).expect("a chunk");
+        assert_eq!((uids(&c), c.upto), (vec![1, 3], 4));
+        let reports: Vec<u32> = c.reports.iter().map(|r| r.0).collect();
+        assert_eq!(reports, [2, 4]);
+        // Missing without a trace: expunged meanwhile; the place goes past it.
+        w.settle_missing();
+        let rest = w.rest();
+        assert!(rest.items.is_empty() && rest.reports.is_empty());
+        assert_eq!(rest.upto, 5);
+    }
+}
