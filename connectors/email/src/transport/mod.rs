@@ -93,6 +93,40 @@ impl Endpoint {
     }
 }
 
+/// The receive buffer asked for on an IMAP connection. Read Email stops reading the
+/// socket while it hands a batch on (a millisecond or so); with the default buffer
+/// (128 KiB, a few dozen messages) the server then stops sending too. A larger one lets
+/// the server keep sending meanwhile. The kernel caps it (`net.core.rmem_max`); it is
+/// memory the kernel uses only as far as it is filled.
+const IMAP_RECEIVE_BUFFER: u32 = 4 * 1024 * 1024;
+
+/// Connects to the first address of `host` that answers, as `TcpStream::connect` does,
+/// with a larger receive buffer for IMAP (set before connecting, so the window the
+/// server is offered can use it).
+async fn connect(host: &str, port: u16, proto: Proto) -> std::io::Result<TcpStream> {
+    let mut last = None;
+    for addr in tokio::net::lookup_host((host, port)).await? {
+        let socket = if addr.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        if proto == Proto::Imap {
+            let _ = socket.set_recv_buffer_size(IMAP_RECEIVE_BUFFER);
+        }
+        match socket.connect(addr).await {
+            Ok(stream) => return Ok(stream),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "the name resolves to no address",
+        )
+    }))
+}
+
 /// How to open connections: TLS configuration and timeouts.
 #[derive(Clone)]
 pub(crate) struct Net {
@@ -164,7 +198,7 @@ impl Net {
             self.timeouts.connect(),
             &what,
             "connecting",
-            TcpStream::connect((host, port)),
+            connect(host, port, proto),
         )
         .await?
         .map_err(|e| error::connect_error(&what, &e))?;
