@@ -13,94 +13,131 @@
 //! One concern, RFC 5322's structured fields (addresses, identifiers, dates), in one
 //! file: they share the tokenizer (comments, quoted strings, specials).
 
+use std::borrow::Cow;
+
 use super::record::AddressRecord;
 
-/// One lexical piece of a structured header value (RFC 5322 section 3.2).
+/// One lexical piece of a structured header value (RFC 5322 section 3.2), borrowed
+/// from the value unless escapes or line breaks had to be taken out.
 #[derive(Debug, Clone, PartialEq)]
-enum Token {
+enum Token<'a> {
     /// An atom, or a run of characters that are neither specials nor space.
-    Atom(String),
+    Atom(Cow<'a, str>),
     /// The content of a quoted string, escapes undone.
-    Quoted(String),
+    Quoted(Cow<'a, str>),
     /// The content of a comment (nested comments flattened), escapes undone.
-    Comment(String),
+    Comment(Cow<'a, str>),
     /// A domain literal `[...]`, brackets kept.
-    Literal(String),
+    Literal(Cow<'a, str>),
     /// One of `<>@,;:.`.
     Special(char),
     /// Folding white space between two tokens.
     Space,
 }
 
+/// Whether `c` ends an atom.
+fn ends_atom(c: char) -> bool {
+    c.is_whitespace()
+        || matches!(
+            c,
+            '"' | '(' | ')' | '[' | ']' | '<' | '>' | '@' | ',' | ';' | ':' | '.'
+        )
+}
+
 /// Splits a header value into tokens. Unterminated quotes, comments and literals end
 /// at the end of the value (a stranger's header must not make the reading fail).
-fn tokens(value: &str) -> Vec<Token> {
+/// Tokens are slices of `value` where they can be (this runs on every address of
+/// every message).
+fn tokens(value: &str) -> Vec<Token<'_>> {
     let mut out = Vec::new();
-    let mut chars = value.chars().peekable();
-    while let Some(c) = chars.next() {
+    let mut chars = value.char_indices().peekable();
+    // The end of the value from `at` on, as a slice or an owned string.
+    let piece = |from: usize, to: usize, owned: Option<String>| match owned {
+        Some(s) => Cow::Owned(s),
+        None => Cow::Borrowed(&value[from..to]),
+    };
+    while let Some((at, c)) = chars.next() {
         match c {
             ' ' | '\t' | '\r' | '\n' => {
-                while chars.next_if(|c| c.is_whitespace()).is_some() {}
+                while chars.next_if(|(_, c)| c.is_whitespace()).is_some() {}
                 out.push(Token::Space);
             }
             '"' => {
-                let mut s = String::new();
-                while let Some(c) = chars.next() {
+                // Borrowed until an escape or a line break is met; then copied.
+                let (from, mut to, mut owned) = (at + 1, value.len(), None::<String>);
+                while let Some((i, c)) = chars.next() {
                     match c {
-                        '\\' => s.extend(chars.next()),
-                        '"' => break,
-                        '\r' | '\n' => {}
-                        c => s.push(c),
+                        '\\' | '\r' | '\n' => {
+                            let s = owned.get_or_insert_with(|| value[from..i].to_owned());
+                            if c == '\\' {
+                                s.extend(chars.next().map(|(_, c)| c));
+                            }
+                        }
+                        '"' => {
+                            to = i;
+                            break;
+                        }
+                        c => {
+                            if let Some(s) = owned.as_mut() {
+                                s.push(c);
+                            }
+                        }
                     }
                 }
-                out.push(Token::Quoted(s));
+                out.push(Token::Quoted(piece(from, to, owned)));
             }
             '(' => {
-                let (mut s, mut depth) = (String::new(), 1usize);
-                while let Some(c) = chars.next() {
+                let (from, mut to, mut owned, mut depth) =
+                    (at + 1, value.len(), None::<String>, 1usize);
+                while let Some((i, c)) = chars.next() {
                     match c {
-                        '\\' => s.extend(chars.next()),
-                        '(' => {
-                            depth += 1;
-                            s.push(c);
+                        '\\' => {
+                            let s = owned.get_or_insert_with(|| value[from..i].to_owned());
+                            s.extend(chars.next().map(|(_, c)| c));
+                            continue;
                         }
+                        '(' => depth += 1,
                         ')' => {
                             depth -= 1;
                             if depth == 0 {
+                                to = i;
                                 break;
                             }
-                            s.push(c);
                         }
-                        c => s.push(c),
+                        _ => {}
+                    }
+                    if let Some(s) = owned.as_mut() {
+                        s.push(c);
                     }
                 }
-                out.push(Token::Comment(s.trim().to_owned()));
+                let comment = match piece(from, to, owned) {
+                    Cow::Borrowed(b) => Cow::Borrowed(b.trim()),
+                    Cow::Owned(o) => Cow::Owned(o.trim().to_owned()),
+                };
+                out.push(Token::Comment(comment));
             }
             '[' => {
-                let mut s = String::from('[');
-                for c in chars.by_ref() {
-                    if !c.is_whitespace() {
+                let (mut to, mut owned) = (value.len(), None::<String>);
+                for (i, c) in chars.by_ref() {
+                    if c.is_whitespace() {
+                        owned.get_or_insert_with(|| value[at..i].to_owned());
+                    } else if let Some(s) = owned.as_mut() {
                         s.push(c);
                     }
                     if c == ']' {
+                        to = i + 1;
                         break;
                     }
                 }
-                out.push(Token::Literal(s));
+                out.push(Token::Literal(piece(at, to, owned)));
             }
             '<' | '>' | '@' | ',' | ';' | ':' | '.' => out.push(Token::Special(c)),
-            c => {
-                let mut s = String::from(c);
-                while let Some(c) = chars.next_if(|c| {
-                    !c.is_whitespace()
-                        && !matches!(
-                            c,
-                            '"' | '(' | ')' | '[' | ']' | '<' | '>' | '@' | ',' | ';' | ':' | '.'
-                        )
-                }) {
-                    s.push(c);
+            _ => {
+                let mut to = at + c.len_utf8();
+                while let Some((i, c)) = chars.next_if(|(_, c)| !ends_atom(*c)) {
+                    to = i + c.len_utf8();
                 }
-                out.push(Token::Atom(s));
+                out.push(Token::Atom(Cow::Borrowed(&value[at..to])));
             }
         }
     }
@@ -110,7 +147,7 @@ fn tokens(value: &str) -> Vec<Token> {
 /// A phrase (display name): its words joined by single spaces, encoded words
 /// (RFC 2047) decoded, adjacent encoded words joined without the space between them
 /// (section 6.2). `.` is allowed in phrases (obsolete syntax, section 4.1).
-fn phrase(words: &[Token]) -> Option<String> {
+fn phrase(words: &[Token<'_>]) -> Option<String> {
     let mut out = String::new();
     let mut last_encoded = false;
     let mut pending_space = false;
@@ -118,7 +155,7 @@ fn phrase(words: &[Token]) -> Option<String> {
         let (text, encoded) = match t {
             Token::Atom(a) => match decode_word(a) {
                 Some(d) => (d, true),
-                None => (a.clone(), false),
+                None => (a.to_string(), false),
             },
             Token::Quoted(q) => (decode_words_in(q), false),
             Token::Special(c @ ('.' | '@')) => {
@@ -169,14 +206,14 @@ fn decode_words_in(text: &str) -> String {
 /// An address from the tokens of an addr-spec: spaces and comments between its parts
 /// dropped (obsolete syntax), a source route (`@a,@b:`) dropped (section 4.4), and the
 /// local part quoted again when it needs to be (`"Big Bug bb"@bug.com`).
-fn addr_spec(parts: &[Token]) -> Option<String> {
+fn addr_spec(parts: &[Token<'_>]) -> Option<String> {
     let route_end = parts
         .iter()
         .rposition(|t| *t == Token::Special(':'))
         .map_or(0, |i| i + 1);
     let parts = &parts[route_end..];
     let at = parts.iter().rposition(|t| *t == Token::Special('@'));
-    let text = |ts: &[Token]| -> (String, bool) {
+    let text = |ts: &[Token<'_>]| -> (String, bool) {
         let (mut s, mut quoted) = (String::new(), false);
         for t in ts {
             match t {
@@ -218,9 +255,9 @@ fn addr_spec(parts: &[Token]) -> Option<String> {
 
 /// Splits tokens into words at spaces, except spaces next to `.` or `@` (obsolete
 /// syntax allows `jdoe@test  . example`).
-fn words_of(tokens: &[Token]) -> Vec<Vec<Token>> {
-    let mut out: Vec<Vec<Token>> = vec![Vec::new()];
-    let joins = |t: Option<&Token>| matches!(t, Some(Token::Special('.' | '@')));
+fn words_of<'a>(tokens: &[Token<'a>]) -> Vec<Vec<Token<'a>>> {
+    let mut out: Vec<Vec<Token<'a>>> = vec![Vec::new()];
+    let joins = |t: Option<&Token<'_>>| matches!(t, Some(Token::Special('.' | '@')));
     for (i, t) in tokens.iter().enumerate() {
         if *t == Token::Space {
             let before = out.last().and_then(|w| w.last());
@@ -246,10 +283,10 @@ fn words_of(tokens: &[Token]) -> Vec<Vec<Token>> {
 pub(crate) fn addresses(value: &str) -> Vec<AddressRecord> {
     let ts = tokens(value);
     let mut out = Vec::new();
-    let mut current: Vec<Token> = Vec::new();
-    let mut angle: Option<Vec<Token>> = None;
+    let mut current: Vec<Token<'_>> = Vec::new();
+    let mut angle: Option<Vec<Token<'_>>> = None;
     let mut in_angle = false;
-    let mut finish = |current: &mut Vec<Token>, angle: &mut Option<Vec<Token>>| {
+    let mut finish = |current: &mut Vec<Token<'_>>, angle: &mut Option<Vec<Token<'_>>>| {
         let words = std::mem::take(current);
         if let Some(inner) = angle.take() {
             let name = phrase(&words);
@@ -262,11 +299,11 @@ pub(crate) fn addresses(value: &str) -> Vec<AddressRecord> {
         let comments: Vec<&str> = words
             .iter()
             .filter_map(|t| match t {
-                Token::Comment(c) if !c.is_empty() => Some(c.as_str()),
+                Token::Comment(c) if !c.is_empty() => Some(c.as_ref()),
                 _ => None,
             })
             .collect();
-        let meaningful: Vec<Token> = words
+        let meaningful: Vec<Token<'_>> = words
             .iter()
             .filter(|t| !matches!(t, Token::Comment(_)))
             .cloned()
@@ -286,7 +323,7 @@ pub(crate) fn addresses(value: &str) -> Vec<AddressRecord> {
             // Words without angle brackets: each word with an `@` is an address (two
             // written with only a space between are two), the words before one its
             // name (`Big Bug bb@bug.com`), a comment its name when there are none.
-            let mut name_words: Vec<Token> = Vec::new();
+            let mut name_words: Vec<Token<'_>> = Vec::new();
             for word in words_of(&meaningful) {
                 if word.contains(&Token::Special('@')) {
                     let name = phrase(&name_words).or_else(|| {
@@ -434,7 +471,7 @@ pub(crate) fn date(value: &str) -> Option<i64> {
     let words: Vec<String> = tokens(value)
         .into_iter()
         .filter_map(|t| match t {
-            Token::Atom(a) => Some(a),
+            Token::Atom(a) => Some(a.into_owned()),
             Token::Special(':') => Some(":".into()),
             Token::Special('.') => Some(".".into()),
             _ => None,

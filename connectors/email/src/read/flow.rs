@@ -69,6 +69,10 @@ impl Answer for async_imap::types::Fetch {
     }
 }
 
+/// The most answers a chunk's list is made ready for at once (it grows past it when
+/// `batch_size` is larger).
+const CHUNK_CAPACITY: usize = 1024;
+
 /// A message that is reported, not read: its UID, size (0 when unknown) and why.
 type Report = (u32, usize, String);
 
@@ -87,7 +91,8 @@ pub(super) struct Chunk<T> {
 pub(super) struct Window<T> {
     /// Every UID of the window, ascending.
     uids: Vec<u32>,
-    settled: HashSet<u32>,
+    /// Whether `uids[i]` is settled (a flag per UID: this is asked for every answer).
+    settled: Vec<bool>,
     /// Answered without content so far (a server may send flags first).
     bodiless: HashSet<u32>,
     /// `uids[..front]` are all settled.
@@ -112,35 +117,46 @@ impl<T: Answer> Window<T> {
     ) -> Self {
         let mut w = Self {
             uids: uids.to_vec(),
-            settled: reported.iter().map(|r| r.0).collect(),
+            settled: vec![false; uids.len()],
             bodiless: HashSet::new(),
             front: 0,
             reports: reported.into(),
-            chunk: Vec::new(),
+            chunk: Vec::with_capacity(count_max.clamp(1, CHUNK_CAPACITY)),
             chunk_bytes: 0,
             count_max: count_max.max(1),
             bytes_max,
             unasked: 0,
         };
+        for (uid, _, _) in &w.reports {
+            if let Ok(i) = w.uids.binary_search(uid) {
+                w.settled[i] = true;
+            }
+        }
         w.advance();
         w
+    }
+
+    /// Settles `uid`; whether it was not settled before. A UID outside the window
+    /// counts as settled once it is among the reports.
+    fn settle(&mut self, uid: u32) -> bool {
+        match self.uids.binary_search(&uid) {
+            Ok(i) => !std::mem::replace(&mut self.settled[i], true),
+            Err(_) => !self.reports.iter().any(|r| r.0 == uid),
+        }
     }
 
     /// The UIDs still to fetch, ascending.
     pub(super) fn unsettled(&self) -> Vec<u32> {
         self.uids[self.front..]
             .iter()
-            .copied()
-            .filter(|u| !self.settled.contains(u))
+            .zip(&self.settled[self.front..])
+            .filter(|(_, settled)| !**settled)
+            .map(|(u, _)| *u)
             .collect()
     }
 
     fn advance(&mut self) {
-        while self
-            .uids
-            .get(self.front)
-            .is_some_and(|u| self.settled.contains(u))
-        {
+        while self.settled.get(self.front).copied().unwrap_or(false) {
             self.front += 1;
         }
     }
@@ -149,18 +165,18 @@ impl<T: Answer> Window<T> {
     /// asked for, or for one already settled, is dropped.
     pub(super) fn take(&mut self, answer: T) -> Option<Chunk<T>> {
         let uid = answer.uid()?;
-        if self.uids.binary_search(&uid).is_err() {
+        let Ok(i) = self.uids.binary_search(&uid) else {
             self.unasked += 1;
             return None;
-        }
-        if self.settled.contains(&uid) {
+        };
+        if self.settled[i] {
             return None;
         }
         let Some(len) = answer.content_len() else {
             self.bodiless.insert(uid);
             return None;
         };
-        self.settled.insert(uid);
+        self.settled[i] = true;
         self.bodiless.remove(&uid);
         self.chunk.push(answer);
         self.chunk_bytes = self.chunk_bytes.saturating_add(len as u64);
@@ -171,7 +187,7 @@ impl<T: Answer> Window<T> {
 
     /// Settles `uid` as reported, not read.
     pub(super) fn report(&mut self, uid: u32, size: usize, why: String) {
-        if self.settled.insert(uid) {
+        if self.settle(uid) {
             let at = self.reports.partition_point(|r| r.0 < uid);
             self.reports.insert(at, (uid, size, why));
             self.advance();
@@ -186,7 +202,7 @@ impl<T: Answer> Window<T> {
             if self.bodiless.contains(&uid) {
                 self.report(uid, 0, "the server sent no content for it".into());
             } else {
-                self.settled.insert(uid);
+                self.settle(uid);
             }
         }
         self.advance();
@@ -198,7 +214,10 @@ impl<T: Answer> Window<T> {
         let covered = self.reports.partition_point(|r| r.0 <= upto);
         self.chunk_bytes = 0;
         Chunk {
-            items: std::mem::take(&mut self.chunk),
+            items: std::mem::replace(
+                &mut self.chunk,
+                Vec::with_capacity(self.count_max.min(CHUNK_CAPACITY)),
+            ),
             reports: self.reports.drain(..covered).collect(),
             upto,
         }

@@ -11,11 +11,11 @@ pub(crate) struct UuFile {
 }
 
 /// Takes the uuencoded blocks out of `text` (lines separated by `\n`); returns the text
-/// without them and the files, in order.
-pub(crate) fn extract(text: &str) -> (String, Vec<UuFile>) {
+/// without them and the files, in order (the text itself, not a copy, when it has none).
+pub(crate) fn extract(text: String) -> (String, Vec<UuFile>) {
     // Nearly every body has no `begin ` line at all: no need to split it up.
     if !text.starts_with("begin ") && !text.contains("\nbegin ") {
-        return (text.to_owned(), Vec::new());
+        return (text, Vec::new());
     }
     let lines: Vec<&str> = text.split('\n').collect();
     let mut kept: Vec<&str> = Vec::with_capacity(lines.len());
@@ -36,10 +36,10 @@ pub(crate) fn extract(text: &str) -> (String, Vec<UuFile>) {
         i += 1;
     }
     if files.is_empty() {
-        return (text.to_owned(), files);
+        return (text, files);
     }
-    let text = kept.join("\n").trim_end().to_owned();
-    (text, files)
+    let rest = kept.join("\n").trim_end().to_owned();
+    (rest, files)
 }
 
 /// The file name of a `begin <mode> <name>` line (mode in octal).
@@ -97,7 +97,7 @@ mod tests {
     fn a_uuencoded_file_leaves_the_text_and_becomes_a_file() {
         // `uuencode hello.txt` of "hello world\n".
         let text = "see the file\n\nbegin 644 hello.txt\n,:&5L;&\\@=V]R;&0*\n`\nend\n\nbye";
-        let (rest, files) = extract(text);
+        let (rest, files) = extract(text.to_owned());
         assert_eq!(rest, "see the file\n\n\nbye");
         assert_eq!(
             files,
@@ -116,12 +116,12 @@ mod tests {
             "begin the meeting at 9\nend",
             "begin 9999 x\n`\nend",
         ] {
-            let (rest, files) = extract(text);
+            let (rest, files) = extract(text.to_owned());
             assert!(files.is_empty(), "{text:?}");
             assert_eq!(rest, text);
         }
         // An empty file.
-        let (_, files) = extract("begin 600 empty\n`\nend");
+        let (_, files) = extract("begin 600 empty\n`\nend".to_owned());
         assert_eq!(files[0].bytes, b"");
     }
 }

@@ -185,7 +185,7 @@ impl<W: Write, A> Writer<W, A> {
         match item {
             Emitted::Record(record, ack) => {
                 self.line.clear();
-                if let Err(e) = serde_json::to_writer(&mut self.line, &record) {
+                if let Err(e) = line::to_line(&mut self.line, &record) {
                     self.skipped.push(Error::internal(format!(
                         "a record cannot be serialized: {e}"
                     )));
@@ -422,6 +422,8 @@ async fn commit<S: Source>(
     })?;
     Ok(n)
 }
+
+mod line;
 
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,604 @@
+//! A record as one line of compact JSON, byte for byte what `serde_json::to_writer`
+//! writes, with strings scanned eight bytes at a time.
+//!
+//! serde_json looks up every byte of every string in its escape table, one at a time:
+//! a tenth of a mail reader's CPU went there (message bodies and header values are
+//! most of a record's bytes, and nearly none of them need escaping). Here a string is
+//! copied in runs between the bytes that need an escape, found a 64-bit word at a
+//! time. Everything but strings is written as serde_json writes it (numbers by the
+//! same formatters); what this serializer does not take on (a `RawValue`, a map key
+//! that is not a string or an integer) makes it give up, and the record is written by
+//! serde_json instead, so the output and the errors are always serde_json's.
+
+use serde::Serialize;
+use serde::ser::{self, Impossible};
+
+/// Appends `value` to `out` as compact JSON, exactly as `serde_json::to_writer` would;
+/// on an error (serde_json's), `out` is left as it was.
+pub(crate) fn to_line<T: Serialize + ?Sized>(
+    out: &mut Vec<u8>,
+    value: &T,
+) -> Result<(), serde_json::Error> {
+    let start = out.len();
+    if value.serialize(Line { out: &mut *out }).is_ok() {
+        return Ok(());
+    }
+    out.truncate(start);
+    serde_json::to_writer(&mut *out, value).inspect_err(|_| out.truncate(start))
+}
+
+/// Why this serializer gave up (serde_json then writes the value, or says why not).
+#[derive(Debug)]
+pub(crate) struct GiveUp;
+
+impl std::fmt::Display for GiveUp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("left to serde_json")
+    }
+}
+
+impl std::error::Error for GiveUp {}
+
+impl ser::Error for GiveUp {
+    fn custom<M: std::fmt::Display>(_: M) -> Self {
+        GiveUp
+    }
+}
+
+/// serde_json's marker for a `RawValue` (written verbatim: left to serde_json).
+const RAW_VALUE: &str = "$serde_json::private::RawValue";
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// Whether one of the eight bytes of `w` may need an escape: a control character
+/// (below 0x20), `"` or `\`. Never false when one does (the borrow tricks below are
+/// exact about "any"; which byte it is the caller finds out).
+fn may_need_escape(w: u64) -> bool {
+    let zero_byte = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
+    let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGHS;
+    (below_space
+        | zero_byte(w ^ (ONES * u64::from(b'"')))
+        | zero_byte(w ^ (ONES * u64::from(b'\\'))))
+        != 0
+}
+
+fn needs_escape(b: u8) -> bool {
+    b < 0x20 || b == b'"' || b == b'\\'
+}
+
+/// The position of the first byte at or after `from` that needs an escape.
+fn next_escape(bytes: &[u8], mut from: usize) -> Option<usize> {
+    while let Some(word) = bytes.get(from..from + 8) {
+        let w = u64::from_le_bytes(word.try_into().ok()?);
+        if may_need_escape(w) {
+            break;
+        }
+        from += 8;
+    }
+    bytes[from..]
+        .iter()
+        .position(|b| needs_escape(*b))
+        .map(|at| from + at)
+}
+
+/// `s` as a JSON string, escaped as serde_json escapes it.
+fn string(out: &mut Vec<u8>, s: &str) {
+    let bytes = s.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    let mut start = 0;
+    while let Some(at) = next_escape(bytes, start) {
+        out.extend_from_slice(&bytes[start..at]);
+        let b = bytes[at];
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            0x0c => out.extend_from_slice(b"\\f"),
+            _ => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.extend_from_slice(b"\\u00");
+                out.push(HEX[usize::from(b >> 4)]);
+                out.push(HEX[usize::from(b & 0xf)]);
+            }
+        }
+        start = at + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+fn integer(out: &mut Vec<u8>, n: impl itoa::Integer) {
+    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+}
+
+/// The serializer: appends to `out`.
+struct Line<'a> {
+    out: &'a mut Vec<u8>,
+}
+
+/// An array or object being written: whether an element was written yet.
+struct Compound<'a> {
+    out: &'a mut Vec<u8>,
+    first: bool,
+    /// What closes it: `]`, `}`, or `]}` / `}}` for an enum variant's content.
+    close: &'static [u8],
+}
+
+impl Compound<'_> {
+    fn comma(&mut self) {
+        if !std::mem::replace(&mut self.first, false) {
+            self.out.push(b',');
+        }
+    }
+
+    fn end(self) {
+        self.out.extend_from_slice(self.close);
+    }
+}
+
+impl<'a> Line<'a> {
+    fn open(self, open: &[u8], close: &'static [u8]) -> Compound<'a> {
+        self.out.extend_from_slice(open);
+        Compound {
+            out: self.out,
+            first: true,
+            close,
+        }
+    }
+
+    /// `{"variant":` before an enum variant's content.
+    fn variant(&mut self, variant: &str) {
+        self.out.push(b'{');
+        string(self.out, variant);
+        self.out.push(b':');
+    }
+
+    /// A float, written by serde_json itself (its formatter, and `null` when not finite).
+    fn float<F: Serialize>(self, v: F) -> Result<(), GiveUp> {
+        serde_json::to_writer(self.out, &v).map_err(|_| GiveUp)
+    }
+}
+
+impl<'a> ser::Serializer for Line<'a> {
+    type Ok = ();
+    type Error = GiveUp;
+    type SerializeSeq = Compound<'a>;
+    type SerializeTuple = Compound<'a>;
+    type SerializeTupleStruct = Compound<'a>;
+    type SerializeTupleVariant = Compound<'a>;
+    type SerializeMap = Compound<'a>;
+    type SerializeStruct = Compound<'a>;
+    type SerializeStructVariant = Compound<'a>;
+
+    fn serialize_bool(self, v: bool) -> Result<(), GiveUp> {
+        self.out
+            .extend_from_slice(if v { b"true" } else { b"false" });
+        Ok(())
+    }
+    fn serialize_i8(self, v: i8) -> Result<(), GiveUp> {
+        integer(self.out, v);
+        Ok(())
+    }
+    fn serialize_i16(self, v: i16) -> Result<(), GiveUp> {
+        integer(self.out, v);
+        Ok(())
+    }
+    fn serialize_i32(self, v: i32) -> Result<(), GiveUp> {
+        integer(self.out, v);
+        Ok(())
+    }
+    fn serialize_i64(self, v: i64) -> Result<(), GiveUp> {
+        integer(self.out, v);
+        Ok(())
+    }
+    fn serialize_i128(self, v: i128) -> Result<(), GiveUp> {
+        integer(self.out, v);
+        Ok(())
+    }
+    fn serialize_u8(self, v: u8) -> Result<(), GiveUp> {
+        integer(self.out, v);
+        Ok(())
+    }
+    fn serialize_u16(self, v: u16) -> Result<(), GiveUp> {
+        integer(self.out, v);
+        Ok(())
+    }
+    fn serialize_u32(self, v: u32) -> Result<(), GiveUp> {
+        integer(self.out, v);
+        Ok(())
+    }
+    fn serialize_u64(self, v: u64) -> Result<(), GiveUp> {
+        integer(self.out, v);
+        Ok(())
+    }
+    fn serialize_u128(self, v: u128) -> Result<(), GiveUp> {
+        integer(self.out, v);
+        Ok(())
+    }
+    fn serialize_f32(self, v: f32) -> Result<(), GiveUp> {
+        self.float(v)
+    }
+    fn serialize_f64(self, v: f64) -> Result<(), GiveUp> {
+        self.float(v)
+    }
+    fn serialize_char(self, v: char) -> Result<(), GiveUp> {
+        string(self.out, v.encode_utf8(&mut [0; 4]));
+        Ok(())
+    }
+    fn serialize_str(self, v: &str) -> Result<(), GiveUp> {
+        string(self.out, v);
+        Ok(())
+    }
+    fn serialize_bytes(self, v: &[u8]) -> Result<(), GiveUp> {
+        // serde_json writes bytes as an array of numbers.
+        let mut seq = self.open(b"[", b"]");
+        for b in v {
+            seq.comma();
+            integer(seq.out, *b);
+        }
+        seq.end();
+        Ok(())
+    }
+    fn serialize_none(self) -> Result<(), GiveUp> {
+        self.serialize_unit()
+    }
+    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<(), GiveUp> {
+        value.serialize(self)
+    }
+    fn serialize_unit(self) -> Result<(), GiveUp> {
+        self.out.extend_from_slice(b"null");
+        Ok(())
+    }
+    fn serialize_unit_struct(self, _: &'static str) -> Result<(), GiveUp> {
+        self.serialize_unit()
+    }
+    fn serialize_unit_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+    ) -> Result<(), GiveUp> {
+        string(self.out, variant);
+        Ok(())
+    }
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        value: &T,
+    ) -> Result<(), GiveUp> {
+        value.serialize(self)
+    }
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        mut self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+        value: &T,
+    ) -> Result<(), GiveUp> {
+        self.variant(variant);
+        value.serialize(Line {
+            out: &mut *self.out,
+        })?;
+        self.out.push(b'}');
+        Ok(())
+    }
+    fn serialize_seq(self, _: Option<usize>) -> Result<Compound<'a>, GiveUp> {
+        Ok(self.open(b"[", b"]"))
+    }
+    fn serialize_tuple(self, _: usize) -> Result<Compound<'a>, GiveUp> {
+        Ok(self.open(b"[", b"]"))
+    }
+    fn serialize_tuple_struct(self, _: &'static str, _: usize) -> Result<Compound<'a>, GiveUp> {
+        Ok(self.open(b"[", b"]"))
+    }
+    fn serialize_tuple_variant(
+        mut self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+        _: usize,
+    ) -> Result<Compound<'a>, GiveUp> {
+        self.variant(variant);
+        Ok(self.open(b"[", b"]}"))
+    }
+    fn serialize_map(self, _: Option<usize>) -> Result<Compound<'a>, GiveUp> {
+        Ok(self.open(b"{", b"}"))
+    }
+    fn serialize_struct(self, name: &'static str, _: usize) -> Result<Compound<'a>, GiveUp> {
+        if name == RAW_VALUE {
+            return Err(GiveUp);
+        }
+        Ok(self.open(b"{", b"}"))
+    }
+    fn serialize_struct_variant(
+        mut self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+        _: usize,
+    ) -> Result<Compound<'a>, GiveUp> {
+        self.variant(variant);
+        Ok(self.open(b"{", b"}}"))
+    }
+}
+
+impl Compound<'_> {
+    fn element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), GiveUp> {
+        self.comma();
+        value.serialize(Line {
+            out: &mut *self.out,
+        })
+    }
+
+    fn field<T: Serialize + ?Sized>(&mut self, key: &str, value: &T) -> Result<(), GiveUp> {
+        self.comma();
+        string(self.out, key);
+        self.out.push(b':');
+        value.serialize(Line {
+            out: &mut *self.out,
+        })
+    }
+}
+
+impl ser::SerializeSeq for Compound<'_> {
+    type Ok = ();
+    type Error = GiveUp;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), GiveUp> {
+        self.element(value)
+    }
+    fn end(self) -> Result<(), GiveUp> {
+        Compound::end(self);
+        Ok(())
+    }
+}
+
+impl ser::SerializeTuple for Compound<'_> {
+    type Ok = ();
+    type Error = GiveUp;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), GiveUp> {
+        self.element(value)
+    }
+    fn end(self) -> Result<(), GiveUp> {
+        Compound::end(self);
+        Ok(())
+    }
+}
+
+impl ser::SerializeTupleStruct for Compound<'_> {
+    type Ok = ();
+    type Error = GiveUp;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), GiveUp> {
+        self.element(value)
+    }
+    fn end(self) -> Result<(), GiveUp> {
+        Compound::end(self);
+        Ok(())
+    }
+}
+
+impl ser::SerializeTupleVariant for Compound<'_> {
+    type Ok = ();
+    type Error = GiveUp;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), GiveUp> {
+        self.element(value)
+    }
+    fn end(self) -> Result<(), GiveUp> {
+        Compound::end(self);
+        Ok(())
+    }
+}
+
+impl ser::SerializeMap for Compound<'_> {
+    type Ok = ();
+    type Error = GiveUp;
+    fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), GiveUp> {
+        self.comma();
+        key.serialize(Key {
+            out: &mut *self.out,
+        })?;
+        self.out.push(b':');
+        Ok(())
+    }
+    fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), GiveUp> {
+        value.serialize(Line {
+            out: &mut *self.out,
+        })
+    }
+    fn end(self) -> Result<(), GiveUp> {
+        Compound::end(self);
+        Ok(())
+    }
+}
+
+impl ser::SerializeStruct for Compound<'_> {
+    type Ok = ();
+    type Error = GiveUp;
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        key: &'static str,
+        value: &T,
+    ) -> Result<(), GiveUp> {
+        self.field(key, value)
+    }
+    fn end(self) -> Result<(), GiveUp> {
+        Compound::end(self);
+        Ok(())
+    }
+}
+
+impl ser::SerializeStructVariant for Compound<'_> {
+    type Ok = ();
+    type Error = GiveUp;
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        key: &'static str,
+        value: &T,
+    ) -> Result<(), GiveUp> {
+        self.field(key, value)
+    }
+    fn end(self) -> Result<(), GiveUp> {
+        Compound::end(self);
+        Ok(())
+    }
+}
+
+/// A map key: a string, or an integer written as a string, as serde_json writes
+/// them; any other key is left to serde_json (which writes some and refuses others).
+struct Key<'a> {
+    out: &'a mut Vec<u8>,
+}
+
+impl Key<'_> {
+    fn quoted(self, n: impl itoa::Integer) -> Result<(), GiveUp> {
+        self.out.push(b'"');
+        integer(self.out, n);
+        self.out.push(b'"');
+        Ok(())
+    }
+}
+
+impl ser::Serializer for Key<'_> {
+    type Ok = ();
+    type Error = GiveUp;
+    type SerializeSeq = Impossible<(), GiveUp>;
+    type SerializeTuple = Impossible<(), GiveUp>;
+    type SerializeTupleStruct = Impossible<(), GiveUp>;
+    type SerializeTupleVariant = Impossible<(), GiveUp>;
+    type SerializeMap = Impossible<(), GiveUp>;
+    type SerializeStruct = Impossible<(), GiveUp>;
+    type SerializeStructVariant = Impossible<(), GiveUp>;
+
+    fn serialize_str(self, v: &str) -> Result<(), GiveUp> {
+        string(self.out, v);
+        Ok(())
+    }
+    fn serialize_char(self, v: char) -> Result<(), GiveUp> {
+        string(self.out, v.encode_utf8(&mut [0; 4]));
+        Ok(())
+    }
+    fn serialize_unit_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+    ) -> Result<(), GiveUp> {
+        string(self.out, variant);
+        Ok(())
+    }
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        value: &T,
+    ) -> Result<(), GiveUp> {
+        value.serialize(self)
+    }
+    fn serialize_i8(self, v: i8) -> Result<(), GiveUp> {
+        self.quoted(v)
+    }
+    fn serialize_i16(self, v: i16) -> Result<(), GiveUp> {
+        self.quoted(v)
+    }
+    fn serialize_i32(self, v: i32) -> Result<(), GiveUp> {
+        self.quoted(v)
+    }
+    fn serialize_i64(self, v: i64) -> Result<(), GiveUp> {
+        self.quoted(v)
+    }
+    fn serialize_i128(self, v: i128) -> Result<(), GiveUp> {
+        self.quoted(v)
+    }
+    fn serialize_u8(self, v: u8) -> Result<(), GiveUp> {
+        self.quoted(v)
+    }
+    fn serialize_u16(self, v: u16) -> Result<(), GiveUp> {
+        self.quoted(v)
+    }
+    fn serialize_u32(self, v: u32) -> Result<(), GiveUp> {
+        self.quoted(v)
+    }
+    fn serialize_u64(self, v: u64) -> Result<(), GiveUp> {
+        self.quoted(v)
+    }
+    fn serialize_u128(self, v: u128) -> Result<(), GiveUp> {
+        self.quoted(v)
+    }
+    fn serialize_bool(self, _: bool) -> Result<(), GiveUp> {
+        Err(GiveUp)
+    }
+    fn serialize_f32(self, _: f32) -> Result<(), GiveUp> {
+        Err(GiveUp)
+    }
+    fn serialize_f64(self, _: f64) -> Result<(), GiveUp> {
+        Err(GiveUp)
+    }
+    fn serialize_bytes(self, _: &[u8]) -> Result<(), GiveUp> {
+        Err(GiveUp)
+    }
+    fn serialize_none(self) -> Result<(), GiveUp> {
+        Err(GiveUp)
+    }
+    fn serialize_some<T: Serialize + ?Sized>(self, _: &T) -> Result<(), GiveUp> {
+        Err(GiveUp)
+    }
+    fn serialize_unit(self) -> Result<(), GiveUp> {
+        Err(GiveUp)
+    }
+    fn serialize_unit_struct(self, _: &'static str) -> Result<(), GiveUp> {
+        Err(GiveUp)
+    }
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: &T,
+    ) -> Result<(), GiveUp> {
+        Err(GiveUp)
+    }
+    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, GiveUp> {
+        Err(GiveUp)
+    }
+    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, GiveUp> {
+        Err(GiveUp)
+    }
+    fn serialize_tuple_struct(
+        self,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleStruct, GiveUp> {
+        Err(GiveUp)
+    }
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleVariant, GiveUp> {
+        Err(GiveUp)
+    }
+    fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, GiveUp> {
+        Err(GiveUp)
+    }
+    fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeStruct, GiveUp> {
+        Err(GiveUp)
+    }
+    fn serialize_struct_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeStructVariant, GiveUp> {
+        Err(GiveUp)
+    }
+}
+
+#[cfg(test)]
+#[path = "line_tests.rs"]
+mod tests;

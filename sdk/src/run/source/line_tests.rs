@@ -1,0 +1,197 @@
+//! The line serializer against serde_json itself: the same bytes for any value, and
+//! serde_json's own output or error where it gives up.
+
+use std::collections::BTreeMap;
+
+use proptest::prelude::*;
+use serde::Serialize;
+use serde_json::Value;
+
+use super::to_line;
+
+fn both<T: Serialize + ?Sized>(value: &T) -> (Result<Vec<u8>, String>, Result<Vec<u8>, String>) {
+    let mut ours = b"kept ".to_vec();
+    let ours = to_line(&mut ours, value)
+        .map(|()| ours)
+        .map_err(|e| e.to_string());
+    let theirs = serde_json::to_vec(value)
+        .map(|v| [b"kept ".as_slice(), &v].concat())
+        .map_err(|e| e.to_string());
+    (ours, theirs)
+}
+
+fn same<T: Serialize + ?Sized>(value: &T) {
+    let (ours, theirs) = both(value);
+    assert_eq!(
+        ours.as_ref()
+            .map(|v| String::from_utf8_lossy(v).into_owned()),
+        theirs
+            .as_ref()
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+    );
+}
+
+#[test]
+fn every_escape_is_written_as_serde_json_writes_it() {
+    let every_control: String = (0u8..0x20).map(char::from).collect();
+    for s in [
+        "",
+        "plain",
+        "\"quoted\" and \\back\\slashed\\",
+        every_control.as_str(),
+        "a line\nand another\r\n\ttabbed",
+        "\u{7f} is not escaped, nor é, 漢字 or 🦀",
+        "eight!!!\"eight!!!\\eight!!!\n",
+        "seven!\"",
+        "x\u{1}",
+    ] {
+        same(s);
+        same(&s.repeat(9));
+    }
+}
+
+#[derive(Serialize)]
+struct Unit;
+
+#[derive(Serialize)]
+struct Newtype(String);
+
+#[derive(Serialize)]
+struct Pair(u8, &'static str);
+
+#[derive(Serialize)]
+enum Kinds {
+    Unit,
+    Newtype(Option<i64>),
+    Tuple(u8, char),
+    Struct { a: f32, b: Vec<u8> },
+}
+
+#[derive(Serialize)]
+struct Everything {
+    yes: bool,
+    small: i8,
+    big: u128,
+    negative: i128,
+    float: f64,
+    not_a_number: f64,
+    infinite: f32,
+    letter: char,
+    missing: Option<String>,
+    unit: (),
+    unit_struct: Unit,
+    newtype: Newtype,
+    pair: Pair,
+    kinds: Vec<Kinds>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    skipped: Option<u8>,
+    numbered: BTreeMap<u32, &'static str>,
+    signed_keys: BTreeMap<i64, ()>,
+    char_keys: BTreeMap<char, u8>,
+    #[serde(flatten)]
+    flattened: BTreeMap<String, Value>,
+}
+
+struct Bytes(&'static [u8]);
+
+impl Serialize for Bytes {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(self.0)
+    }
+}
+
+#[test]
+fn every_kind_of_value_is_written_as_serde_json_writes_it() {
+    same(&Everything {
+        yes: true,
+        small: -128,
+        big: u128::MAX,
+        negative: i128::MIN,
+        float: 0.1 + 0.2,
+        not_a_number: f64::NAN,
+        infinite: f32::INFINITY,
+        letter: '"',
+        missing: None,
+        unit: (),
+        unit_struct: Unit,
+        newtype: Newtype("in\tside".into()),
+        pair: Pair(7, "seven"),
+        kinds: vec![
+            Kinds::Unit,
+            Kinds::Newtype(Some(-3)),
+            Kinds::Newtype(None),
+            Kinds::Tuple(1, '\n'),
+            Kinds::Struct {
+                a: 1.5e-7,
+                b: vec![],
+            },
+        ],
+        skipped: None,
+        numbered: [(1, "one"), (20, "twenty")].into(),
+        signed_keys: [(-5, ())].into(),
+        char_keys: [('k', 1)].into(),
+        flattened: [(
+            "extra".to_owned(),
+            serde_json::json!({"deep": [1, "two", null]}),
+        )]
+        .into(),
+    });
+    same(&Bytes(b"\x00\x01\xff"));
+    same(&Bytes(b""));
+    same(&(1u8, "two", [3.5f64]));
+    same(&Vec::<u8>::new());
+    same(&BTreeMap::<String, u8>::new());
+}
+
+#[test]
+fn what_it_does_not_take_on_is_serde_json_s_own_output_or_error() {
+    // A raw value is written verbatim.
+    let raw = serde_json::value::RawValue::from_string("{\"a\":  [1 ,2]}".into()).expect("raw");
+    same(&BTreeMap::from([("raw", raw)]));
+    // Keys serde_json writes or refuses: the same either way.
+    same(&BTreeMap::from([(true, 1)]));
+    same(&BTreeMap::from([((1, 2), 1)]));
+    same(&BTreeMap::from([(Some(1), 1)]));
+    let (ours, _) = both(&BTreeMap::from([((1, 2), 1)]));
+    assert!(ours.is_err(), "a tuple key is refused");
+    // Nothing of a refused value is left behind.
+    let mut out = b"before".to_vec();
+    assert!(to_line(&mut out, &BTreeMap::from([(vec![1], 1)])).is_err());
+    assert_eq!(out, b"before");
+}
+
+fn value() -> impl Strategy<Value = Value> {
+    let text = prop_oneof![
+        any::<String>(),
+        "[\\x00-\\x1f\"\\\\a-z é\u{7f}\u{2028}🦀]{0,40}",
+    ];
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<u64>().prop_map(Value::from),
+        any::<f64>().prop_map(Value::from),
+        text.clone().prop_map(Value::from),
+    ];
+    leaf.prop_recursive(4, 64, 8, move |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..8).prop_map(Value::Array),
+            prop::collection::btree_map(text.clone(), inner, 0..8)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+proptest! {
+    #[test]
+    fn any_json_value_comes_out_byte_for_byte_as_serde_json_writes_it(v in value()) {
+        let (ours, theirs) = both(&v);
+        prop_assert_eq!(ours, theirs);
+    }
+
+    #[test]
+    fn any_string_comes_out_byte_for_byte_as_serde_json_writes_it(s in any::<String>()) {
+        let (ours, theirs) = both(&s);
+        prop_assert_eq!(ours, theirs);
+    }
+}
