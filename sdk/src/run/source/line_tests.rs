@@ -195,3 +195,95 @@ proptest! {
         prop_assert_eq!(ours, theirs);
     }
 }
+
+/// A map of any keys, in the order given (no `Ord` needed).
+struct Map<K, V>(Vec<(K, V)>);
+
+impl<K: Serialize, V: Serialize> Serialize for Map<K, V> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap as _;
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
+#[derive(Serialize)]
+struct Plain {
+    a: i16,
+    b: i32,
+    c: u16,
+    d: u32,
+    e: &'static str,
+}
+
+#[derive(Serialize)]
+enum Tag {
+    Label,
+    Wrapped(u8),
+}
+
+#[test]
+fn plain_structs_and_every_integer_width_are_written_as_serde_json_writes_them() {
+    same(&Plain {
+        a: i16::MIN,
+        b: i32::MIN,
+        c: u16::MAX,
+        d: u32::MAX,
+        e: "e",
+    });
+    same(&vec![Plain {
+        a: -1,
+        b: 2,
+        c: 3,
+        d: 4,
+        e: "",
+    }]);
+}
+
+#[test]
+fn map_keys_are_written_or_refused_as_serde_json_does() {
+    same(&Map(vec![(i8::MIN, 1)]));
+    same(&Map(vec![(i16::MIN, 1)]));
+    same(&Map(vec![(i32::MIN, 1)]));
+    same(&Map(vec![(i64::MIN, 1)]));
+    same(&Map(vec![(i128::MIN, 1)]));
+    same(&Map(vec![(u8::MAX, 1)]));
+    same(&Map(vec![(u16::MAX, 1)]));
+    same(&Map(vec![(u32::MAX, 1)]));
+    same(&Map(vec![(u64::MAX, 1)]));
+    same(&Map(vec![(u128::MAX, 1)]));
+    same(&Map(vec![(Tag::Label, 1)]));
+    same(&Map(vec![(Newtype("new\"type".into()), 1)]));
+    // What serde_json writes in its own way or refuses: the same, and never a half
+    // written key.
+    same(&Map(vec![(1.5f32, 1)]));
+    same(&Map(vec![(-0.25f64, 1)]));
+    same(&Map(vec![(Bytes(b"k"), 1)]));
+    same(&Map(vec![(None::<u8>, 1)]));
+    same(&Map(vec![(Some(1u8), 1)]));
+    same(&Map(vec![((), 1)]));
+    same(&Map(vec![(Unit, 1)]));
+    same(&Map(vec![(Tag::Wrapped(1), 1)]));
+    same(&Map(vec![(vec![1u8], 1)]));
+}
+
+proptest! {
+    /// The word test is exact: it says "maybe" for a word exactly when one of its
+    /// bytes needs an escape (otherwise the writer would scan byte by byte for nothing,
+    /// or worse, skip an escape).
+    #[test]
+    fn the_word_test_is_exact(word in any::<[u8; 8]>(), at in 0usize..8, escape in prop_oneof![0u8..0x20, Just(b'"'), Just(b'\\')]) {
+        let plain = word.map(|b| if super::needs_escape(b) { b'a' } else { b });
+        prop_assert!(!super::may_need_escape(u64::from_le_bytes(plain)));
+        let mut one = plain;
+        one[at] = escape;
+        prop_assert!(super::may_need_escape(u64::from_le_bytes(one)));
+        prop_assert_eq!(
+            super::may_need_escape(u64::from_le_bytes(word)),
+            word.iter().any(|b| super::needs_escape(*b))
+        );
+    }
+}
