@@ -11,7 +11,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{BIN, Fixture, servers, summary};
+use common::{BIN, Fixture, servers, sigterm, summary};
 use email_testsupport::mail::Transport;
 use serde_json::{Value, json};
 
@@ -66,13 +66,7 @@ fn sigterm_mid_fetch_marks_exactly_what_was_printed() {
         }
     }
     let started = Instant::now();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .expect("kill")
-            .success()
-    );
+    sigterm(&child);
     loop {
         line.clear();
         if stdout.read_line(&mut line).expect("read") == 0 {

@@ -6,7 +6,7 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{BIN, Fixture, last_error};
+use common::{BIN, Fixture, last_error, sigterm};
 use serde_json::json;
 
 #[test]
@@ -37,13 +37,7 @@ fn sigterm_stops_a_send_stuck_on_a_silent_server() {
         .expect("spawn");
     std::thread::sleep(Duration::from_millis(500));
     let started = Instant::now();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .expect("kill")
-            .success()
-    );
+    sigterm(&child);
     let out = loop {
         if child.try_wait().expect("wait").is_some() {
             break child.wait_with_output().expect("output");

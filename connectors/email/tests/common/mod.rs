@@ -15,6 +15,15 @@ pub mod interop;
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_email-connector");
 
+/// Sends SIGTERM to `child` (what a platform or `systemctl stop` sends).
+pub fn sigterm(child: &std::process::Child) {
+    let sent = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(sent.success(), "kill -TERM {} failed", child.id());
+}
+
 /// The shared servers; a test that cannot start them fails with the reason.
 pub fn servers() -> &'static MailServers {
     MailServers::shared()

@@ -116,6 +116,51 @@ fn integer(out: &mut Vec<u8>, n: impl itoa::Integer) {
     out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }
 
+/// The ten integer methods of a serializer, each `$body(self, v)`.
+macro_rules! integers {
+    (|$this:ident, $v:ident| $body:expr, $($method:ident: $ty:ty),*) => {$(
+        fn $method(self, $v: $ty) -> Result<(), GiveUp> {
+            let $this = self;
+            $body
+        }
+    )*};
+}
+
+/// The compound traits of [`Compound`]: those whose items are array elements, and
+/// those whose items are named fields.
+macro_rules! compound {
+    (element: $($trait:ident::$method:ident),*) => {$(
+        impl ser::$trait for Compound<'_> {
+            type Ok = ();
+            type Error = GiveUp;
+            fn $method<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), GiveUp> {
+                self.element(value)
+            }
+            fn end(self) -> Result<(), GiveUp> {
+                Compound::end(self);
+                Ok(())
+            }
+        }
+    )*};
+    (field: $($trait:ident),*) => {$(
+        impl ser::$trait for Compound<'_> {
+            type Ok = ();
+            type Error = GiveUp;
+            fn serialize_field<T: Serialize + ?Sized>(
+                &mut self,
+                key: &'static str,
+                value: &T,
+            ) -> Result<(), GiveUp> {
+                self.field(key, value)
+            }
+            fn end(self) -> Result<(), GiveUp> {
+                Compound::end(self);
+                Ok(())
+            }
+        }
+    )*};
+}
+
 /// The serializer: appends to `out`.
 struct Line<'a> {
     out: &'a mut Vec<u8>,
@@ -180,46 +225,22 @@ impl<'a> ser::Serializer for Line<'a> {
             .extend_from_slice(if v { b"true" } else { b"false" });
         Ok(())
     }
-    fn serialize_i8(self, v: i8) -> Result<(), GiveUp> {
-        integer(self.out, v);
-        Ok(())
-    }
-    fn serialize_i16(self, v: i16) -> Result<(), GiveUp> {
-        integer(self.out, v);
-        Ok(())
-    }
-    fn serialize_i32(self, v: i32) -> Result<(), GiveUp> {
-        integer(self.out, v);
-        Ok(())
-    }
-    fn serialize_i64(self, v: i64) -> Result<(), GiveUp> {
-        integer(self.out, v);
-        Ok(())
-    }
-    fn serialize_i128(self, v: i128) -> Result<(), GiveUp> {
-        integer(self.out, v);
-        Ok(())
-    }
-    fn serialize_u8(self, v: u8) -> Result<(), GiveUp> {
-        integer(self.out, v);
-        Ok(())
-    }
-    fn serialize_u16(self, v: u16) -> Result<(), GiveUp> {
-        integer(self.out, v);
-        Ok(())
-    }
-    fn serialize_u32(self, v: u32) -> Result<(), GiveUp> {
-        integer(self.out, v);
-        Ok(())
-    }
-    fn serialize_u64(self, v: u64) -> Result<(), GiveUp> {
-        integer(self.out, v);
-        Ok(())
-    }
-    fn serialize_u128(self, v: u128) -> Result<(), GiveUp> {
-        integer(self.out, v);
-        Ok(())
-    }
+    integers!(
+        |this, v| {
+            integer(this.out, v);
+            Ok(())
+        },
+        serialize_i8: i8,
+        serialize_i16: i16,
+        serialize_i32: i32,
+        serialize_i64: i64,
+        serialize_i128: i128,
+        serialize_u8: u8,
+        serialize_u16: u16,
+        serialize_u32: u32,
+        serialize_u64: u64,
+        serialize_u128: u128
+    );
     fn serialize_f32(self, v: f32) -> Result<(), GiveUp> {
         self.float(v)
     }
@@ -345,53 +366,8 @@ impl Compound<'_> {
     }
 }
 
-impl ser::SerializeSeq for Compound<'_> {
-    type Ok = ();
-    type Error = GiveUp;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), GiveUp> {
-        self.element(value)
-    }
-    fn end(self) -> Result<(), GiveUp> {
-        Compound::end(self);
-        Ok(())
-    }
-}
-
-impl ser::SerializeTuple for Compound<'_> {
-    type Ok = ();
-    type Error = GiveUp;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), GiveUp> {
-        self.element(value)
-    }
-    fn end(self) -> Result<(), GiveUp> {
-        Compound::end(self);
-        Ok(())
-    }
-}
-
-impl ser::SerializeTupleStruct for Compound<'_> {
-    type Ok = ();
-    type Error = GiveUp;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), GiveUp> {
-        self.element(value)
-    }
-    fn end(self) -> Result<(), GiveUp> {
-        Compound::end(self);
-        Ok(())
-    }
-}
-
-impl ser::SerializeTupleVariant for Compound<'_> {
-    type Ok = ();
-    type Error = GiveUp;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), GiveUp> {
-        self.element(value)
-    }
-    fn end(self) -> Result<(), GiveUp> {
-        Compound::end(self);
-        Ok(())
-    }
-}
+compound!(element: SerializeSeq::serialize_element, SerializeTuple::serialize_element);
+compound!(element: SerializeTupleStruct::serialize_field, SerializeTupleVariant::serialize_field);
 
 impl ser::SerializeMap for Compound<'_> {
     type Ok = ();
@@ -415,37 +391,7 @@ impl ser::SerializeMap for Compound<'_> {
     }
 }
 
-impl ser::SerializeStruct for Compound<'_> {
-    type Ok = ();
-    type Error = GiveUp;
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        key: &'static str,
-        value: &T,
-    ) -> Result<(), GiveUp> {
-        self.field(key, value)
-    }
-    fn end(self) -> Result<(), GiveUp> {
-        Compound::end(self);
-        Ok(())
-    }
-}
-
-impl ser::SerializeStructVariant for Compound<'_> {
-    type Ok = ();
-    type Error = GiveUp;
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        key: &'static str,
-        value: &T,
-    ) -> Result<(), GiveUp> {
-        self.field(key, value)
-    }
-    fn end(self) -> Result<(), GiveUp> {
-        Compound::end(self);
-        Ok(())
-    }
-}
+compound!(field: SerializeStruct, SerializeStructVariant);
 
 /// A map key: a string, or an integer written as a string, as serde_json writes
 /// them; any other key is left to serde_json (which writes some and refuses others).
@@ -497,36 +443,19 @@ impl ser::Serializer for Key<'_> {
     ) -> Result<(), GiveUp> {
         value.serialize(self)
     }
-    fn serialize_i8(self, v: i8) -> Result<(), GiveUp> {
-        self.quoted(v)
-    }
-    fn serialize_i16(self, v: i16) -> Result<(), GiveUp> {
-        self.quoted(v)
-    }
-    fn serialize_i32(self, v: i32) -> Result<(), GiveUp> {
-        self.quoted(v)
-    }
-    fn serialize_i64(self, v: i64) -> Result<(), GiveUp> {
-        self.quoted(v)
-    }
-    fn serialize_i128(self, v: i128) -> Result<(), GiveUp> {
-        self.quoted(v)
-    }
-    fn serialize_u8(self, v: u8) -> Result<(), GiveUp> {
-        self.quoted(v)
-    }
-    fn serialize_u16(self, v: u16) -> Result<(), GiveUp> {
-        self.quoted(v)
-    }
-    fn serialize_u32(self, v: u32) -> Result<(), GiveUp> {
-        self.quoted(v)
-    }
-    fn serialize_u64(self, v: u64) -> Result<(), GiveUp> {
-        self.quoted(v)
-    }
-    fn serialize_u128(self, v: u128) -> Result<(), GiveUp> {
-        self.quoted(v)
-    }
+    integers!(
+        |this, v| this.quoted(v),
+        serialize_i8: i8,
+        serialize_i16: i16,
+        serialize_i32: i32,
+        serialize_i64: i64,
+        serialize_i128: i128,
+        serialize_u8: u8,
+        serialize_u16: u16,
+        serialize_u32: u32,
+        serialize_u64: u64,
+        serialize_u128: u128
+    );
     fn serialize_bool(self, _: bool) -> Result<(), GiveUp> {
         Err(GiveUp)
     }
