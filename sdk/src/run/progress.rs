@@ -180,6 +180,32 @@ mod tests {
     }
 
     #[test]
+    fn the_edges_of_the_progress_line() {
+        let c = Counts {
+            done: 5,
+            bytes: 0,
+            errors: 0,
+            total: None,
+            remaining: None,
+            elapsed: Duration::ZERO,
+        };
+        // No time yet: no rate (not "inf/s"); no errors: not ", 0 errors".
+        assert_eq!(c.rate(), 0.0);
+        assert_eq!(line(&c, "records"), "5 records, 0 B, 0/s, 0:00");
+        for (n, written) in [
+            (0, "0"),
+            (123, "123"),
+            (1234, "1,234"),
+            (123_456, "123,456"),
+        ] {
+            assert_eq!(thousands(n), written);
+        }
+        assert_eq!(bytes(1000), "1.0 kB");
+        // Past the largest unit the number grows; the unit does not run off the table.
+        assert_eq!(bytes(5_000_000_000_000), "5000.0 GB");
+    }
+
+    #[test]
     fn peak_memory_is_known_on_linux() {
         if cfg!(target_os = "linux") {
             assert!(peak_rss_bytes().is_some_and(|b| b > 1024 * 1024));
