@@ -10,6 +10,10 @@
 //! No size pass: messages over `max_message_bytes` are found first with `UID SEARCH …
 //! LARGER` (the server knows the sizes; one search per 50,000 UIDs) and reported,
 //! never fetched.
+//!
+//! One concern in one file: the window's bookkeeping (`Window`, pure, with its unit
+//! tests at the bottom) and the IMAP side that feeds it (`Flow`) change together
+//! whenever the pipeline does; split, each half would be read with the other open.
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
