@@ -115,6 +115,9 @@ fn the_intact_fixture_passes_every_check() {
         ),
     )
     .expect("write snapshot");
+    // And the manifest users have: this one.
+    std::fs::write(snaps.join("fixture_manifest.published.json"), &spec.stdout)
+        .expect("write published manifest");
     for check in Check::ALL {
         if let Err(f) = s.check(check) {
             panic!("the intact fixture fails: {f}");
@@ -139,14 +142,7 @@ fn a_removed_activity_fails_backward_compatibility() {
         .arg("spec")
         .output()
         .expect("spec");
-    std::fs::write(
-        snaps.join("fixture_manifest.snap"),
-        format!(
-            "---\nsource: x\n---\n{}",
-            String::from_utf8_lossy(&spec.stdout)
-        ),
-    )
-    .expect("snap");
+    std::fs::write(snaps.join("fixture_manifest.published.json"), &spec.stdout).expect("published");
     for (what, needle) in [
         (
             "removed_activity",
@@ -164,6 +160,52 @@ fn a_removed_activity_fails_backward_compatibility() {
             "raise the version so Cargo sees a breaking change",
         );
     }
+}
+
+#[test]
+fn accepting_the_snapshot_does_not_silence_a_break() {
+    // The intact manifest is what users have; the narrowed one is in the snapshot, as
+    // after `cargo insta accept`: the break is still a failure.
+    let work = tempfile::tempdir().expect("dir");
+    let snaps = work.path().join("snaps");
+    std::fs::create_dir_all(&snaps).expect("snaps");
+    let spec = |what: &str| {
+        std::process::Command::new(broken(what, work.path()))
+            .arg("spec")
+            .output()
+            .expect("spec")
+            .stdout
+    };
+    std::fs::write(snaps.join("fixture_manifest.published.json"), spec("")).expect("published");
+    std::fs::write(
+        snaps.join("fixture_manifest.snap"),
+        format!(
+            "---\nsource: x\n---\n{}",
+            String::from_utf8_lossy(&spec("narrowed")).trim_end()
+        ),
+    )
+    .expect("snap");
+    let narrowed = suite("narrowed", work.path(), &snaps);
+    assert!(
+        narrowed.check(Check::ManifestMatchesSnapshot).is_ok(),
+        "the snapshot was accepted"
+    );
+    let problems = narrowed
+        .check(Check::BackwardCompatible)
+        .expect_err("a break against the published manifest")
+        .problems;
+    assert_mentions(&problems, "no longer accepts null");
+    // Allowed on purpose, with a reason: it passes.
+    let allowed = suite("narrowed", work.path(), &snaps)
+        .allow_break("activities/echo/config", "every user agreed to it");
+    assert!(allowed.check(Check::BackwardCompatible).is_ok());
+}
+
+#[test]
+fn a_first_run_without_a_published_manifest_says_how_to_make_one() {
+    let problems = fails("", Check::BackwardCompatible);
+    assert_mentions(&problems, "no published manifest");
+    assert_mentions(&problems, "INSTA_UPDATE=always");
 }
 
 #[test]

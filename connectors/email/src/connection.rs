@@ -26,6 +26,9 @@ pub struct EmailConnection {
     /// The folder Read Email selected and its UIDVALIDITY, to select again after a
     /// reconnect.
     selected: std::sync::Mutex<Option<(String, u32)>>,
+    /// Set once a read has said `ENABLE QRESYNC` (RFC 7162): a session opened again
+    /// after a reconnect says it too, before it selects.
+    qresync: std::sync::atomic::AtomicBool,
     /// The UIDVALIDITY of each folder read in this run, for commits to a folder the
     /// read has left (several folders in one run).
     validities: std::sync::Mutex<std::collections::HashMap<String, u32>>,
@@ -79,6 +82,7 @@ impl EmailConnection {
             session: Mutex::new(None),
             abandoned: std::sync::atomic::AtomicBool::new(false),
             selected: std::sync::Mutex::new(None),
+            qresync: std::sync::atomic::AtomicBool::new(false),
             validities: std::sync::Mutex::default(),
         })
     }
@@ -141,6 +145,17 @@ impl EmailConnection {
         }
     }
 
+    /// Says `ENABLE QRESYNC` (RFC 7162) on `session`, which must not have selected a
+    /// folder yet (RFC 5161), and on every session opened after a reconnect: its
+    /// `CHANGEDSINCE` fetches may then ask which messages vanished.
+    /// Once is enough: a connection that has said it says nothing more.
+    pub(crate) async fn enable_qresync(&self, session: &mut ImapSession) -> Result<()> {
+        if self.qresync.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return Ok(());
+        }
+        enable_qresync(self.imap()?, session).await
+    }
+
     /// The folder the session has selected for reading, and its UIDVALIDITY.
     pub(crate) fn selected_now(&self) -> Option<(String, u32)> {
         self.selected.lock().ok().and_then(|s| s.clone())
@@ -177,6 +192,9 @@ impl EmailConnection {
     async fn open_selected(&self, imap: &ImapDialer) -> Result<ImapSession> {
         let what = imap.what();
         let mut session = imap.open(&mut Steps::silent("imap"), true).await?;
+        if self.qresync.load(std::sync::atomic::Ordering::SeqCst) {
+            enable_qresync(imap, &mut session).await?;
+        }
         let selected = self.selected.lock().ok().and_then(|s| s.clone());
         if let Some((folder, uid_validity)) = selected {
             imap.begin();
@@ -193,6 +211,16 @@ impl EmailConnection {
         }
         Ok(session)
     }
+}
+
+/// `ENABLE QRESYNC` on a session that has not selected a folder.
+async fn enable_qresync(imap: &ImapDialer, session: &mut ImapSession) -> Result<()> {
+    imap.begin();
+    session
+        .run_command_and_check_ok("ENABLE QRESYNC")
+        .await
+        .map_err(|e| imap.failed("ENABLE QRESYNC", e))?;
+    imap.completed("ENABLE QRESYNC")
 }
 
 /// Builds a login from a checked one.

@@ -1,7 +1,10 @@
 //! `flag_changes` with `mode: cursor`: besides the new messages, a record for each
 //! message read before whose flags changed since the last run (`change: "flags"`),
-//! found by mod-sequence (CONDSTORE, RFC 7162) without fetching a message again;
-//! against Dovecot. Refused without a cursor, and on a server without CONDSTORE.
+//! found by mod-sequence (CONDSTORE, RFC 7162) without fetching a message again,
+//! and, where the server has QRESYNC, one for each message expunged since
+//! (`change: "vanished"`); against Dovecot (which has both) and scripted servers with
+//! CONDSTORE alone and with QRESYNC. Refused without a cursor, and on a server without
+//! CONDSTORE.
 
 mod common;
 
@@ -47,9 +50,11 @@ fn flags_changed_elsewhere_come_as_records_of_their_own() {
         "the mod-sequence is kept: {kept}"
     );
 
-    // Someone flags one message and reads another; a new one arrives.
+    // Someone flags one message and reads another, and deletes the first; a new one
+    // arrives.
     fx.flag(2, "\\Flagged");
     fx.flag(3, "\\Seen");
+    fx.expunge(1);
     plant(&fx, 4, 5);
     let (records, out) = read(&fx, state);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
@@ -59,6 +64,19 @@ fn flags_changed_elsewhere_come_as_records_of_their_own() {
         .collect();
     assert_eq!(new.len(), 1);
     assert_eq!(new[0]["subject"], "m4");
+    // Dovecot has QRESYNC: the expunged message is named, first, in UID order.
+    let vanished: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["change"] == "vanished")
+        .collect();
+    assert_eq!(vanished.len(), 1, "{records:?}");
+    assert_eq!(vanished[0]["uid"], 1);
+    assert!(vanished[0]["subject"].is_null() && vanished[0]["flags"] == json!([]));
+    let changes: Vec<&Value> = records
+        .iter()
+        .filter(|r| r.get("change").is_some())
+        .collect();
+    assert_eq!(changes[0]["change"], "vanished", "{records:?}");
     let changed: Vec<(u64, Vec<String>)> = records
         .iter()
         .filter(|r| r["change"] == "flags")
@@ -88,9 +106,10 @@ fn flags_changed_elsewhere_come_as_records_of_their_own() {
     let (records, out) = read(&fx, state);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(records.is_empty(), "{records:?}");
-    // The run changed no flag itself.
+    // The run changed no flag itself (UIDs 2, 3 and 4 are left; 3 was read elsewhere).
     let stored = fx.stored("INBOX");
-    assert!(!stored[0].seen() && !stored[3].seen());
+    assert_eq!(stored.len(), 3);
+    assert!(!stored[0].seen() && !stored[2].seen());
 }
 
 #[test]
@@ -196,4 +215,106 @@ fn a_server_that_answers_for_messages_not_asked_about_brings_no_records_for_them
     assert_eq!(changed.len(), 1, "{changed:?}");
     assert_eq!(changed[0]["uid"], 1);
     assert_eq!(changed[0]["flags"], json!(["\\Flagged"]));
+    // CONDSTORE without QRESYNC: expunges are not asked about (the server would
+    // answer `BAD`), and nothing is enabled.
+    let commands = server.commands();
+    assert!(
+        commands
+            .iter()
+            .all(|c| !c.contains("VANISHED") && !c.starts_with("ENABLE")),
+        "{commands:?}"
+    );
+}
+
+/// Two messages on a scripted server with QRESYNC; `answer` is its answer to the
+/// `CHANGEDSINCE` fetch (untagged lines).
+fn qresync_server(answer: &'static str) -> ScriptedImap {
+    ScriptedImap::start(vec![message("one"), message("two")], move |c| {
+        let lines = match c.name.as_str() {
+            "CAPABILITY" => "* CAPABILITY IMAP4rev1 UIDPLUS CONDSTORE QRESYNC\r\n".to_owned(),
+            "ENABLE" => "* ENABLED QRESYNC\r\n".to_owned(),
+            "SELECT" => "* 2 EXISTS\r\n* OK [UIDVALIDITY 7] ok\r\n* OK [UIDNEXT 3] ok\r\n* OK [HIGHESTMODSEQ 20] ok\r\n".to_owned(),
+            "UID FETCH" if c.line.contains("CHANGEDSINCE") => answer.to_owned(),
+            _ => return None,
+        };
+        Some(Answer::Bytes(
+            format!("{lines}{} OK done\r\n", c.tag).into_bytes(),
+        ))
+    })
+}
+
+/// Reads `server` twice with flag changes (the second run is the one that asks what
+/// changed) and returns the second run's change records and the commands it was sent.
+fn read_twice(server: &ScriptedImap) -> (Vec<Value>, Vec<String>) {
+    let dir = tempfile::tempdir().expect("dir");
+    let conn = dir.path().join("conn.json");
+    let cfg = dir.path().join("read.json");
+    let state = dir.path().join("state.json");
+    std::fs::write(&conn, server.connection().to_string()).expect("write");
+    std::fs::write(
+        &cfg,
+        json!({"mode": "cursor", "after_read": "none", "unseen_only": false, "flag_changes": true})
+            .to_string(),
+    )
+    .expect("write");
+    let read = || {
+        run(&[
+            "run",
+            "read",
+            "--connection",
+            conn.to_str().expect("utf-8"),
+            "--config",
+            cfg.to_str().expect("utf-8"),
+            "--state",
+            state.to_str().expect("utf-8"),
+        ])
+    };
+    let first = read();
+    assert_eq!(code(&first), 0, "{}", stderr(&first));
+    let before = server.commands().len();
+    let second = read();
+    assert_eq!(code(&second), 0, "{}", stderr(&second));
+    let changes = common::records(&second)
+        .into_iter()
+        .filter(|r| r.get("change").is_some())
+        .collect();
+    (changes, server.commands()[before..].to_vec())
+}
+
+#[test]
+fn with_qresync_the_same_fetch_names_what_vanished_within_what_was_read() {
+    // The server says UID 2 and every UID there could ever be vanished (RFC 7162 lets
+    // it over-report): one record, for the one message read before, in UID order
+    // after the flag change of UID 1.
+    let server = qresync_server(
+        "* VANISHED (EARLIER) 4294967295:2\r\n* 1 FETCH (UID 1 FLAGS (\\Seen) MODSEQ (19))\r\n",
+    );
+    let (changes, commands) = read_twice(&server);
+    let seen: Vec<(String, u64)> = changes
+        .iter()
+        .map(|r| {
+            (
+                r["change"].as_str().expect("change").to_owned(),
+                r["uid"].as_u64().expect("uid"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        vec![("flags".to_owned(), 1), ("vanished".to_owned(), 2)],
+        "{changes:?}"
+    );
+    // Enabled before the folder is selected (RFC 5161), and asked in the same fetch.
+    let enable = commands.iter().position(|c| c == "ENABLE QRESYNC");
+    let select = commands.iter().position(|c| c.starts_with("SELECT"));
+    assert!(
+        enable.is_some() && enable < select,
+        "ENABLE QRESYNC before SELECT: {commands:?}"
+    );
+    assert!(
+        commands
+            .iter()
+            .any(|c| c.contains("CHANGEDSINCE") && c.contains("VANISHED")),
+        "{commands:?}"
+    );
 }

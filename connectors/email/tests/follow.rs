@@ -1,7 +1,8 @@
 //! Continuous reading (`follow: true`) against real Dovecot: the messages there are
 //! come first, then each new one as it arrives, within 2 seconds of being stored (IMAP
 //! IDLE), each marked read once delivered; SIGTERM ends the run within 2 seconds,
-//! saying what it did, with what was delivered committed.
+//! saying what it did, with what was delivered committed. A cursor that follows flag
+//! changes logs in again after its sessions were ended and still hears of expunges.
 
 mod common;
 
@@ -196,4 +197,69 @@ fn without_idle_the_folder_is_polled_and_sigterm_still_ends_the_run() {
     let status = child.wait().expect("wait");
     assert!(stopped.elapsed() < Duration::from_secs(2));
     assert_eq!(status.code(), Some(143));
+}
+
+/// The next record that says what changed (`change`), as `(change, uid)`, within `limit`.
+fn next_change(records: &mpsc::Receiver<String>, limit: Duration) -> Option<(String, u64)> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let left = deadline.checked_duration_since(Instant::now())?;
+        let line = records.recv_timeout(left).ok()?;
+        let value: Value = serde_json::from_str(&line).ok()?;
+        if let (Some(change), Some(uid)) = (value["change"].as_str(), value["uid"].as_u64()) {
+            return Some((change.to_owned(), uid));
+        }
+    }
+}
+
+#[test]
+fn a_following_cursor_logs_in_again_with_qresync_and_still_hears_of_expunges() {
+    // QRESYNC is enabled per connection, before a folder is selected: a session opened
+    // again after the server ended the first must enable it again, or its `VANISHED`
+    // fetch is refused (`BAD`) and the run fails.
+    let fx = Fixture::new();
+    fx.plant(&raw_message("one@x", "one", "a@example.test"));
+    fx.plant(&raw_message("two@x", "two", "a@example.test"));
+    let config = fx.file(
+        "follow.json",
+        &json!({
+            "follow": true, "poll_interval_secs": 1, "mode": "cursor",
+            "after_read": "none", "unseen_only": false, "flag_changes": true
+        }),
+    );
+    let (mut child, records, log) = follow(&fx.conn(), &config);
+    for subject in ["one", "two"] {
+        assert_eq!(
+            next_subject(&records, Duration::from_secs(20)).as_deref(),
+            Some(subject)
+        );
+    }
+    assert!(
+        until_idle(&log, Duration::from_secs(20)),
+        "the run went idle"
+    );
+
+    fx.kick();
+    fx.flag(1, "\\Flagged");
+    fx.expunge(2);
+    let mut changes = Vec::new();
+    while changes.len() < 2 {
+        match next_change(&records, Duration::from_secs(20)) {
+            Some(change) => changes.push(change),
+            None => break,
+        }
+    }
+    common::sigterm(&child);
+    let status = child.wait().expect("wait");
+    let said: Vec<String> = log.try_iter().collect();
+    assert_eq!(
+        changes,
+        vec![("flags".to_owned(), 1), ("vanished".to_owned(), 2)],
+        "{said:#?}"
+    );
+    assert!(
+        said.iter().any(|l| l.contains("logging in again")),
+        "the run lost its session and opened another: {said:#?}"
+    );
+    assert_eq!(status.code(), Some(143), "{said:#?}");
 }

@@ -44,6 +44,6 @@ fn following_finds_new_mail() {
 }
 
 #[test]
-fn flag_changes_come_by_mod_sequence() {
-    interop::flag_changes_found(&server());
+fn flag_changes_and_expunges_come_by_mod_sequence() {
+    interop::flag_changes_found(&server(), true);
 }

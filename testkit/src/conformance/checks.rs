@@ -17,7 +17,8 @@ pub enum Check {
     ManifestIsDeterministic,
     /// The manifest matches the committed insta snapshot.
     ManifestMatchesSnapshot,
-    /// No breaking change from the committed snapshot without a major version bump.
+    /// No breaking change from the published manifest (`<name>_manifest.published.json`
+    /// beside the snapshot) without a breaking version bump, or an allowed break.
     BackwardCompatible,
     /// Every property whose name suggests a secret is a `Secret`.
     SecretsAreMarked,

@@ -1,12 +1,12 @@
 //! Checks of the manifest as a whole: deterministic output, the committed snapshot,
-//! and backward compatibility with it.
+//! and backward compatibility with the published manifest.
 
 use std::path::PathBuf;
 
 use serde_json::Value;
 
 use super::runner::Run;
-use super::{Suite, compat, snapshot_body, sort_keys};
+use super::{Suite, compat, sort_keys};
 
 impl Suite {
     pub(super) fn deterministic(&self) -> Vec<String> {
@@ -90,20 +90,52 @@ impl Suite {
         })
     }
 
+    /// Where the manifest users have is kept: the one of the last published version,
+    /// beside the snapshot. Unlike the snapshot it is never rewritten to match the
+    /// code (only when the version is raised past a break), so accepting a snapshot
+    /// cannot silence a break.
+    pub(super) fn published_path(&self) -> Result<PathBuf, String> {
+        let dir = self.need(&self.snapshots, "snapshots")?;
+        Ok(dir.join(format!("{}_manifest.published.json", self.name)))
+    }
+
     pub(super) fn compatible(&self) -> Result<Vec<String>, String> {
-        let path = self.snapshot_path()?;
-        let Ok(text) = std::fs::read_to_string(&path) else {
-            // Nothing committed yet: nothing to be compatible with.
-            return Ok(Vec::new());
-        };
-        let old = snapshot_body(&text)
-            .ok_or_else(|| format!("{} is not an insta snapshot of a manifest", path.display()))?;
+        let path = self.published_path()?;
         let new = self.spec()?;
+        let update = std::env::var("INSTA_UPDATE").ok();
+        let write = |why: &str| -> Result<(), String> {
+            let text = serde_json::to_string_pretty(&new).map_err(|e| e.to_string())? + "\n";
+            std::fs::write(&path, text)
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            eprintln!("{}: {why}; review and commit it", path.display());
+            Ok(())
+        };
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            if matches!(update.as_deref(), Some("always" | "new")) {
+                write("written: the manifest users have from now on")?;
+                return Ok(Vec::new());
+            }
+            return Ok(vec![format!(
+                "no published manifest at {}: the manifest users have, which every change is checked against. Create it from this version with `INSTA_UPDATE=always cargo test --test <this test file> manifest_is_backward_compatible` and commit it; it changes only when the version is raised past a breaking change",
+                path.display()
+            )]);
+        };
+        let old: Value = serde_json::from_str(&text)
+            .map_err(|e| format!("{} is not a manifest: {e}", path.display()))?;
         let (ov, nv) = (
             old["version"].as_str().unwrap_or("0"),
             new["version"].as_str().unwrap_or("0"),
         );
         if compat::compat_level(nv) > compat::compat_level(ov) {
+            // A breaking release: what users had no longer binds it.
+            if update.as_deref() == Some("always") {
+                write(&format!("replaced: version {nv} is the one users have now"))?;
+            } else {
+                eprintln!(
+                    "version {nv} may break users of {ov}; once it is published, refresh {} with INSTA_UPDATE=always",
+                    path.display()
+                );
+            }
             return Ok(Vec::new());
         }
         let mut problems = Vec::new();

@@ -418,10 +418,3 @@ pub(crate) fn sort_keys(v: &Value) -> Value {
         other => other.clone(),
     }
 }
-
-/// The JSON body of an insta snapshot file (after its `---` header).
-pub(crate) fn snapshot_body(text: &str) -> Option<Value> {
-    let rest = text.strip_prefix("---")?;
-    let end = rest.find("\n---")?;
-    serde_json::from_str(rest[end + 4..].trim()).ok()
-}

@@ -48,8 +48,9 @@ pub struct ReadConfig {
     /// With `mode: cursor`, also report messages read before whose flags changed since
     /// the last run (read, flagged, answered elsewhere): one record each with `change:
     /// "flags"` and the new `flags`, found by mod-sequence on a server with CONDSTORE
-    /// (RFC 7162), without fetching any message again. A run on a server without
-    /// CONDSTORE stops with a config error.
+    /// (RFC 7162), without fetching any message again; on a server with QRESYNC also
+    /// one record with `change: "vanished"` for each message read before and expunged
+    /// since. A run on a server without CONDSTORE stops with a config error.
     #[serde(default)]
     pub flag_changes: bool,
     /// Keep reading: after the messages there are, wait for new ones (IMAP IDLE where

@@ -252,26 +252,45 @@ impl Drop for HalfAnswered<'_> {
 /// at most this many entries, whatever it sends.
 pub(super) const CHANGES_WINDOW: u32 = 5_000;
 
+/// What changed in a window of UIDs since a mod-sequence.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(super) struct Changes {
+    /// The messages whose flags changed, with their flags now, in UID order.
+    pub(super) flags: Vec<(u32, Vec<String>)>,
+    /// The messages expunged (QRESYNC's `VANISHED (EARLIER)`), in UID order. RFC 7162
+    /// lets a server name UIDs it never used, so a consumer treats these as "gone if
+    /// you had it".
+    pub(super) vanished: Vec<u32>,
+}
+
 /// The messages with a UID in `lo..=hi` whose flags changed after mod-sequence `since`
 /// (RFC 7162 `CHANGEDSINCE`), with their flags now, in UID order: one command, flags
-/// only, nothing fetched again. Answers outside the window, or more than one per UID,
-/// are not kept (a hostile server could send them without end).
+/// only, nothing fetched again. With `qresync` (the session has `ENABLE QRESYNC`d),
+/// the same command's `VANISHED` modifier also names the messages expunged since.
+/// Answers outside the window, or more than one per UID, are not kept (a hostile
+/// server could send them without end), so what is held is at most two entries per
+/// UID of the window, whatever the server sends.
 pub(super) async fn changed_flags(
     conn: &EmailConnection,
     what: &str,
     (lo, hi): (u32, u32),
     since: u64,
-) -> Result<Vec<(u32, Vec<String>)>> {
+    qresync: bool,
+) -> Result<Changes> {
     let imap = conn.imap()?;
     let mut session = conn.session().await?;
+    // What earlier commands left unasked is not this command's answer.
+    while session.unsolicited_responses.try_recv().is_ok() {}
     imap.begin();
     let mut changed: std::collections::BTreeMap<u32, Vec<String>> = Default::default();
+    let modifiers = if qresync {
+        format!("(CHANGEDSINCE {since} VANISHED)")
+    } else {
+        format!("(CHANGEDSINCE {since})")
+    };
     {
         let mut answers = session
-            .uid_fetch(
-                format!("{lo}:{hi}"),
-                format!("(UID FLAGS) (CHANGEDSINCE {since})"),
-            )
+            .uid_fetch(format!("{lo}:{hi}"), format!("(UID FLAGS) {modifiers}"))
             .await
             .map_err(|e| classify(what, "UID FETCH CHANGEDSINCE", e))?;
         while let Some(fetch) = answers
@@ -289,7 +308,37 @@ pub(super) async fn changed_flags(
         }
     }
     imap.completed("UID FETCH")?;
-    Ok(changed.into_iter().collect())
+    let mut vanished = std::collections::BTreeSet::new();
+    if qresync {
+        while let Ok(answer) = session.unsolicited_responses.try_recv() {
+            if let async_imap::types::UnsolicitedResponse::Other(data) = answer
+                && let async_imap::imap_proto::Response::Vanished { uids, .. } = data.parsed()
+            {
+                within(uids, (lo, hi), &mut vanished);
+            }
+        }
+    }
+    Ok(Changes {
+        flags: changed.into_iter().collect(),
+        vanished: vanished.into_iter().collect(),
+    })
+}
+
+/// Adds the UIDs of `ranges` that lie in `lo..=hi` to `into`: a range as wide as the
+/// server likes costs at most the window. A range may be written either way round
+/// (`8:3` is `3:8`, RFC 3501's `seq-range`).
+fn within(
+    ranges: &[std::ops::RangeInclusive<u32>],
+    (lo, hi): (u32, u32),
+    into: &mut std::collections::BTreeSet<u32>,
+) {
+    for range in ranges {
+        let (start, end) = (*range.start(), *range.end());
+        let (a, b) = (start.min(end).max(lo), start.max(end).min(hi));
+        if a <= b {
+            into.extend(a..=b);
+        }
+    }
 }
 
 /// Confirms the session is still there (a NOOP), so an operation whose answer stream
@@ -386,6 +435,30 @@ pub(super) async fn search(
 mod tests {
     use super::*;
     use crate::read::config::Filter;
+
+    #[test]
+    fn vanished_ranges_are_clipped_to_the_window_either_way_round() {
+        // As the parser gives them: `8:3` is `8..=3` (RFC 3501: either way round).
+        let r = std::ops::RangeInclusive::new;
+        let mut into = std::collections::BTreeSet::new();
+        // As wide as a server likes, written backwards, a single UID, one outside.
+        within(
+            &[r(u32::MAX, 1), r(9, 7), r(12, 12), r(20, 30)],
+            (5, 15),
+            &mut into,
+        );
+        assert_eq!(
+            into.into_iter().collect::<Vec<_>>(),
+            (5..=15).collect::<Vec<_>>()
+        );
+        let mut into = std::collections::BTreeSet::new();
+        within(
+            &[r(9, 7), r(12, 12), r(16, 16), r(1, 4)],
+            (5, 15),
+            &mut into,
+        );
+        assert_eq!(into.into_iter().collect::<Vec<_>>(), vec![7, 8, 9, 12]);
+    }
 
     #[test]
     fn search_query_combines_terms() {

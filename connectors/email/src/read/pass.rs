@@ -74,6 +74,7 @@ pub(crate) async fn pass(
                 ));
             }
         }
+        let mut qresync = false;
         if config.flag_changes {
             let caps = session
                 .capabilities()
@@ -86,6 +87,11 @@ pub(crate) async fn pass(
                         "{what} does not offer CONDSTORE (RFC 7162): flag changes cannot be found cheaply there; set flag_changes to false"
                     ),
                 ));
+            }
+            // With QRESYNC the same fetch also names what was expunged.
+            qresync = caps.has_str("QRESYNC");
+            if qresync {
+                conn.enable_qresync(&mut session).await?;
             }
         }
         imap.begin();
@@ -135,6 +141,7 @@ pub(crate) async fn pass(
                 progress.last_uid(),
                 progress.modseq(),
                 mailbox.highest_modseq,
+                qresync,
             )
         });
         // A cursor reads on after the last UID delivered; a follow run after the
@@ -174,17 +181,33 @@ pub(crate) async fn pass(
     }
     .read(&uids)
     .await?;
-    if let Some((up_to, since, now)) = flags_since {
+    if let Some((up_to, since, now, qresync)) = flags_since {
         let mut complete = true;
         if let (Some(since), true) = (since, up_to > 0) {
-            let (mut found, mut lo) = (0usize, 1u32);
+            let (mut found, mut gone, mut lo) = (0usize, 0usize, 1u32);
             complete = false;
             while !out.is_stopped() {
                 let hi = lo.saturating_add(mailbox::CHANGES_WINDOW - 1).min(up_to);
-                for (uid, flags) in changed_flags(conn, &what, (lo, hi), since).await? {
-                    found += 1;
-                    let record =
-                        EmailRecord::flags_changed(uid, uid_validity, &config.folder, flags);
+                let changes = changed_flags(conn, &what, (lo, hi), since, qresync).await?;
+                found += changes.flags.len();
+                gone += changes.vanished.len();
+                let mut records: Vec<EmailRecord> = changes
+                    .flags
+                    .into_iter()
+                    .map(|(uid, now)| {
+                        EmailRecord::flags_changed(uid, uid_validity, &config.folder, now)
+                    })
+                    .chain(
+                        changes
+                            .vanished
+                            .into_iter()
+                            .map(|uid| EmailRecord::vanished(uid, uid_validity, &config.folder)),
+                    )
+                    .collect();
+                // In UID order: the consumer sees one folder's story.
+                records.sort_by_key(|r| r.uid);
+                for record in records {
+                    let uid = record.uid;
                     out.emit(record, (index, uid)).await?;
                 }
                 if hi == up_to {
@@ -193,7 +216,7 @@ pub(crate) async fn pass(
                 }
                 lo = hi + 1;
             }
-            tracing::info!(target: TARGET, folder = %config.folder, changed = found, since, "flag changes");
+            tracing::info!(target: TARGET, folder = %config.folder, changed = found, vanished = gone, since, qresync, "flag changes");
         }
         let now = now.ok_or_else(|| {
             Error::protocol(format!(

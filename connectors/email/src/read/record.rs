@@ -71,6 +71,10 @@ pub struct EmailRecord {
 pub enum Change {
     /// The message's flags changed since the last run.
     Flags,
+    /// The message was expunged since the last run (found on a server with QRESYNC,
+    /// RFC 7162). The record carries its UID only. A server may name UIDs it never
+    /// gave a message, so this means "gone, if you had it".
+    Vanished,
 }
 
 impl EmailRecord {
@@ -80,6 +84,22 @@ impl EmailRecord {
         uid_validity: u32,
         folder: &str,
         flags: Vec<String>,
+    ) -> Self {
+        Self::changed(uid, uid_validity, folder, flags, Change::Flags)
+    }
+
+    /// The record of a message expunged since the last run.
+    pub(crate) fn vanished(uid: u32, uid_validity: u32, folder: &str) -> Self {
+        Self::changed(uid, uid_validity, folder, Vec::new(), Change::Vanished)
+    }
+
+    /// A record that carries no message, only what `change` says about `uid`.
+    fn changed(
+        uid: u32,
+        uid_validity: u32,
+        folder: &str,
+        flags: Vec<String>,
+        change: Change,
     ) -> Self {
         Self {
             uid,
@@ -104,7 +124,7 @@ impl EmailRecord {
             attachments: Vec::new(),
             raw_base64: None,
             eml_path: None,
-            change: Some(Change::Flags),
+            change: Some(change),
         }
     }
 }

@@ -222,8 +222,9 @@ fn cursor_with_flag_changes(s: &impl InteropImap, state: &std::path::Path) -> st
         .expect("run")
 }
 
-/// On a server with CONDSTORE: a flag set elsewhere comes as a `change: "flags"` record.
-pub fn flag_changes_found(s: &impl InteropImap) {
+/// On a server with CONDSTORE: a flag set elsewhere comes as a `change: "flags"` record;
+/// with QRESYNC too, a message expunged elsewhere as a `change: "vanished"` one.
+pub fn flag_changes_found(s: &impl InteropImap, qresync: bool) {
     s.append("INBOX", &message("one")).expect("append");
     s.append("INBOX", &message("two")).expect("append");
     let dir = tempfile::tempdir().expect("temp dir");
@@ -237,10 +238,24 @@ pub fn flag_changes_found(s: &impl InteropImap) {
             .count(),
         2
     );
-    let uid = s.flags("INBOX").expect("flags")[1].0;
+    let uids: Vec<u32> = s
+        .flags("INBOX")
+        .expect("flags")
+        .iter()
+        .map(|f| f.0)
+        .collect();
+    let (gone, uid) = (uids[0], uids[1]);
     s.add_flags("INBOX", uid, "\\Flagged").expect("flag");
+    s.expunge("INBOX", gone).expect("expunge");
     let out = cursor_with_flag_changes(s, &state);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let vanished: Vec<Value> = records(&out)
+        .into_iter()
+        .filter(|r| r["change"] == "vanished")
+        .map(|r| r["uid"].clone())
+        .collect();
+    let expected: Vec<Value> = if qresync { vec![gone.into()] } else { vec![] };
+    assert_eq!(vanished, expected, "{}", stderr(&out));
     let changed: Vec<Value> = records(&out)
         .into_iter()
         .filter(|r| r["change"] == "flags")

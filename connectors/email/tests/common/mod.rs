@@ -163,6 +163,41 @@ impl Fixture {
         );
     }
 
+    /// Expunges message `uid` of INBOX, as another client would; panics when doveadm
+    /// fails.
+    pub fn expunge(&self, uid: u32) {
+        let out = servers()
+            .doveadm(&[
+                "expunge",
+                "-u",
+                &self.user.address,
+                "mailbox",
+                "INBOX",
+                "uid",
+                &uid.to_string(),
+            ])
+            .output()
+            .expect("doveadm");
+        assert!(
+            out.status.success(),
+            "doveadm expunge: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Ends every IMAP session of the user (`doveadm kick`), as a server restart would.
+    pub fn kick(&self) {
+        let out = servers()
+            .doveadm(&["kick", &self.user.address])
+            .output()
+            .expect("doveadm");
+        assert!(
+            out.status.success(),
+            "doveadm kick: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// The messages in `folder`.
     pub fn stored(&self, folder: &str) -> Vec<StoredMessage> {
         servers().messages(&self.user, folder).expect("list")

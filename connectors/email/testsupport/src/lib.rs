@@ -85,6 +85,19 @@ pub trait InteropImap {
         c.command("LOGOUT").map(drop)
     }
 
+    /// Expunges message `uid` of a folder, as another client would (flags it
+    /// `\\Deleted`, then `EXPUNGE`: whatever else is flagged so goes too).
+    ///
+    /// # Errors
+    /// When the server refuses.
+    fn expunge(&self, folder: &str, uid: u32) -> Result<(), mail::HarnessError> {
+        let mut c = session(self)?;
+        c.command(&format!("SELECT {}", imap_client::quoted(folder)))?;
+        c.command(&format!("UID STORE {uid} +FLAGS (\\Deleted)"))?;
+        c.command("EXPUNGE")?;
+        c.command("LOGOUT").map(drop)
+    }
+
     /// Each message of a folder: its UID and flags, in UID order.
     ///
     /// # Errors
