@@ -48,17 +48,7 @@ pub(super) fn header_start(raw: &[u8]) -> HeaderStart {
             at = end; // a line of spaces before the first field
             continue;
         }
-        let name_len = line
-            .iter()
-            .position(|&b| b == b':' || b <= b' ' || b >= 0x7f)
-            .unwrap_or(line.len());
-        let rest = &line[name_len..];
-        let colon = rest
-            .iter()
-            .position(|&b| b != b' ' && b != b'\t')
-            .is_some_and(|i| rest[i] == b':');
-        let field = name_len > 0 && colon;
-        return if field || line.starts_with(b"From ") || blank {
+        return if is_field(line) || line.starts_with(b"From ") || blank {
             HeaderStart::At(at)
         } else {
             HeaderStart::None
@@ -66,14 +56,76 @@ pub(super) fn header_start(raw: &[u8]) -> HeaderStart {
     }
 }
 
+/// Whether `line` starts a header field: a name of printable ASCII, then a colon
+/// (white space before it is RFC 5322's obsolete syntax, section 4.5).
+fn is_field(line: &[u8]) -> bool {
+    let name_len = line
+        .iter()
+        .position(|&b| b == b':' || b <= b' ' || b >= 0x7f)
+        .unwrap_or(line.len());
+    let rest = &line[name_len..];
+    let colon = rest
+        .iter()
+        .position(|&b| b != b' ' && b != b'\t')
+        .is_some_and(|i| rest[i] == b':');
+    name_len > 0 && colon
+}
+
 /// The first top-level header field `name`, unfolded, as written (not UTF-8 bytes
 /// replaced).
 pub(super) fn raw_header(message: &Message<'_>, name: &str) -> Option<String> {
     let h = first_field(message, name)?;
-    let bytes = message
-        .raw_message
-        .get(h.offset_start as usize..h.offset_end as usize)?;
-    Some(unfold(&String::from_utf8_lossy(bytes)))
+    let raw = &message.raw_message;
+    let bytes = raw.get(h.offset_start as usize..h.offset_end as usize)?;
+    let mut value = String::from_utf8_lossy(bytes);
+    let rest = stray_continuation(raw, h.offset_end as usize);
+    if !rest.is_empty() {
+        let value = value.to_mut();
+        value.push('\n');
+        value.push_str(&String::from_utf8_lossy(rest));
+    }
+    Some(unfold(&value))
+}
+
+/// The lines that still continue a field ending at `end` after stray lines, lines that
+/// are neither a field nor a continuation (RFC 2822's appendix A.6.3 writes `__` for a
+/// line of spaces), which mail-parser ends the field at. A stray line is skipped as
+/// if it were not there, as Dovecot and Python's reader do; what follows it is the
+/// field's only if it is folded (starts with white space). Empty when no stray line
+/// follows, or only fields after it.
+fn stray_continuation(raw: &[u8], end: usize) -> &[u8] {
+    let line_at = |at: usize| {
+        let rest = raw.get(at..).unwrap_or_default();
+        let len = memchr::memchr(b'\n', rest).map_or(rest.len(), |n| n + 1);
+        &rest[..len]
+    };
+    // mail-parser's end may sit before the line break.
+    let mut at = end;
+    if !(at == 0 || raw.get(at - 1) == Some(&b'\n')) {
+        at += line_at(at).len();
+    }
+    let (mut strays, mut from) = (false, None);
+    loop {
+        let line = line_at(at);
+        let folded = line.first().is_some_and(|b| *b == b' ' || *b == b'\t');
+        let blank = line.iter().all(u8::is_ascii_whitespace);
+        if blank {
+            break; // the end of the header section (or of the message)
+        } else if folded {
+            if !strays {
+                break;
+            }
+            from.get_or_insert(at);
+        } else if is_field(line) {
+            break;
+        } else if from.is_some() {
+            break; // a second stray line after a continuation: leave the rest
+        } else {
+            strays = true;
+        }
+        at += line.len();
+    }
+    from.map_or(&[][..], |from| raw[from..at].trim_ascii_end())
 }
 
 /// The first top-level field called `name` that is one: its name written at the start

@@ -408,6 +408,31 @@ fn the_first_of_repeated_fields_counts() {
     assert_eq!(r.message_id.as_deref(), Some("<first@x>"));
 }
 
+#[test]
+fn a_stray_line_inside_a_field_does_not_cut_off_its_continuation() {
+    // Ruby mail's rfc2822_example13 (RFC 2822 appendix A.6.3, where `__` pictures a
+    // line of spaces): the stray line is no field and no continuation; the folded
+    // line after it still belongs to To. Before, To was "Mary Smith" without an
+    // address.
+    let r = read(b"From  : John Doe <jdoe@machine.example>\r\nTo    : Mary Smith\r\n__\r\n          <mary@example.net>\r\nSubject     : Saying Hello\r\n\r\nThis is a message just to say hello.\r\n");
+    assert_eq!(r.to.len(), 1, "{:?}", r.to);
+    assert_eq!(r.to[0].name.as_deref(), Some("Mary Smith"));
+    assert_eq!(r.to[0].address.as_deref(), Some("mary@example.net"));
+    assert_eq!(r.subject.as_deref(), Some("Saying Hello"));
+    assert_eq!(
+        r.text.as_deref(),
+        Some("This is a message just to say hello.")
+    );
+    // A stray line followed by a field takes nothing with it; one at the end of the
+    // header section neither.
+    let r =
+        read(b"To: a@b.test\r\nstray\r\nSubject: s\r\nCc: c@d.test\r\nnot a field\r\n\r\nbody\r\n");
+    assert_eq!(r.to[0].address.as_deref(), Some("a@b.test"));
+    assert_eq!(r.subject.as_deref(), Some("s"));
+    assert_eq!(r.cc.len(), 1, "{:?}", r.cc);
+    assert_eq!(r.cc[0].address.as_deref(), Some("c@d.test"));
+}
+
 fn multipart(boundary: &str, body: &str) -> Vec<u8> {
     format!(
         "From: a@b.test\r\nSubject: s\r\nContent-Type: multipart/mixed; boundary=\"{boundary}\"\r\n\r\n{body}"
