@@ -422,6 +422,44 @@ mod tests {
         assert!(err.message().contains("has no discovery"), "{err}");
     }
 
+    /// Reads nothing; has no discovery.
+    #[derive(Debug)]
+    struct Silent;
+
+    /// Reads nothing.
+    #[crate::activity(name = "silent")]
+    impl crate::Source for Silent {
+        type Connection = Conn;
+        type Config = Cfg;
+        type Record = Value;
+        type Ack = ();
+        type State = ();
+
+        async fn read(&self, _: &Conn, _: &Cfg, _: &crate::Emitter<Value, (), ()>) -> Result<()> {
+            Ok(())
+        }
+
+        async fn commit(&self, _: &Conn, _: &Cfg, _: Vec<()>) -> Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_source_without_discovery_says_so_when_asked() {
+        // The host never asks (the manifest says there is none); a caller that does
+        // hears so, not an empty list.
+        let activities = Activities::new().with(Silent);
+        let activity = activities.get("silent").expect("registered");
+        assert!(!activity.info().discovery);
+        let err = activity
+            .prepare_discover(None)
+            .expect("no settings to check")
+            .discover(&Conn)
+            .await
+            .expect_err("no discovery");
+        assert!(err.message().contains("has no discovery"), "{err}");
+    }
+
     #[test]
     fn activities_print_their_names_in_order() {
         let activities = Activities::new().with(Queues);
