@@ -180,4 +180,29 @@ mod tests {
         assert_eq!(report.steps[0].detail.as_deref(), Some("greeting"));
         assert_eq!(report.steps[1].detail, None);
     }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_report_is_ok_until_a_step_fails_and_keeps_the_first_error() {
+        let mut report = CheckReport::new();
+        assert!(report.ok() && report.first_error().is_none());
+        report.skip("smtp", "no SMTP settings");
+        assert!(report.ok(), "a skipped step is no failure");
+        assert_eq!(report.steps[0].status, StepStatus::Skipped);
+        assert_eq!(report.steps[0].detail.as_deref(), Some("no SMTP settings"));
+        let _ = report.step("tcp", async { Ok::<_, Error>(()) }).await;
+        assert!(report.ok());
+        let _ = report
+            .step("login", async { Err::<(), _>(Error::auth("refused")) })
+            .await;
+        let _ = report
+            .step("select", async { Err::<(), _>(Error::protocol("later")) })
+            .await;
+        assert!(!report.ok());
+        let first = report.first_error().expect("an error");
+        assert_eq!(
+            (first.kind(), first.message()),
+            (crate::ErrorKind::Auth, "refused")
+        );
+        assert_eq!(report.steps.len(), 4);
+    }
 }

@@ -421,6 +421,19 @@ mod tests {
     }
 
     #[test]
+    fn debug_shows_every_field_set_and_only_those() {
+        let e = Error::config("/port", "out of range").with_source(std::io::Error::other("deeper"));
+        assert_eq!(
+            format!("{e:?}"),
+            r#"Error { kind: Config, message: "out of range", retryable: false, path: "/port", source: "deeper" }"#
+        );
+        assert_eq!(
+            format!("{:?}", Error::timeout("slow")),
+            r#"Error { kind: Timeout, message: "slow", retryable: true }"#
+        );
+    }
+
+    #[test]
     fn display_includes_path_and_not_kind() {
         let err = Error::config("/a/0", "expected a string");
         assert_eq!(err.to_string(), "/a/0: expected a string");
