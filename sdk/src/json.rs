@@ -175,6 +175,11 @@ pub(crate) fn resolve<'a>(root: &'a Value, mut schema: &'a Value) -> &'a Value {
     schema
 }
 
+/// How many `anyOf`/`oneOf`/`allOf` levels the helpers below go down. A schema's own
+/// nesting is far less; only a type that is a branch of itself (an untagged enum with a
+/// variant holding the enum) would go on for ever, and the stack with it.
+const BRANCH_DEPTH: u32 = 32;
+
 fn branches(schema: &Value) -> impl Iterator<Item = &Value> {
     ["anyOf", "oneOf", "allOf"]
         .into_iter()
@@ -193,51 +198,86 @@ pub(crate) fn schema_at<'a>(root: &'a Value, pointer: &str) -> Option<&'a Value>
             .map(|s| s.replace("~1", "/").replace("~0", "~"))
             .collect()
     };
-    walk(root, root, &segments)
+    walk(root, root, &segments, 0)
 }
 
-fn walk<'a>(root: &'a Value, schema: &'a Value, segments: &[String]) -> Option<&'a Value> {
+fn walk<'a>(
+    root: &'a Value,
+    schema: &'a Value,
+    segments: &[String],
+    depth: u32,
+) -> Option<&'a Value> {
+    if depth > BRANCH_DEPTH {
+        return None;
+    }
     let schema = resolve(root, schema);
     let Some((first, rest)) = segments.split_first() else {
         return Some(schema);
     };
     if let Some(p) = schema.get("properties").and_then(|p| p.get(first))
-        && let Some(found) = walk(root, p, rest)
+        && let Some(found) = walk(root, p, rest, 0)
     {
         return Some(found);
     }
     if first.parse::<usize>().is_ok()
         && let Some(items) = schema.get("items").filter(|i| i.is_object())
-        && let Some(found) = walk(root, items, rest)
+        && let Some(found) = walk(root, items, rest, 0)
     {
         return Some(found);
     }
     if let Some(extra) = schema.get("additionalProperties").filter(|a| a.is_object())
-        && let Some(found) = walk(root, extra, rest)
+        && let Some(found) = walk(root, extra, rest, 0)
     {
         return Some(found);
     }
-    branches(schema).find_map(|b| walk(root, b, segments))
+    branches(schema).find_map(|b| walk(root, b, segments, depth + 1))
 }
 
 /// Whether the schema is marked secret (`"x-secret": true`), directly or in a branch.
 pub(crate) fn is_secret(root: &Value, schema: &Value) -> bool {
-    let schema = resolve(root, schema);
-    schema.get("x-secret") == Some(&Value::Bool(true))
-        || branches(schema).any(|b| is_secret(root, b))
+    fn within(root: &Value, schema: &Value, depth: u32) -> bool {
+        let schema = resolve(root, schema);
+        schema.get("x-secret") == Some(&Value::Bool(true))
+            || (depth < BRANCH_DEPTH && branches(schema).any(|b| within(root, b, depth + 1)))
+    }
+    within(root, schema, 0)
 }
 
 /// Whether a value described by `schema` may be or contain a secret: the schema or
 /// anything below it (properties, items, branches) is marked `x-secret`. Bounded by
-/// the schema's own depth (ours, not the input's), and by a visit limit for recursive
-/// types.
+/// the schema's own depth (ours, not the input's): a reference already being visited
+/// further up (a recursive type, such as a tree) adds nothing new and is not entered
+/// again; and by a visit limit.
 pub(crate) fn may_hold_secret(root: &Value, schema: &Value) -> bool {
-    fn visit(root: &Value, schema: &Value, budget: &mut u32) -> bool {
+    fn visit<'a>(
+        root: &'a Value,
+        schema: &'a Value,
+        above: &mut Vec<&'a str>,
+        budget: &mut u32,
+    ) -> bool {
         if *budget == 0 {
-            return true; // too deep to tell: assume the worst
+            return true; // too much to tell: assume the worst
         }
         *budget -= 1;
-        let schema = resolve(root, schema);
+        let reference = schema.get("$ref").and_then(Value::as_str);
+        if let Some(r) = reference {
+            if above.contains(&r) {
+                return false;
+            }
+            above.push(r);
+        }
+        let found = holds(root, resolve(root, schema), above, budget);
+        if reference.is_some() {
+            above.pop();
+        }
+        found
+    }
+    fn holds<'a>(
+        root: &'a Value,
+        schema: &'a Value,
+        above: &mut Vec<&'a str>,
+        budget: &mut u32,
+    ) -> bool {
         if schema.get("x-secret") == Some(&Value::Bool(true)) {
             return true;
         }
@@ -253,36 +293,47 @@ pub(crate) fn may_hold_secret(root: &Value, schema: &Value) -> bool {
             )
             .chain(branches(schema));
         for child in children {
-            if child.is_object() && visit(root, child, budget) {
+            if child.is_object() && visit(root, child, above, budget) {
                 return true;
             }
         }
         false
     }
-    visit(root, schema, &mut 10_000)
+    visit(root, schema, &mut Vec::new(), &mut 10_000)
 }
 
 /// The property names an object schema allows, sorted.
 pub(crate) fn property_names(root: &Value, schema: &Value) -> Vec<String> {
-    let schema = resolve(root, schema);
-    let mut names: Vec<String> = schema
-        .get("properties")
-        .and_then(Value::as_object)
-        .map(|p| p.keys().cloned().collect())
-        .unwrap_or_default();
-    for b in branches(schema) {
-        for n in property_names(root, b) {
-            if !names.contains(&n) {
-                names.push(n);
+    fn gather(root: &Value, schema: &Value, depth: u32, names: &mut Vec<String>) {
+        let schema = resolve(root, schema);
+        if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+            for n in props.keys() {
+                if !names.contains(n) {
+                    names.push(n.clone());
+                }
+            }
+        }
+        if depth < BRANCH_DEPTH {
+            for b in branches(schema) {
+                gather(root, b, depth + 1, names);
             }
         }
     }
+    let mut names = Vec::new();
+    gather(root, schema, 0, &mut names);
     names.sort();
     names
 }
 
 /// What a schema expects, in words: `an integer from 1 to 65535`, `one of "tls", "none"`.
 pub(crate) fn describe(root: &Value, schema: &Value) -> String {
+    describe_within(root, schema, 0)
+}
+
+fn describe_within(root: &Value, schema: &Value, depth: u32) -> String {
+    if depth > BRANCH_DEPTH {
+        return "any JSON value".to_owned();
+    }
     let schema = resolve(root, schema);
     if schema.get("x-secret") == Some(&Value::Bool(true)) {
         return r#"a secret: a string, {"env": "NAME"} or {"file": "PATH"}"#.to_owned();
@@ -309,7 +360,7 @@ pub(crate) fn describe(root: &Value, schema: &Value) -> String {
         }
         let mut parts: Vec<String> = Vec::new();
         for a in alts {
-            let d = describe(root, a);
+            let d = describe_within(root, a, depth + 1);
             if !parts.contains(&d) {
                 parts.push(d);
             }
@@ -317,11 +368,11 @@ pub(crate) fn describe(root: &Value, schema: &Value) -> String {
         return parts.join(" or ");
     }
     match schema.get("type") {
-        Some(Value::String(t)) => describe_type(root, schema, t),
+        Some(Value::String(t)) => describe_type(root, schema, t, depth),
         Some(Value::Array(types)) => types
             .iter()
             .filter_map(Value::as_str)
-            .map(|t| describe_type(root, schema, t))
+            .map(|t| describe_type(root, schema, t, depth))
             .collect::<Vec<_>>()
             .join(" or "),
         _ => "any JSON value".to_owned(),
@@ -335,7 +386,7 @@ fn one_of(mut items: Vec<String>) -> String {
     format!("one of {}", items.join(", "))
 }
 
-fn describe_type(root: &Value, schema: &Value, t: &str) -> String {
+fn describe_type(root: &Value, schema: &Value, t: &str, depth: u32) -> String {
     let min = schema
         .get("minimum")
         .or_else(|| schema.get("exclusiveMinimum"));
@@ -371,7 +422,10 @@ fn describe_type(root: &Value, schema: &Value, t: &str) -> String {
         "null" => "null".to_owned(),
         "array" => {
             let items = match schema.get("items").filter(|i| i.is_object()) {
-                Some(items) => format!("an array of {}", plural(&describe(root, items))),
+                Some(items) => format!(
+                    "an array of {}",
+                    plural(&describe_within(root, items, depth + 1))
+                ),
                 None => "an array".to_owned(),
             };
             format!("{items}{}", count(schema, "minItems", "maxItems", "item"))
@@ -486,5 +540,210 @@ mod tests {
         );
         assert_eq!(schema_at(&root, "/to/3"), Some(&json!({"type": "string"})));
         assert_eq!(schema_at(&root, "/nope"), None);
+    }
+
+    #[test]
+    fn descriptions_are_unwrapped_everywhere_and_variants_describe_their_keys() {
+        let mut schema = json!({
+            "description": "Line one\nline two.\n\nNext paragraph.",
+            "properties": {
+                "auth": {"oneOf": [
+                    {"description": "Log in\nwith a password.", "properties": {
+                        "type": {"const": "basic"}, "username": {"type": "string"}
+                    }},
+                    {"description": "Move it.", "properties": {"move_to": {"type": "string"}}},
+                    {"description": "Kept.", "properties": {"x": {"description": "Own\nwords."}}}
+                ]},
+                "mode": {"anyOf": [{"description": "A\nb.", "properties": {"k": {}}}]},
+                "list": {"items": [{"description": "in\nan array"}]},
+                // Not a variant: a property without a description stays without.
+                "plain": {"description": "Top.", "properties": {"t": {"const": 1}}}
+            }
+        });
+        unwrap_descriptions(&mut schema);
+        assert_eq!(
+            schema["description"],
+            "Line one line two.\n\nNext paragraph."
+        );
+        let branches = &schema["properties"]["auth"]["oneOf"];
+        assert_eq!(branches[0]["description"], "Log in with a password.");
+        // The tag takes the variant's description; a second key gets none.
+        assert_eq!(
+            branches[0]["properties"]["type"]["description"],
+            "`\"basic\"`: Log in with a password."
+        );
+        assert!(
+            branches[0]["properties"]["username"]
+                .get("description")
+                .is_none()
+        );
+        // A newtype variant's lone key takes it whole.
+        assert_eq!(
+            branches[1]["properties"]["move_to"]["description"],
+            "Move it."
+        );
+        // A key with words of its own keeps them (unwrapped).
+        assert_eq!(branches[2]["properties"]["x"]["description"], "Own words.");
+        assert_eq!(
+            schema["properties"]["mode"]["anyOf"][0]["properties"]["k"]["description"],
+            "A b."
+        );
+        assert_eq!(
+            schema["properties"]["list"]["items"][0]["description"],
+            "in an array"
+        );
+        assert!(
+            schema["properties"]["plain"]["properties"]["t"]
+                .get("description")
+                .is_none()
+        );
+        // A `description` that is a property name, not a text, is left alone.
+        let mut odd = json!({"properties": {"description": {"type": "string"}}});
+        unwrap_descriptions(&mut odd);
+        assert_eq!(
+            odd,
+            json!({"properties": {"description": {"type": "string"}}})
+        );
+    }
+
+    #[test]
+    fn links_keep_their_text_and_other_brackets_stay() {
+        assert_eq!(unlink("see [`Foo`] and [text](a::b)"), "see `Foo` and text");
+        assert_eq!(unlink("[a [`B`]]"), "[a `B`]");
+        assert_eq!(unlink("[`]"), "[`]");
+        assert_eq!(unlink("[`x`] [plain] [open"), "`x` [plain] [open");
+        assert_eq!(unlink("[t](no close"), "[t](no close");
+    }
+
+    #[test]
+    fn pointers_secrets_and_property_names() {
+        let root = json!({
+            "$defs": {"S": {"type": "string", "x-secret": true}},
+            "properties": {
+                "password": {"$ref": "#/$defs/S"},
+                "maybe": {"anyOf": [{"type": "null"}, {"$ref": "#/$defs/S"}]},
+                "name": {"type": "string", "x-secret": false},
+                "nested": {"properties": {"deep": {"items": {"additionalProperties": {"$ref": "#/$defs/S"}}}}},
+                "either": {"oneOf": [{"properties": {"b": {}, "a": {}}}, {"properties": {"a": {}, "c": {}}}]}
+            }
+        });
+        assert_eq!(
+            pointer(&root, "/properties/name/type"),
+            Some(&json!("string"))
+        );
+        assert_eq!(pointer(&root, ""), Some(&root));
+        assert_eq!(pointer(&root, "/nope"), None);
+        let at = |p: &str| &root["properties"][p];
+        assert!(is_secret(&root, at("password")));
+        assert!(is_secret(&root, at("maybe")));
+        assert!(!is_secret(&root, at("name")));
+        assert!(!is_secret(&root, at("nested")));
+        assert!(may_hold_secret(&root, at("nested")));
+        assert!(!may_hold_secret(&root, at("either")));
+        assert!(may_hold_secret(&root, &root));
+        // A recursive type (a tree) is looked through once: it overflowed the stack.
+        let tree = json!({"$defs": {"N": {"properties": {
+            "name": {"type": "string"},
+            "children": {"items": {"$ref": "#/$defs/N"}}
+        }}}});
+        assert!(!may_hold_secret(&tree, &json!({"$ref": "#/$defs/N"})));
+        let secret_tree = json!({"$defs": {"N": {"properties": {
+            "children": {"items": {"$ref": "#/$defs/N"}},
+            "key": {"type": "string", "x-secret": true}
+        }}}});
+        assert!(may_hold_secret(&secret_tree, &json!({"$ref": "#/$defs/N"})));
+        // The visit limit: past it, assume the worst.
+        let wide: serde_json::Map<String, Value> = (0..10_001)
+            .map(|i| (format!("p{i}"), json!({"type": "string"})))
+            .collect();
+        assert!(may_hold_secret(&json!({}), &json!({"properties": wide})));
+        let fits: serde_json::Map<String, Value> = (0..9_000)
+            .map(|i| (format!("p{i}"), json!({"type": "string"})))
+            .collect();
+        assert!(!may_hold_secret(&json!({}), &json!({"properties": fits})));
+        assert_eq!(property_names(&root, at("either")), ["a", "b", "c"]);
+        assert_eq!(property_names(&root, at("name")), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_type_that_is_a_branch_or_an_item_of_itself_ends() {
+        // `#[serde(untagged)] enum A { Nested(Box<A>), Leaf(u32) }` and `struct L(Vec<L>)`:
+        // each helper went round for ever (a stack overflow on the first bad input).
+        let root = json!({"$defs": {
+            "A": {"anyOf": [{"$ref": "#/$defs/A"}, {"type": "integer"}, {"properties": {"x": {}}}]},
+            "L": {"type": "array", "items": {"$ref": "#/$defs/L"}}
+        }});
+        let a = json!({"$ref": "#/$defs/A"});
+        assert!(!is_secret(&root, &a));
+        assert_eq!(property_names(&root, &a), ["x"]);
+        assert!(describe(&root, &a).contains("an integer"));
+        let l = json!({"$ref": "#/$defs/L"});
+        assert!(describe(&root, &l).starts_with("an array of arrays of"));
+        let looped = json!({"anyOf": [{"$ref": "#"}, {"type": "null"}]});
+        assert_eq!(schema_at(&looped, "/missing"), None);
+        assert!(!is_secret(&looped, &looped));
+    }
+
+    #[test]
+    fn counts_bounds_and_briefs_read_as_english() {
+        let string = |extra: Value| {
+            let mut s = json!({"type": "string"});
+            s.as_object_mut()
+                .expect("object")
+                .extend(extra.as_object().expect("object").clone());
+            describe(&json!({}), &s)
+        };
+        assert_eq!(
+            string(json!({"minLength": 2, "maxLength": 8})),
+            "a string of 2 to 8 characters"
+        );
+        assert_eq!(
+            string(json!({"minLength": 3, "maxLength": 3})),
+            "a string of exactly 3 characters"
+        );
+        assert_eq!(
+            string(json!({"minLength": 1, "maxLength": 1})),
+            "a string of exactly 1 character"
+        );
+        assert_eq!(
+            string(json!({"minLength": 1})),
+            "a string of at least 1 character"
+        );
+        assert_eq!(string(json!({"minLength": 0})), "a string");
+        assert_eq!(
+            string(json!({"minLength": 0, "maxLength": 1})),
+            "a string of 0 to 1 character"
+        );
+        assert_eq!(
+            string(json!({"maxLength": 5})),
+            "a string of at most 5 characters"
+        );
+        assert_eq!(
+            string(json!({"format": "email", "pattern": "@"})),
+            "a string (email) matching @"
+        );
+        assert_eq!(
+            describe(
+                &json!({}),
+                &json!({"type": "array", "items": {"type": "integer"}, "maxItems": 3})
+            ),
+            "an array of integers with at most 3 items"
+        );
+        assert_eq!(
+            describe(
+                &json!({}),
+                &json!({"anyOf": [{"type": "string"}, {"type": "string"}, {"type": "null"}]})
+            ),
+            "a string or null"
+        );
+        assert_eq!(
+            describe(&json!({}), &json!({"oneOf": [{"const": "a"}]})),
+            "\"a\""
+        );
+        let sixty = json!("x".repeat(58));
+        assert_eq!(brief(&sixty).chars().count(), 60);
+        assert_eq!(brief(&sixty), sixty.to_string());
+        let long = json!("x".repeat(59));
+        assert_eq!(brief(&long), format!("\"{}...", "x".repeat(56)));
     }
 }
