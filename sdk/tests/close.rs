@@ -1,4 +1,5 @@
-//! The host closes the connection (LOGOUT, QUIT) after `check`, `discover` and `run`.
+//! The host closes the connection (LOGOUT, QUIT) after `check`, `discover` and `run`,
+//! and waits for it to finish when the run was not stopped (a goodbye may take a while).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -10,7 +11,8 @@ static CLOSED: AtomicUsize = AtomicUsize::new(0);
 /// No settings.
 pub struct Empty {}
 
-/// A connection that counts its closing.
+/// A connection that counts its closing, which takes 400 ms (longer than the 200 ms a
+/// stopped run gives it).
 #[derive(Debug)]
 pub struct Conn;
 
@@ -21,6 +23,7 @@ impl Connection for Conn {
     }
 
     async fn close(self) -> Result<()> {
+        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
         CLOSED.fetch_add(1, Ordering::SeqCst);
         Ok(())
     }

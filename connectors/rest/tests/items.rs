@@ -71,6 +71,25 @@ fn pages_are_read_in_order_and_the_next_run_goes_on_from_the_state() {
 }
 
 #[test]
+fn without_state_asked_for_stdout_carries_records_only() {
+    // State lines are for a platform that keeps them (`--state`, `--commit deferred`);
+    // a plain run prints records alone, as a pipe into another program expects.
+    let api = ItemsApi::start();
+    api.seed(12);
+    let dir = tempfile::tempdir().expect("dir");
+    let conn = file(&dir, "conn.json", &api.settings());
+    let cfg = file(&dir, "items.json", &json!({"page_size": 5}));
+    let out = run(
+        &["run", "items", "--connection", &conn, "--config", &cfg],
+        "",
+    );
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let lines = stdout_lines(&out);
+    assert_eq!(lines.len(), 12, "{lines:?}");
+    assert!(lines.iter().all(|l| l.get("$state").is_none()), "{lines:?}");
+}
+
+#[test]
 fn a_state_file_named_without_a_directory_is_kept_in_the_working_directory() {
     // `--state state.json`: the file's directory is the working directory (its parent
     // path is empty, which is not a directory to open).
