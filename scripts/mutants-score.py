@@ -1,13 +1,18 @@
 #!/usr/bin/env python3
 """The mutation score from one or more cargo-mutants runs over the same mutants.
 
-    scripts/mutants-score.py FIRST/mutants.out [LATER/mutants.out ...] [--equivalent FILE]
+    scripts/mutants-score.py FIRST/mutants.out [LATER/mutants.out ...]
+        [--current LIST] [--equivalent FILE]
 
 A mutant counts as caught if any run caught it (a hang, cargo-mutants' "timeout", is
 caught too: the tests did not pass); as unviable if it did not build; otherwise as
 missed, with the outcome of the last run that tested it. This is how a two-stage run
 is scored: a first pass with fast tests over every mutant, then the whole suite over
 what survived (`--iterate`, which tests only those).
+
+`--current FILE` keeps only the mutants of the code as it is now (the output of
+`cargo mutants --list` with the same options), so that runs over an older version
+of a file do not count mutants whose lines have since moved.
 
 `--equivalent FILE` names mutants that no test can catch because they do not change
 what the code does, one per line as cargo-mutants prints them, each followed by ` # `
@@ -41,11 +46,13 @@ def equivalents(path):
 
 
 def main(argv):
-    runs, equivalent = [], {}
+    runs, equivalent, current = [], {}, None
     args = iter(argv)
     for arg in args:
         if arg == "--equivalent":
             equivalent = equivalents(next(args))
+        elif arg == "--current":
+            current = set(Path(next(args)).read_text().splitlines())
         else:
             runs.append(arg)
     if not runs:
@@ -54,6 +61,8 @@ def main(argv):
     state, files = {}, {}
     for run in runs:
         for name, file, summary in outcomes(run):
+            if current is not None and name not in current:
+                continue
             files[name] = file
             before = state.get(name)
             if before in ("CaughtMutant", "Timeout", "Unviable"):
