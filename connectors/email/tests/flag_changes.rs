@@ -174,50 +174,14 @@ fn a_server_that_answers_for_messages_not_asked_about_brings_no_records_for_them
             format!("{answer}{} OK done\r\n", c.tag).into_bytes(),
         ))
     });
-    let dir = tempfile::tempdir().expect("dir");
-    let conn = dir.path().join("conn.json");
-    let cfg = dir.path().join("read.json");
-    let state = dir.path().join("state.json");
-    std::fs::write(&conn, server.connection().to_string()).expect("write");
-    std::fs::write(
-        &cfg,
-        json!({"mode": "cursor", "after_read": "none", "unseen_only": false, "flag_changes": true})
-            .to_string(),
-    )
-    .expect("write");
-    let read = || {
-        run(&[
-            "run",
-            "read",
-            "--connection",
-            conn.to_str().expect("utf-8"),
-            "--config",
-            cfg.to_str().expect("utf-8"),
-            "--state",
-            state.to_str().expect("utf-8"),
-        ])
-    };
-    let first = read();
-    assert_eq!(code(&first), 0, "{}", stderr(&first));
-    assert_eq!(
-        common::records(&first)
-            .iter()
-            .filter(|r| r.get("$state").is_none())
-            .count(),
-        1
-    );
-    let second = read();
-    assert_eq!(code(&second), 0, "{}", stderr(&second));
-    let changed: Vec<Value> = common::records(&second)
-        .into_iter()
-        .filter(|r| r["change"] == "flags")
-        .collect();
+    let (first, changed, commands) = read_twice(&server);
+    assert_eq!(first, 1);
     assert_eq!(changed.len(), 1, "{changed:?}");
+    assert_eq!(changed[0]["change"], "flags");
     assert_eq!(changed[0]["uid"], 1);
     assert_eq!(changed[0]["flags"], json!(["\\Flagged"]));
     // CONDSTORE without QRESYNC: expunges are not asked about (the server would
     // answer `BAD`), and nothing is enabled.
-    let commands = server.commands();
     assert!(
         commands
             .iter()
@@ -244,8 +208,9 @@ fn qresync_server(answer: &'static str) -> ScriptedImap {
 }
 
 /// Reads `server` twice with flag changes (the second run is the one that asks what
-/// changed) and returns the second run's change records and the commands it was sent.
-fn read_twice(server: &ScriptedImap) -> (Vec<Value>, Vec<String>) {
+/// changed); returns how many messages the first run read, the second run's change
+/// records, and the commands the second run sent.
+fn read_twice(server: &ScriptedImap) -> (usize, Vec<Value>, Vec<String>) {
     let dir = tempfile::tempdir().expect("dir");
     let conn = dir.path().join("conn.json");
     let cfg = dir.path().join("read.json");
@@ -271,6 +236,10 @@ fn read_twice(server: &ScriptedImap) -> (Vec<Value>, Vec<String>) {
     };
     let first = read();
     assert_eq!(code(&first), 0, "{}", stderr(&first));
+    let messages = common::records(&first)
+        .iter()
+        .filter(|r| r.get("$state").is_none())
+        .count();
     let before = server.commands().len();
     let second = read();
     assert_eq!(code(&second), 0, "{}", stderr(&second));
@@ -278,7 +247,7 @@ fn read_twice(server: &ScriptedImap) -> (Vec<Value>, Vec<String>) {
         .into_iter()
         .filter(|r| r.get("change").is_some())
         .collect();
-    (changes, server.commands()[before..].to_vec())
+    (messages, changes, server.commands()[before..].to_vec())
 }
 
 #[test]
@@ -289,7 +258,7 @@ fn with_qresync_the_same_fetch_names_what_vanished_within_what_was_read() {
     let server = qresync_server(
         "* VANISHED (EARLIER) 4294967295:2\r\n* 1 FETCH (UID 1 FLAGS (\\Seen) MODSEQ (19))\r\n",
     );
-    let (changes, commands) = read_twice(&server);
+    let (_, changes, commands) = read_twice(&server);
     let seen: Vec<(String, u64)> = changes
         .iter()
         .map(|r| {

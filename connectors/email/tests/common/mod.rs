@@ -142,66 +142,41 @@ impl Fixture {
     /// Adds `flags` (`"\\Seen \\Flagged"`) to message `uid` of INBOX, as another client
     /// would; panics when doveadm fails.
     pub fn flag(&self, uid: u32, flags: &str) {
-        let out = servers()
-            .doveadm(&[
-                "flags",
-                "add",
-                "-u",
-                &self.user.address,
-                flags,
-                "mailbox",
-                "INBOX",
-                "uid",
-                &uid.to_string(),
-            ])
-            .output()
-            .expect("doveadm");
-        assert!(
-            out.status.success(),
-            "doveadm flags: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let uid = uid.to_string();
+        let user = self.user.address.as_str();
+        doveadm(&[
+            "flags", "add", "-u", user, flags, "mailbox", "INBOX", "uid", &uid,
+        ]);
     }
 
     /// Expunges message `uid` of INBOX, as another client would; panics when doveadm
     /// fails.
     pub fn expunge(&self, uid: u32) {
-        let out = servers()
-            .doveadm(&[
-                "expunge",
-                "-u",
-                &self.user.address,
-                "mailbox",
-                "INBOX",
-                "uid",
-                &uid.to_string(),
-            ])
-            .output()
-            .expect("doveadm");
-        assert!(
-            out.status.success(),
-            "doveadm expunge: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let uid = uid.to_string();
+        let user = self.user.address.as_str();
+        doveadm(&["expunge", "-u", user, "mailbox", "INBOX", "uid", &uid]);
     }
 
     /// Ends every IMAP session of the user (`doveadm kick`), as a server restart would.
     pub fn kick(&self) {
-        let out = servers()
-            .doveadm(&["kick", &self.user.address])
-            .output()
-            .expect("doveadm");
-        assert!(
-            out.status.success(),
-            "doveadm kick: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        doveadm(&["kick", &self.user.address]);
     }
 
     /// The messages in `folder`.
     pub fn stored(&self, folder: &str) -> Vec<StoredMessage> {
         servers().messages(&self.user, folder).expect("list")
     }
+}
+
+/// Runs `doveadm` on the shared servers; panics with its words when it fails.
+fn doveadm(args: &[&str]) {
+    let out = servers().doveadm(args).output().expect("doveadm");
+    assert!(
+        out.status.success(),
+        "doveadm {}: {}",
+        args[0],
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// A simple message for planting, with a Message-ID and subject.
