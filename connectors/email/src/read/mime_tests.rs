@@ -1,4 +1,6 @@
 //! Tests of `mime.rs`, kept apart so the code reads in one screenful of concerns.
+//! One concern, though long: how one raw message becomes a record (parts, limits,
+//! headers, the parser's fixed mistakes), each case from a real mailer or RFC.
 use super::*;
 
 /// A message whose body is a `message/rfc822` whose body is one too, `depth` deep:

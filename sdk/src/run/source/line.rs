@@ -9,6 +9,10 @@
 //! same formatters); what this serializer does not take on (a `RawValue`, a map key
 //! that is not a string or an integer) makes it give up, and the record is written by
 //! serde_json instead, so the output and the errors are always serde_json's.
+//!
+//! One concern, one file: serde's `Serializer` traits ask for a method per kind of
+//! value, for values and again for map keys, and splitting them would only scatter
+//! one writer; its tests are in `line_tests.rs`.
 
 use serde::Serialize;
 use serde::ser::{self, Impossible};
