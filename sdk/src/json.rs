@@ -176,9 +176,11 @@ pub(crate) fn resolve<'a>(root: &'a Value, mut schema: &'a Value) -> &'a Value {
 }
 
 /// How many `anyOf`/`oneOf`/`allOf` levels the helpers below go down. A schema's own
-/// nesting is far less; only a type that is a branch of itself (an untagged enum with a
-/// variant holding the enum) would go on for ever, and the stack with it.
-const BRANCH_DEPTH: u32 = 32;
+/// nesting is far less (an `Option` of an enum is two); only a type that is a branch
+/// of itself (an untagged enum with a variant holding the enum) would go on for ever,
+/// and the stack with it. Kept small because such a type may have several branches
+/// that are itself, and each level multiplies the work by their number.
+const BRANCH_DEPTH: u32 = 8;
 
 fn branches(schema: &Value) -> impl Iterator<Item = &Value> {
     ["anyOf", "oneOf", "allOf"]

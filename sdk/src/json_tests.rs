@@ -196,6 +196,13 @@ fn a_type_that_is_a_branch_or_an_item_of_itself_ends() {
     assert!(describe(&root, &a).contains("an integer"));
     let l = json!({"$ref": "#/$defs/L"});
     assert!(describe(&root, &l).starts_with("an array of arrays of"));
+    // Three branches that are the type itself: each level triples the work, so it
+    // ends only because the levels are few (3^8 steps; at 32 it would not end).
+    let triple = json!({"anyOf": [{"$ref": "#"}, {"$ref": "#"}, {"$ref": "#"}, {"type": "null"}]});
+    assert_eq!(schema_at(&triple, "/missing"), None);
+    assert!(!is_secret(&triple, &triple));
+    assert!(property_names(&triple, &triple).is_empty());
+    assert!(describe(&triple, &triple).contains("null"));
     let looped = json!({"anyOf": [{"$ref": "#"}, {"type": "null"}]});
     assert_eq!(schema_at(&looped, "/missing"), None);
     assert!(!is_secret(&looped, &looped));
