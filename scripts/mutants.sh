@@ -4,6 +4,13 @@
 #   scripts/mutants.sh sdk     [cargo-mutants options]  # the SDK, by the SDK's and testkit's tests alone
 #   scripts/mutants.sh sdk-lib [cargo-mutants options]  # the SDK, by its library's unit tests (a fast first pass)
 #   scripts/mutants.sh email   [cargo-mutants options]  # the Email connector, by its own tests
+#   scripts/mutants.sh email-lib [cargo-mutants options] # the Email connector, by its library's unit tests
+#   scripts/mutants.sh email-areas DIR                   # what DIR's run missed, by each area's test binaries
+#
+# The Email connector in two stages, on a sample (its whole suite takes minutes a mutant):
+#
+#   scripts/mutants.sh email-lib -o target/mutants-email --shard 0/32 --sharding round-robin
+#   scripts/mutants.sh email-areas target/mutants-email
 #
 # The whole SDK in two stages (about 5 s a mutant, then about 25 s for each survivor):
 #
@@ -59,12 +66,56 @@ case "$what" in
       --baseline skip --timeout 15 --build-timeout 900 "${files[@]}" "$@" -- --lib
     ;;
   email)
+    # The whole suite runs its test binaries one after another (each starts its own
+    # Postfix and Dovecot, shared by its tests; nextest's process per test would start
+    # them per test). Narrow the tests for a file with `-- --lib --test NAME ...`: what
+    # a subset catches, the whole suite catches too. No baseline: CI runs the suite.
     scripts/install-deps.sh
     exec cargo mutants -p email-connector --test-package email-connector \
-      --timeout-multiplier 3 "$@"
+      --baseline skip --timeout 300 --build-timeout 900 "$@"
+    ;;
+  email-areas)
+    # Each survivor of DIR's run, against the test binaries of its area (the files a
+    # mutant is in decide the area). What a subset catches the whole suite catches too,
+    # so a figure from here is a lower bound; each area's run is in DIR/areas/NAME.
+    dir="${1:?usage: scripts/mutants.sh email-areas DIR}"
+    survivors="$dir/mutants.out/missed.txt"
+    all="$dir/all-mutants.txt"
+    cargo mutants -p email-connector --list > "$all"
+    area() { # name, file pattern (extended regex), test binaries...
+      local name=$1 re=$2; shift 2
+      local out="$dir/areas/$name"
+      mkdir -p "$out/mutants.out"
+      grep -E "^connectors/email/src/($re):" "$survivors" > "$out/set.txt" || true
+      [ -s "$out/set.txt" ] || return 0
+      # --iterate skips what previously_caught.txt lists: everything but this set.
+      grep -Fxvf "$out/set.txt" "$all" > "$out/mutants.out/previously_caught.txt"
+      local tests=()
+      for t in "$@"; do tests+=(--test "$t"); done
+      echo "== $name: $(wc -l < "$out/set.txt") mutants; tests: $*"
+      "$0" email -o "$out" --iterate -- "${tests[@]}" | tail -1 || true
+    }
+    area parse 'read/(fields|header|mime|uu|record)\.rs|filename\.rs' \
+      fidelity public_corpus hostile_corpus malformed round_trip attachment_modes raw_and_files behaviour_snapshots
+    area read 'read/(mod|flow|pass|commit|mailbox|state|config|follow|save)\.rs|connection\.rs|lib\.rs' \
+      after_read at_least_once read_selection state follow flag_changes folders folder_names read_interrupted \
+      pipelining hostile_imap bad_input raw_and_files interop_imap4d discover conformance gmail_raw oauth2_grants check
+    area send 'send/.*|protocol/smtp/.*' \
+      send_batch send_journal recipients recipient_limit templates smtp_outcomes all_refused attachment_files \
+      round_trip bad_input sent_copy_and_headers dsn dkim pipelining hostile_servers interop_exim \
+      streamed_results behaviour_snapshots server_down
+    area wire 'transport/.*|protocol/(imap|mutf7|mod)\.rs|check\.rs|checked\.rs|hints\.rs' \
+      hostile_servers hostile_imap server_down smtp_outcomes check signals interop_imap4d pipelining hints \
+      folder_names logging conformance discover read_selection after_read
+    area auth 'auth/.*|settings\.rs' \
+      oauth2 oauth2_grants token_endpoint_errors token_expiry check bad_input conformance
+    ;;
+  email-lib)
+    exec cargo mutants -p email-connector --test-package email-connector \
+      --baseline skip --timeout 30 --build-timeout 900 "$@" -- --lib
     ;;
   *)
-    echo "usage: scripts/mutants.sh sdk|sdk-lib|email [cargo-mutants options]" >&2
+    echo "usage: scripts/mutants.sh sdk|sdk-lib|email|email-lib|email-areas [cargo-mutants options]" >&2
     exit 2
     ;;
 esac

@@ -337,6 +337,15 @@ fn describe_within(root: &Value, schema: &Value, depth: u32) -> String {
         return "any JSON value".to_owned();
     }
     let schema = resolve(root, schema);
+    // `false` or `{"not": {}}`: a place that takes no value at all.
+    let nothing = |s: &Value| s == &Value::Bool(false);
+    if nothing(schema)
+        || schema
+            .get("not")
+            .is_some_and(|n| n == &Value::Bool(true) || n.as_object().is_some_and(|o| o.is_empty()))
+    {
+        return "nothing (leave it out)".to_owned();
+    }
     if schema.get("x-secret") == Some(&Value::Bool(true)) {
         return r#"a secret: a string, {"env": "NAME"} or {"file": "PATH"}"#.to_owned();
     }

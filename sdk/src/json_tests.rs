@@ -23,6 +23,18 @@ fn canonical_sorts_nested_keys() {
 #[test]
 fn describes_common_shapes() {
     let root = json!({"$defs": {"P": {"type": "integer", "minimum": 1, "maximum": 65535}}});
+    // A place that takes no value is not "any JSON value".
+    for nothing in [json!(false), json!({"not": {}}), json!({"not": true})] {
+        assert_eq!(
+            describe(&root, &nothing),
+            "nothing (leave it out)",
+            "{nothing}"
+        );
+    }
+    assert_eq!(
+        describe(&root, &json!({"not": {"type": "string"}})),
+        "any JSON value"
+    );
     assert_eq!(
         describe(&root, &json!({"$ref": "#/$defs/P"})),
         "an integer from 1 to 65535"
@@ -130,6 +142,38 @@ fn links_keep_their_text_and_other_brackets_stay() {
     assert_eq!(unlink("[`]"), "[`]");
     assert_eq!(unlink("[`x`] [plain] [open"), "`x` [plain] [open");
     assert_eq!(unlink("[t](no close"), "[t](no close");
+    // A link inside a bracket: the outer bracket stays, the link keeps its text.
+    assert_eq!(unlink("[a [b](c)"), "[a b");
+}
+
+#[test]
+fn only_descriptions_are_polished_and_only_enum_branches_lend_theirs() {
+    // A pattern with brackets and a default with line breaks are data, not prose; an
+    // `allOf` part is not an enum variant, so its description stays its own.
+    let mut schema = json!({
+        "properties": {
+            "id": {"type": "string", "pattern": "^[a-z](-[a-z])*$", "default": "a\nb"},
+            "note": {"type": "string", "default": "line one\nline two", "description": "A\nnote."}
+        },
+        "allOf": [{"description": "Shared.", "properties": {"x": {"type": "string"}}}],
+        "oneOf": [{"description": "Basic.", "properties": {"y": {"type": "string"}}}]
+    });
+    unwrap_descriptions(&mut schema);
+    assert_eq!(schema["properties"]["id"]["pattern"], "^[a-z](-[a-z])*$");
+    assert_eq!(
+        schema["properties"]["note"]["default"],
+        "line one\nline two"
+    );
+    assert_eq!(schema["properties"]["note"]["description"], "A note.");
+    assert!(
+        schema["allOf"][0]["properties"]["x"]
+            .get("description")
+            .is_none()
+    );
+    assert_eq!(
+        schema["oneOf"][0]["properties"]["y"]["description"],
+        "Basic."
+    );
 }
 
 #[test]
@@ -206,6 +250,28 @@ fn a_type_that_is_a_branch_or_an_item_of_itself_ends() {
     let looped = json!({"anyOf": [{"$ref": "#"}, {"type": "null"}]});
     assert_eq!(schema_at(&looped, "/missing"), None);
     assert!(!is_secret(&looped, &looped));
+}
+
+#[test]
+fn branches_are_followed_eight_deep_and_no_deeper() {
+    // The leaf sits `n` branches down: found at 8, not looked for at 9 (the input
+    // never sets this depth: the schema is ours, but a generated one can be deep).
+    let nested = |n: usize| {
+        let mut s = json!({"x-secret": true, "properties": {"deep": {"type": "string"}}});
+        for _ in 0..n {
+            s = json!({"anyOf": [s]});
+        }
+        s
+    };
+    let (eight, nine) = (nested(8), nested(9));
+    assert!(is_secret(&eight, &eight));
+    assert!(!is_secret(&nine, &nine));
+    assert_eq!(property_names(&eight, &eight), ["deep"]);
+    assert!(property_names(&nine, &nine).is_empty());
+    assert_eq!(schema_at(&eight, "/deep"), Some(&json!({"type": "string"})));
+    assert_eq!(schema_at(&nine, "/deep"), None);
+    assert!(describe(&eight, &eight).contains("a secret"));
+    assert!(!describe(&nine, &nine).contains("a secret"));
 }
 
 #[test]

@@ -212,4 +212,48 @@ mod tests {
             assert!(s["properties"]["result"].get("$defs").is_none());
         }
     }
+
+    fn activity(name: &str, role: Role) -> ActivityManifest {
+        let info = ActivityInfo {
+            name: "",
+            description: "Does a thing.",
+            discovery: false,
+        };
+        ActivityManifest {
+            name: name.to_owned(),
+            ..ActivityManifest::new(info, role, json!({}))
+        }
+    }
+
+    #[test]
+    fn activities_are_found_by_name_and_only_a_real_state_gets_a_schema() {
+        let manifest = Manifest {
+            name: "k".into(),
+            version: "1.0.0".into(),
+            description: "A connector.".into(),
+            connection: json!({}),
+            activities: vec![
+                activity("read", Role::Source),
+                activity("send", Role::Target),
+            ],
+        };
+        assert_eq!(
+            manifest.activity("send").map(|a| a.role),
+            Some(Role::Target)
+        );
+        assert_eq!(
+            manifest.activity("read").map(|a| a.role),
+            Some(Role::Source)
+        );
+        assert!(manifest.activity("other").is_none());
+        assert_eq!(manifest.to_value()["activities"][1]["name"], "send");
+
+        let stateless = activity("read", Role::Source).with_state::<()>();
+        assert_eq!(stateless.state, None, "`()` is no state");
+        let kept = activity("read", Role::Source).with_state::<u64>();
+        assert_eq!(
+            kept.state.as_ref().and_then(|s| s.get("type")),
+            Some(&json!("integer"))
+        );
+    }
 }

@@ -185,6 +185,46 @@ mod tests {
         assert!((2..=4).contains(&calls), "{calls} calls");
     }
 
+    #[tokio::test(flavor = "current_thread")]
+    async fn attempts_are_counted_and_an_error_that_is_not_retryable_ends_at_once() {
+        let p = Backoff::new(Duration::from_millis(1)).attempts(3);
+        let mut calls = 0;
+        let r: Result<()> = p
+            .retry(|| {
+                calls += 1;
+                async { Err(Error::connect("down")) }
+            })
+            .await;
+        assert_eq!(r.expect_err("fails").kind(), crate::ErrorKind::Connect);
+        assert_eq!(calls, 3, "three attempts in all");
+
+        let mut calls = 0;
+        let r: Result<()> = p
+            .retry(|| {
+                calls += 1;
+                async { Err(Error::auth("wrong password")) }
+            })
+            .await;
+        assert_eq!(r.expect_err("fails").kind(), crate::ErrorKind::Auth);
+        assert_eq!(calls, 1, "an auth error is not retried");
+
+        let mut calls = 0;
+        let r = p
+            .retry(|| {
+                calls += 1;
+                let n = calls;
+                async move {
+                    if n < 3 {
+                        Err(Error::timeout("slow"))
+                    } else {
+                        Ok(n)
+                    }
+                }
+            })
+            .await;
+        assert_eq!(r.expect("third attempt succeeds"), 3);
+    }
+
     #[test]
     fn http_statuses_map_to_kinds_and_retry_after_is_kept_in_the_body() {
         let e = Error::from_http(503, Some("7"), "busy");

@@ -319,5 +319,7 @@ mod tests {
         let s = Secret::new("canary-7f3a");
         let all = format!("{s} {s:?} {:?} {}", Some(&s), serde_json::json!({ "p": s }));
         assert!(!all.contains("canary"), "{all}");
+        // It still says there is a secret, so a log shows that one was set.
+        assert_eq!(all, r#"*** Secret(***) Some(Secret(***)) {"p":"***"}"#);
     }
 }

@@ -102,3 +102,26 @@ impl Write for Lines {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn results_are_written_as_lines_and_read_back_in_order() {
+        let (out, lines) = results::<Value>(3);
+        assert!(lines.values().is_empty());
+        out.send(2, serde_json::json!({"id": "c"})).expect("third");
+        out.send(0, serde_json::json!({"id": "a"})).expect("first");
+        assert_eq!(
+            lines.values(),
+            [
+                serde_json::json!({"index": 2, "id": "c"}),
+                serde_json::json!({"index": 0, "id": "a"}),
+            ]
+        );
+        let mut raw = lines.clone();
+        assert_eq!(raw.write(b"{\"more\":1}\n").expect("write"), 11);
+        assert_eq!(lines.values().len(), 3);
+    }
+}

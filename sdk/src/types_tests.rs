@@ -178,6 +178,14 @@ fn email_addresses_are_checked_and_keep_their_text() {
     }
     let local = format!("{}@example.com", "a".repeat(64));
     assert!(local.parse::<EmailAddress>().is_ok());
+    // The longest address RFC 5321 allows (64 + 1 + 189 = 254) is taken; one more
+    // character in the domain is refused.
+    let domain = format!("{}.{}.{}", "b".repeat(63), "c".repeat(63), "d".repeat(61));
+    let longest = format!("{}@{domain}", "a".repeat(64));
+    assert_eq!(longest.len(), 254);
+    assert!(longest.parse::<EmailAddress>().is_ok(), "{longest}");
+    let over = format!("{}@{domain}e", "a".repeat(64));
+    assert!(over.parse::<EmailAddress>().is_err(), "{over}");
     let e = serde_json::from_value::<EmailAddress>(serde_json::json!(7)).expect_err("number");
     assert!(e.to_string().contains("an email address like"), "{e}");
 }

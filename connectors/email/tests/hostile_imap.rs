@@ -120,10 +120,12 @@ fn a_refused_store_fails_the_run_after_the_records_were_delivered() {
     assert_ne!(code(&out), 0, "a refused commit was taken for success");
     let error = last_error(&out);
     assert_eq!(error["kind"], "rejected", "{error}");
+    // It names the server and what was refused, in the server's words.
+    let says = format!("IMAP 127.0.0.1:{}: ", server.port());
     assert!(
         error["message"]
             .as_str()
-            .is_some_and(|m| m.contains("read-only")),
+            .is_some_and(|m| m.starts_with(&says) && m.contains("read-only")),
         "{error}"
     );
 }

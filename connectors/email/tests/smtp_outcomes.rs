@@ -20,11 +20,28 @@ enum AfterData {
     Silent,
     /// Close the connection.
     HangUp,
+    /// Send a reply a byte at a time, never finishing it (each byte resets a read
+    /// timeout; only a bound on the whole answer ends the wait).
+    Trickle,
+}
+
+fn say(out: &mut TcpStream, s: &str) -> std::io::Result<()> {
+    out.write_all(s.as_bytes())
+}
+
+/// A reply that never ends, a byte every 300 ms for 30 s.
+fn trickle(out: &mut TcpStream) {
+    for _ in 0..100 {
+        if out.write_all(b"2").is_err() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
 }
 
 /// A scripted SMTP server on loopback that takes any message and then misbehaves.
 /// Returns its port and how many messages it received in full.
-fn server(after: AfterData) -> (u16, Arc<AtomicUsize>) {
+fn server(after: AfterData, chunking: bool) -> (u16, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
     let received = Arc::new(AtomicUsize::new(0));
@@ -32,17 +49,16 @@ fn server(after: AfterData) -> (u16, Arc<AtomicUsize>) {
     std::thread::spawn(move || {
         for stream in listener.incoming().take(16).flatten() {
             let count = Arc::clone(&count);
-            std::thread::spawn(move || session(stream, after, &count));
+            std::thread::spawn(move || session(stream, after, chunking, &count));
         }
     });
     (port, received)
 }
 
-fn session(stream: TcpStream, after: AfterData, received: &AtomicUsize) {
+fn session(stream: TcpStream, after: AfterData, chunking: bool, received: &AtomicUsize) {
     let mut out = stream.try_clone().expect("clone");
     let mut lines = BufReader::new(stream);
-    let mut say = |s: &str| out.write_all(s.as_bytes());
-    if say("220 hostile ESMTP\r\n").is_err() {
+    if say(&mut out, "220 hostile ESMTP\r\n").is_err() {
         return;
     }
     let mut line = String::new();
@@ -53,9 +69,35 @@ fn session(stream: TcpStream, after: AfterData, received: &AtomicUsize) {
         }
         let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
         let reply = match verb.as_str() {
+            "EHLO" if chunking => {
+                "250-hostile\r\n250-PIPELINING\r\n250-CHUNKING\r\n250 8BITMIME\r\n"
+            }
             "EHLO" => "250-hostile\r\n250 8BITMIME\r\n",
+            // MAIL, RCPT and `BDAT n LAST` with the message come in one flight: take it
+            // all, answer nothing.
+            "MAIL" | "RCPT" if chunking => continue,
+            "BDAT" => {
+                let size: usize = line
+                    .split_whitespace()
+                    .nth(1)
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(0);
+                let mut chunk = vec![0; size];
+                if std::io::Read::read_exact(&mut lines, &mut chunk).is_err() {
+                    return;
+                }
+                received.fetch_add(1, Ordering::SeqCst);
+                match after {
+                    AfterData::Silent => {
+                        std::thread::sleep(Duration::from_secs(30));
+                        return;
+                    }
+                    AfterData::HangUp => return,
+                    AfterData::Trickle => return trickle(&mut out),
+                }
+            }
             "DATA" => {
-                let _ = say("354 go on\r\n");
+                let _ = say(&mut out, "354 go on\r\n");
                 // The message, up to the lone dot.
                 loop {
                     line.clear();
@@ -73,23 +115,28 @@ fn session(stream: TcpStream, after: AfterData, received: &AtomicUsize) {
                         return;
                     }
                     AfterData::HangUp => return,
+                    AfterData::Trickle => return trickle(&mut out),
                 }
             }
             "QUIT" => {
-                let _ = say("221 bye\r\n");
+                let _ = say(&mut out, "221 bye\r\n");
                 return;
             }
             _ => "250 ok\r\n",
         };
-        if say(reply).is_err() {
+        if say(&mut out, reply).is_err() {
             return;
         }
     }
 }
 
 fn check_unknown(after: AfterData) -> Duration {
+    check_unknown_with(after, false, "x")
+}
+
+fn check_unknown_with(after: AfterData, chunking: bool, text: &str) -> Duration {
     let fx = Fixture::new();
-    let (port, received) = server(after);
+    let (port, received) = server(after, chunking);
     let mut settings = fx.settings();
     settings["smtp"] =
         json!({"host": "127.0.0.1", "port": port, "security": "none", "auth": {"type": "none"}});
@@ -98,7 +145,7 @@ fn check_unknown(after: AfterData) -> Duration {
     let out = fx.send_via(
         &settings,
         json!({"final_reply_timeout_secs": 3, "max_retries": 3, "retry_backoff_ms": 10}),
-        json!({"from": fx.peer.address, "to": [fx.user.address], "subject": "once", "text": "x"}),
+        json!({"from": fx.peer.address, "to": [fx.user.address], "subject": "once", "text": text}),
     );
     let took = started.elapsed();
     assert_eq!(code(&out), 1, "{}", stderr(&out));
@@ -126,6 +173,34 @@ fn a_server_silent_after_the_data_leaves_the_outcome_unknown_not_resent() {
     // It waits the final-reply timeout (3 s here), not the I/O timeout (2 s).
     let took = check_unknown(AfterData::Silent);
     assert!(took >= Duration::from_secs(3), "waited {took:?}");
+}
+
+/// Sends a 200 KB message (out in well under a second) with DATA and with one
+/// pipelined `BDAT` flight to a server that behaves as `after` says once it has it, and
+/// checks that the outcome is known to be unknown long before the server gives up (30 s).
+fn gives_up_in_time_either_way(after: AfterData) {
+    let text = "a line of text that is long enough to add up quickly\n".repeat(4_000);
+    for chunking in [false, true] {
+        let took = check_unknown_with(after, chunking, &text);
+        assert!(
+            took < Duration::from_secs(20),
+            "chunking {chunking}: waited {took:?}"
+        );
+    }
+}
+
+#[test]
+fn the_wait_for_a_silent_server_grows_with_the_message_only_by_its_writing_time() {
+    // The I/O timeout plus the final-reply timeout (5 s here), not minutes.
+    gives_up_in_time_either_way(AfterData::Silent);
+}
+
+#[test]
+fn a_reply_that_trickles_in_for_ever_is_cut_off_by_the_bound_on_the_whole_answer() {
+    // A byte every 300 ms keeps each read alive; the answer as a whole gets the I/O
+    // timeout plus the message's writing time (2 s here), or the final-reply timeout
+    // for the data's reply.
+    gives_up_in_time_either_way(AfterData::Trickle);
 }
 
 #[test]

@@ -20,6 +20,15 @@ fn help_lists_the_activities_with_examples_under_the_programs_name() {
         "{text}"
     );
     assert!(text.contains("130/143 stopped by a signal"), "{text}");
+    // Each activity's line carries its description (one sentence each here), aligned.
+    assert!(
+        text.contains("\n  read (source)    Reads a JSON Lines file from the last committed offset, one record per line, and commits by recording the offset after the last delivered line.\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\n  append (target)  Appends each request's `data` as one JSON line, all in one write, then reports where each line went.\n"),
+        "{text}"
+    );
 }
 
 #[test]

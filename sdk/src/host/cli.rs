@@ -244,3 +244,43 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn help_gives_each_activity_the_first_sentence_of_its_description() {
+        assert_eq!(first_sentence("Reads mail. Marks it read."), "Reads mail.");
+        assert_eq!(first_sentence("Sends mail\nover SMTP. More."), "Sends mail");
+        assert_eq!(first_sentence("No full stop"), "No full stop");
+        assert_eq!(
+            first_sentence("Version 1.2 is read. Then"),
+            "Version 1.2 is read."
+        );
+        let activities = [
+            ActivityHelp {
+                name: "read",
+                role: crate::Role::Source,
+                description: "Reads mail. Marks it read.",
+            },
+            ActivityHelp {
+                name: "send-all",
+                role: crate::Role::Target,
+                description: "Sends mail.",
+            },
+        ];
+        let help = after_help("mail", &activities);
+        assert!(
+            help.starts_with(
+                "Activities:\n  read (source)      Reads mail.\n  send-all (target)  Sends mail.\n\nExamples:\n"
+            ),
+            "{help}"
+        );
+        assert!(help.contains("  mail run read --connection conn.json --config read.json --state read-state.json\n"), "{help}");
+        assert!(
+            help.contains("  mail run send-all --connection conn.json --input requests.jsonl\n"),
+            "{help}"
+        );
+    }
+}

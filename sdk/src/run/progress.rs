@@ -32,7 +32,23 @@ impl Progress {
         unit: &'static str,
         every: Duration,
     ) -> Self {
-        if std::io::stderr().is_terminal() {
+        Self::start_on(
+            meter,
+            activity,
+            unit,
+            every,
+            std::io::stderr().is_terminal(),
+        )
+    }
+
+    fn start_on(
+        meter: Arc<Meter>,
+        activity: &'static str,
+        unit: &'static str,
+        every: Duration,
+        terminal: bool,
+    ) -> Self {
+        if terminal {
             let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr_with_hz(4));
             if let Ok(style) = ProgressStyle::with_template("{spinner} {msg}") {
                 bar.set_style(style);
@@ -160,6 +176,63 @@ pub(crate) fn peak_rss_bytes() -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Log lines written while it is the thread's subscriber.
+    #[derive(Clone, Default)]
+    struct Logged(Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Logged {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("lock").extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Logged {
+        fn progress_events(&self) -> usize {
+            let text = String::from_utf8_lossy(&self.0.lock().expect("lock")).into_owned();
+            text.lines().filter(|l| l.contains("progress: ")).count()
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn off_a_terminal_progress_is_logged_until_the_run_finishes() {
+        let logged = Logged::default();
+        let writer = logged.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let meter = Arc::new(Meter::default());
+        meter.item(10, false);
+        let progress =
+            Progress::start_on(meter, "read", "records", Duration::from_millis(20), false);
+        tokio::time::sleep(Duration::from_millis(110)).await;
+        let before = logged.progress_events();
+        assert!(
+            before >= 2,
+            "{before} progress events in 110 ms, one every 20 ms"
+        );
+        progress.finish();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(logged.progress_events(), before, "none after finish");
+
+        // Every zero: never.
+        let quiet = Progress::start_on(
+            Arc::new(Meter::default()),
+            "read",
+            "records",
+            Duration::ZERO,
+            false,
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        quiet.finish();
+        assert_eq!(logged.progress_events(), before);
+    }
 
     #[test]
     fn the_progress_line_reads_well() {

@@ -130,3 +130,158 @@ fn between<'a>(s: &'a str, start: &str, end: &str) -> Option<&'a str> {
     let rest = s.strip_prefix(start)?;
     rest.find(end).map(|i| &rest[..i])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn schema() -> Value {
+        json!({
+            "type": "object",
+            "properties": {
+                "name": {"type": "string"},
+                "auth": {
+                    "type": "object",
+                    "properties": {
+                        "user": {"type": "string"},
+                        "password": {"type": "string", "x-secret": true},
+                        "realm": {"type": "string"}
+                    }
+                },
+                "count": {"type": "integer", "minimum": 1}
+            }
+        })
+    }
+
+    fn at(e: &Error) -> (Option<&str>, &str) {
+        (e.path(), e.message())
+    }
+
+    #[test]
+    fn missing_and_unknown_fields_name_their_path_and_what_fits() {
+        let value = json!({"auth": {}});
+        let e = explain(&schema(), &value, "/auth", "missing field `user`");
+        assert_eq!(
+            at(&e),
+            (
+                Some("/auth/user"),
+                "missing required field, expected a string"
+            )
+        );
+        // serde names the unknown key in the path or not: the same error either way.
+        let value = json!({"auth": {"usr": "a"}});
+        for pointer in ["/auth", "/auth/usr"] {
+            let e = explain(
+                &schema(),
+                &value,
+                pointer,
+                "unknown field `usr`, expected one of `user`",
+            );
+            assert_eq!(
+                at(&e),
+                (
+                    Some("/auth/usr"),
+                    "unknown field, expected one of: password, realm, user"
+                ),
+                "{pointer}"
+            );
+        }
+        // Where the schema knows no names, none are listed.
+        let e = explain(&json!({}), &value, "/auth", "unknown field `usr`");
+        assert_eq!(at(&e), (Some("/auth/usr"), "unknown field"));
+    }
+
+    #[test]
+    fn a_wrong_form_is_described_by_the_schema_and_shown_unless_secret() {
+        let value = json!({"count": "many", "auth": {"password": 12}});
+        let e = explain(
+            &schema(),
+            &value,
+            "/count",
+            "invalid type: string \"many\", expected u32",
+        );
+        assert_eq!(
+            at(&e),
+            (
+                Some("/count"),
+                "expected an integer of at least 1, got \"many\""
+            )
+        );
+        let e = explain(
+            &schema(),
+            &value,
+            "/auth/password",
+            "invalid type: integer `12`, expected a string",
+        );
+        assert_eq!(
+            at(&e),
+            (
+                Some("/auth/password"),
+                "expected a secret: a string, {\"env\": \"NAME\"} or {\"file\": \"PATH\"}, got a number"
+            )
+        );
+        // Not a structural message: serde's (or the type's own) words are kept.
+        let e = explain(&schema(), &value, "/count", "too many for this server");
+        assert_eq!(at(&e), (Some("/count"), "too many for this server"));
+    }
+
+    #[test]
+    fn a_message_that_quotes_one_child_points_at_it() {
+        // Serde stops at an internally tagged enum; the message quotes the bad value.
+        let value = json!({
+            "auth": {"user": "ops", "realm": "corp", "password": {"env": "NO_SUCH"}, "ca": {"file": "/etc/ca.pem"}},
+            "meta": {"k": "unrelated"}
+        });
+        // It is followed down through an object that holds it.
+        let e = explain(&schema(), &value, "", "no user `ops` in this directory");
+        assert_eq!(e.path(), Some("/auth/user"));
+        // A one-key reference is a leaf: the path stops at it.
+        let e = explain(
+            &schema(),
+            &value,
+            "/auth",
+            "environment variable `NO_SUCH` is not set",
+        );
+        assert_eq!(e.path(), Some("/auth/password"));
+        let e = explain(&schema(), &value, "/auth", "cannot read `/etc/ca.pem`");
+        assert_eq!(e.path(), Some("/auth/ca"));
+        // A place the schema marks secret is never walked into.
+        let e = explain(&schema(), &value, "/auth/password", "`NO_SUCH` is not set");
+        assert_eq!(e.path(), Some("/auth/password"));
+        // Two children quoted, or a one-letter value: no guess.
+        let e = explain(
+            &schema(),
+            &value,
+            "/auth",
+            "neither `ops` nor `corp` will do",
+        );
+        assert_eq!(e.path(), Some("/auth"));
+        let value = json!({"auth": {"user": "o"}});
+        let e = explain(&schema(), &value, "/auth", "no user `o`");
+        assert_eq!(e.path(), Some("/auth"));
+        // A structural message with no schema for the place: serde's expectation, the
+        // value by its type only.
+        let value = json!({"other": {"x": "secretish"}});
+        let e = explain(
+            &schema(),
+            &value,
+            "/other",
+            "invalid type: string \"secretish\", expected a number",
+        );
+        assert_eq!(
+            at(&e),
+            (Some("/other/x"), "expected a number, got a string")
+        );
+    }
+
+    #[test]
+    fn pointers_escape_their_keys() {
+        assert_eq!(escape_pointer("a/b~c"), "a~1b~0c");
+        assert_eq!(
+            between("missing field `x` here", "missing field `", "`"),
+            Some("x")
+        );
+        assert_eq!(between("other", "missing field `", "`"), None);
+    }
+}

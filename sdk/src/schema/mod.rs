@@ -219,6 +219,54 @@ mod tests {
         assert!(e.message().contains("NO_SUCH_VAR_X1"), "{e}");
     }
 
+    fn nothing(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        false.into()
+    }
+
+    /// One number, as a one-item tuple whose schema says "no more items" with `false`.
+    #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+    struct Single(Vec<u32>);
+
+    impl schemars::JsonSchema for Single {
+        fn schema_name() -> std::borrow::Cow<'static, str> {
+            "Single".into()
+        }
+        fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+            schemars::json_schema!({"type": "array", "prefixItems": [{"type": "integer"}], "items": false})
+        }
+    }
+
+    #[crate::settings]
+    /// Settings with a field that takes no value and one that takes one number.
+    struct Closed {
+        /// Retired: any value is refused.
+        #[serde(default)]
+        #[schemars(schema_with = "nothing")]
+        retired: Option<u8>,
+        /// One number.
+        #[serde(default)]
+        single: Option<Single>,
+    }
+
+    #[test]
+    fn a_false_schema_is_an_unknown_field_only_where_it_stands_for_one() {
+        // A field that takes no value (schemars writes `{"not": {}}`) says so.
+        let e = from_value::<Closed>(&serde_json::json!({"retired": 1})).expect_err("refused");
+        assert_eq!(
+            (e.path(), e.message()),
+            (Some("/retired"), "expected nothing (leave it out), got 1")
+        );
+        // A `false` schema for items past a tuple's is no unknown field.
+        let e = from_value::<Closed>(&serde_json::json!({"single": [1, 2]})).expect_err("two");
+        assert_eq!(e.path(), Some("/single/1"), "{e}");
+        assert!(!e.message().contains("unknown field"), "{e}");
+        // An empty struct's `additionalProperties: false` is one.
+        let e =
+            from_value::<crate::NoConfig>(&serde_json::json!({"extra": 1})).expect_err("a field");
+        assert_eq!(e.path(), Some("/extra"), "{e}");
+        assert_eq!(e.message(), "unknown field: this object takes no fields");
+    }
+
     #[test]
     fn malformed_json_is_a_root_config_error() {
         let e = from_str::<T>("{\"port\": ").expect_err("must fail");

@@ -226,6 +226,38 @@ fn dates_current_and_obsolete() {
 }
 
 #[test]
+fn every_zone_rfc_5322_names_and_only_well_formed_offsets() {
+    // RFC 5322 section 4.3: the eight US zones, UT and GMT, military letters (-0000).
+    for (name, hours) in [
+        ("ut", 0),
+        ("utc", 0),
+        ("gmt", 0),
+        ("z", 0),
+        ("est", -5),
+        ("edt", -4),
+        ("cst", -6),
+        ("cdt", -5),
+        ("mst", -7),
+        ("mdt", -6),
+        ("pst", -8),
+        ("pdt", -7),
+        ("a", 0),
+        ("y", 0),
+    ] {
+        assert_eq!(named_zone(name), Some(hours * 3600), "{name}");
+    }
+    for not in ["j", "cet", "", "aa"] {
+        assert_eq!(named_zone(not), None, "{not}");
+    }
+    assert_eq!(offset("+0130"), Some(5400));
+    assert_eq!(offset("-600"), Some(-21_600));
+    // Too short or too long, a letter among the digits, minutes past 59.
+    for bad in ["+12", "+12345", "+1a30", "-0160"] {
+        assert_eq!(offset(bad), None, "{bad}");
+    }
+}
+
+#[test]
 fn obsolete_phrases_keep_their_dots_and_at_signs() {
     assert_eq!(
         pairs("Joe Q. Public <john.q.public@example.com>"),

@@ -173,8 +173,13 @@ mod tests {
         );
         let e = render(&t, &vars(json!({})), "/template").expect_err("out of fuel");
         assert_eq!(e.path(), Some("/template/subject"));
+        assert!(e.message().contains("does too much work"), "{e}");
         let t = template("{% if %}", "", "");
         let e = render(&t, &vars(json!({})), "").expect_err("syntax");
         assert_eq!(e.path(), Some("/subject"));
+        assert!(
+            e.message().starts_with("the template cannot be rendered: "),
+            "{e}"
+        );
     }
 }

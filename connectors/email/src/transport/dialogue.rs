@@ -322,7 +322,10 @@ mod tests {
         );
         smtp.server(b"354 End data with <CR><LF>.<CR><LF>\r\n");
         assert_eq!(smtp.data, Some((0, 0)));
-        smtp.client(b"Subject: x\r\n\r\nhello\r\n.\r\n");
+        // The data is counted (lines, bytes with their CRLFs), not traced.
+        smtp.client(b"Subject: x\r\n\r\nhello\r\n");
+        assert_eq!(smtp.data, Some((3, 21)));
+        smtp.client(b".\r\n");
         assert_eq!(
             (smtp.data, smtp.awaiting),
             (None, 1),

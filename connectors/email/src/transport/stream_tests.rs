@@ -157,3 +157,16 @@ fn read_ahead_hands_on_every_byte_in_order_whatever_the_read_sizes() {
         assert!(got == sent, "the bytes came out of order");
     });
 }
+
+#[test]
+fn a_stream_shows_its_protocol_peer_and_encryption_but_no_data() {
+    runtime().block_on(async {
+        let (stream, _server) = pair().await;
+        let shown = format!("{stream:?}");
+        assert!(
+            shown.starts_with("Stream { proto: Smtp, peer: 127.0.0.1:"),
+            "{shown}"
+        );
+        assert!(shown.ends_with(", tls: false, .. }"), "{shown}");
+    });
+}

@@ -316,6 +316,27 @@ mod tests {
     }
 
     #[test]
+    fn only_a_line_ending_in_braced_digits_announces_a_literal() {
+        assert_eq!(literal_size(b"* 1 FETCH (BODY[] {12}\r\n"), Some(Some(12)));
+        assert_eq!(literal_size(b"* 1 FETCH (BINARY[] ~{7}\n"), Some(Some(7)));
+        assert_eq!(literal_size(b"{99999999999999999999999}\r\n"), Some(None));
+        // Text that merely ends in braces is a line like any other.
+        for line in [
+            &b"* OK {}\r\n"[..],
+            b"* OK {1a}\r\n",
+            b"* OK {12} more\r\n",
+            b"{12}",
+        ] {
+            assert_eq!(
+                literal_size(line),
+                None,
+                "{}",
+                String::from_utf8_lossy(line)
+            );
+        }
+    }
+
+    #[test]
     fn literal_bytes_are_passed_over_whatever_they_hold() {
         let (mut s, watch) = scan();
         // A literal holding what looks like a completion and a huge announcement.
