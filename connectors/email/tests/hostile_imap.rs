@@ -147,6 +147,22 @@ fn a_refused_search_is_not_an_empty_mailbox() {
 }
 
 #[test]
+fn a_select_rejected_as_malformed_is_the_server_s_problem_not_the_folder_setting() {
+    // `NO` to SELECT means no such folder (a config error naming `/folder`); `BAD` is
+    // a protocol error, retried by the platform like any other, not the user's to fix.
+    let server = ScriptedImap::start(vec![message("one")], |c| {
+        (c.name == "SELECT")
+            .then(|| Answer::Bytes(format!("{} BAD [SERVERBUG] try again\r\n", c.tag).into_bytes()))
+    });
+    let (out, _) = read(&server, json!({}), &[]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let error = last_error(&out);
+    assert_eq!(error["kind"], "protocol", "{error}");
+    assert!(error["path"].is_null(), "{error}");
+    assert!(stores(&server).is_empty());
+}
+
+#[test]
 fn a_literal_announced_as_half_a_gigabyte_is_refused_before_it_is_allocated() {
     let server = ScriptedImap::start(vec![message("one")], |c| {
         (c.name == "UID FETCH" && c.line.contains("BODY"))

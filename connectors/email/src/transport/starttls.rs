@@ -147,3 +147,62 @@ async fn read_line(stream: &mut Stream, what: &str) -> Result<String> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::stream::Inner;
+    use std::io::Write as _;
+    use std::time::Duration;
+
+    /// A stream to a loopback peer that has already sent `said`.
+    async fn peer_saying(said: Vec<u8>) -> Stream {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let client = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let (mut server, _) = listener.accept().expect("accept");
+        std::thread::spawn(move || {
+            let _ = server.write_all(&said);
+            std::thread::sleep(Duration::from_secs(2));
+        });
+        Stream::new(
+            Inner::Plain(client),
+            Proto::Imap,
+            Duration::from_secs(5),
+            addr,
+        )
+    }
+
+    /// Untagged lines of `total` bytes in all, each at most 1,000.
+    fn untagged(total: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        while out.len() < total {
+            let len = (total - out.len()).min(1_000);
+            let mut line = vec![b'x'; len];
+            line[..2].copy_from_slice(b"* ");
+            line[len - 2..].copy_from_slice(b"\r\n");
+            out.extend_from_slice(&line);
+        }
+        out
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_reply_before_starttls_may_be_64_kib_and_no_more() {
+        for (untagged_bytes, refused) in [(MAX_REPLY, false), (MAX_REPLY + 1, true)] {
+            let mut said = untagged(untagged_bytes);
+            said.extend_from_slice(b"a1 OK Begin TLS negotiation now\r\n");
+            let mut stream = peer_saying(said).await;
+            let reply = command(&mut stream, "IMAP test", "a1", "STARTTLS").await;
+            match reply {
+                Err(e) => assert!(
+                    refused && e.to_string().contains("reply to STARTTLS too long"),
+                    "{untagged_bytes}: {e}"
+                ),
+                Ok(all) => assert!(
+                    !refused && all.ends_with("a1 OK Begin TLS negotiation now\r\n"),
+                    "{untagged_bytes}"
+                ),
+            }
+        }
+    }
+}
