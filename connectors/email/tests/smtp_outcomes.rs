@@ -29,6 +29,15 @@ fn say(out: &mut TcpStream, s: &str) -> std::io::Result<()> {
     out.write_all(s.as_bytes())
 }
 
+/// What the server does once it has the whole message.
+fn misbehave(after: AfterData, out: &mut TcpStream) {
+    match after {
+        AfterData::Silent => std::thread::sleep(Duration::from_secs(30)),
+        AfterData::HangUp => {}
+        AfterData::Trickle => trickle(out),
+    }
+}
+
 /// A reply that never ends, a byte every 300 ms for 30 s.
 fn trickle(out: &mut TcpStream) {
     for _ in 0..100 {
@@ -87,14 +96,7 @@ fn session(stream: TcpStream, after: AfterData, chunking: bool, received: &Atomi
                     return;
                 }
                 received.fetch_add(1, Ordering::SeqCst);
-                match after {
-                    AfterData::Silent => {
-                        std::thread::sleep(Duration::from_secs(30));
-                        return;
-                    }
-                    AfterData::HangUp => return,
-                    AfterData::Trickle => return trickle(&mut out),
-                }
+                return misbehave(after, &mut out);
             }
             "DATA" => {
                 let _ = say(&mut out, "354 go on\r\n");
@@ -109,14 +111,7 @@ fn session(stream: TcpStream, after: AfterData, chunking: bool, received: &Atomi
                     }
                 }
                 received.fetch_add(1, Ordering::SeqCst);
-                match after {
-                    AfterData::Silent => {
-                        std::thread::sleep(Duration::from_secs(30));
-                        return;
-                    }
-                    AfterData::HangUp => return,
-                    AfterData::Trickle => return trickle(&mut out),
-                }
+                return misbehave(after, &mut out);
             }
             "QUIT" => {
                 let _ = say(&mut out, "221 bye\r\n");
