@@ -7,7 +7,8 @@
 //! ```
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -65,6 +66,37 @@ pub fn stdout_lines(out: &Output) -> Vec<Value> {
         .collect()
 }
 
+/// Starts `command` like [`Command::spawn`], but waits out "Text file busy".
+///
+/// A test that writes a program (a wrapper script, a fake connector) and then runs
+/// it races every other test thread of its process that starts a program at the
+/// same moment: the forked child holds the writer's descriptor until it `exec`s,
+/// and Linux refuses to run a file open for writing (`ETXTBSY`). The window is
+/// microseconds, so this tries again for up to a second; any other error, or a
+/// file still busy after that, is returned as it is.
+///
+/// ```
+/// let child = connector_testkit::cli::spawn(std::process::Command::new("true").stdout(std::process::Stdio::null()));
+/// assert!(child.unwrap().wait().unwrap().success());
+/// ```
+///
+/// # Errors
+/// What [`Command::spawn`] returns, once the file is not busy or a second has passed.
+pub fn spawn(command: &mut Command) -> std::io::Result<Child> {
+    let deadline = Instant::now() + Duration::from_secs(1);
+    loop {
+        match command.spawn() {
+            Err(e)
+                if e.kind() == std::io::ErrorKind::ExecutableFileBusy
+                    && Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Runs `command` as a consumer that goes away early would (`… | head -n N`): reads
 /// `lines` lines of its stdout, closes the pipe, and waits for the program to end.
 /// Returns the lines read and the program's output (stdout holds nothing more).
@@ -80,12 +112,11 @@ pub fn stdout_lines(out: &Output) -> Vec<Value> {
 /// # Panics
 /// When the program cannot be started or its stdout read.
 pub fn close_after(command: &mut Command, lines: usize) -> (Vec<String>, Output) {
-    let mut child = command
+    command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
+        .stderr(Stdio::piped());
+    let mut child = spawn(command).unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
     let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
     let mut read = Vec::with_capacity(lines);
     for _ in 0..lines {
@@ -124,16 +155,15 @@ pub fn output_within(
 ) -> Output {
     use std::io::{Read, Write};
     use std::process::Stdio;
-    let mut child = command
+    command
         .stdin(if stdin.is_some() {
             Stdio::piped()
         } else {
             Stdio::null()
         })
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
+        .stderr(Stdio::piped());
+    let mut child = spawn(command).unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
     let feed = stdin.map(<[u8]>::to_vec).and_then(|bytes| {
         let mut pipe = child.stdin.take()?;
         Some(std::thread::spawn(move || {

@@ -125,7 +125,7 @@ impl ServiceBuilder {
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
-        let child = cmd.spawn().map_err(|source| ServiceError::Spawn {
+        let child = crate::cli::spawn(&mut cmd).map_err(|source| ServiceError::Spawn {
             program: program.clone(),
             source,
         })?;

@@ -30,6 +30,16 @@ fn broken(what: &str, dir: &Path) -> PathBuf {
     path
 }
 
+/// What `spec` prints, run through the wrapper (waiting out "Text file busy": the
+/// wrapper was just written, and another test may be forking).
+fn spec_of(program: PathBuf) -> std::process::Output {
+    connector_testkit::cli::output_within(
+        std::process::Command::new(program).arg("spec"),
+        None,
+        std::time::Duration::from_secs(30),
+    )
+}
+
 fn numbers_case() -> SourceCase {
     let dir = tempfile::tempdir().expect("dir");
     std::fs::write(dir.path().join("numbers.txt"), "10\n20\n30\n40\n").expect("write");
@@ -103,10 +113,7 @@ fn the_intact_fixture_passes_every_check() {
     // First record the snapshot, as a developer accepting it would.
     let s = suite("", work.path(), &snaps);
     std::fs::create_dir_all(&snaps).expect("snaps");
-    let spec = std::process::Command::new(broken("", work.path()))
-        .arg("spec")
-        .output()
-        .expect("spec");
+    let spec = spec_of(broken("", work.path()));
     std::fs::write(
         snaps.join("fixture_manifest.snap"),
         format!(
@@ -138,10 +145,7 @@ fn a_removed_activity_fails_backward_compatibility() {
     let work = tempfile::tempdir().expect("dir");
     let snaps = work.path().join("snaps");
     std::fs::create_dir_all(&snaps).expect("snaps");
-    let spec = std::process::Command::new(broken("", work.path()))
-        .arg("spec")
-        .output()
-        .expect("spec");
+    let spec = spec_of(broken("", work.path()));
     std::fs::write(snaps.join("fixture_manifest.published.json"), &spec.stdout).expect("published");
     for (what, needle) in [
         (
@@ -169,13 +173,7 @@ fn accepting_the_snapshot_does_not_silence_a_break() {
     let work = tempfile::tempdir().expect("dir");
     let snaps = work.path().join("snaps");
     std::fs::create_dir_all(&snaps).expect("snaps");
-    let spec = |what: &str| {
-        std::process::Command::new(broken(what, work.path()))
-            .arg("spec")
-            .output()
-            .expect("spec")
-            .stdout
-    };
+    let spec = |what: &str| spec_of(broken(what, work.path())).stdout;
     std::fs::write(snaps.join("fixture_manifest.published.json"), spec("")).expect("published");
     std::fs::write(
         snaps.join("fixture_manifest.snap"),

@@ -10,6 +10,8 @@ use connector_testkit::service::{Service, ServiceError};
 #[test]
 fn a_server_is_ready_when_it_listens_and_stopped_when_dropped() {
     let port = Service::free_port();
+    // It serves an empty directory of its own, not whatever the tests change.
+    let root = tempfile::tempdir().expect("a directory to serve");
     let server = Service::command("python3")
         .args([
             "-m",
@@ -17,15 +19,29 @@ fn a_server_is_ready_when_it_listens_and_stopped_when_dropped() {
             &port.to_string(),
             "--bind",
             "127.0.0.1",
+            "--directory",
+            root.path().to_str().expect("a UTF-8 path"),
         ])
         .port(port)
         .ready_within(Duration::from_secs(20))
         .start()
         .expect("python3's http.server starts");
-    let mut conn = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    conn.write_all(b"GET / HTTP/1.0\r\n\r\n").expect("write");
-    let mut answer = String::new();
-    conn.read_to_string(&mut answer).expect("read");
+    // Every failure says what the server printed (it failed once at the read, in a
+    // full test run, and could not be made to again).
+    let fail = |what: &str, e: std::io::Error| -> ! {
+        panic!(
+            "{what}: {e} ({:?})\nthe server printed:\n{}",
+            e.kind(),
+            server.logs()
+        )
+    };
+    let mut conn = TcpStream::connect(("127.0.0.1", port)).unwrap_or_else(|e| fail("connect", e));
+    conn.write_all(b"GET / HTTP/1.0\r\n\r\n")
+        .unwrap_or_else(|e| fail("write", e));
+    let mut answer = Vec::new();
+    conn.read_to_end(&mut answer)
+        .unwrap_or_else(|e| fail("read", e));
+    let answer = String::from_utf8_lossy(&answer);
     assert!(answer.starts_with("HTTP/1.0 200"), "{answer}");
     drop(server);
     std::thread::sleep(Duration::from_millis(200));

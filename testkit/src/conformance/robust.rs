@@ -178,14 +178,15 @@ impl Suite {
             let wd = Workdir::new();
             let conn = wd.json("signal-conn.json", &case.connection);
             let cfg = wd.json("signal-config.json", &case.config);
-            let mut child = Command::new(&self.binary)
-                .args(["run", &s.activity, "--connection", &conn, "--config", &cfg])
-                .args(self.state_args(&wd, &s.activity))
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .map_err(|e| format!("cannot start the connector: {e}"))?;
+            let mut child = crate::cli::spawn(
+                Command::new(&self.binary)
+                    .args(["run", &s.activity, "--connection", &conn, "--config", &cfg])
+                    .args(self.state_args(&wd, &s.activity))
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped()),
+            )
+            .map_err(|e| format!("cannot start the connector: {e}"))?;
             let mut stdout = BufReader::new(child.stdout.take().ok_or("no stdout")?);
             let mut first = String::new();
             let _ = stdout.read_line(&mut first);

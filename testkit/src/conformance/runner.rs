@@ -104,7 +104,7 @@ impl Run {
         } else {
             self.cmd.stdout(stdout_file.try_clone().expect("clone"));
         }
-        let mut child = match self.cmd.spawn() {
+        let mut child = match crate::cli::spawn(&mut self.cmd) {
             Ok(c) => c,
             Err(e) => {
                 return Output {
