@@ -8,7 +8,8 @@
 //! email-connector --bench email_bench`). `BENCH_RUNS` sets the runs per contender
 //! (default 5; medians are reported). The table is printed and written into
 //! `docs/src/performance.md`. `BENCH_ONLY=read` runs only the two reads against the
-//! ceiling and prints them (to try a change to the reader; nothing is written).
+//! ceiling and prints them (to try a change to the reader; nothing is written);
+//! `BENCH_WRAP` puts a command before the reader (`perf record -g -o read.data --`).
 //!
 //! - send: 1,000 messages as one batch over implicit TLS + AUTH on one session, with
 //!   PIPELINING and CHUNKING (the default) and without (how 0.1 sent), against Python's
@@ -534,7 +535,12 @@ fn write(dir: &Path, name: &str, value: &Value) {
 fn run_read(w: &Path, conn: &str) -> (Duration, usize) {
     use std::io::Read as _;
     let started = Instant::now();
-    let mut child = Command::new(BIN)
+    // BENCH_WRAP="perf record -g -o read.data --" runs the reader under a profiler
+    // (or any command prefix), in the bench's exact setting.
+    let wrap = std::env::var("BENCH_WRAP").unwrap_or_default();
+    let mut words = wrap.split_whitespace().chain([BIN]);
+    let mut child = Command::new(words.next().expect("a program"))
+        .args(words)
         .args(["--log-level", "warn", "run", "read", "--connection"])
         .arg(w.join(conn))
         .arg("--config")

@@ -281,6 +281,11 @@ fn words_of<'a>(tokens: &[Token<'a>]) -> Vec<Vec<Token<'a>>> {
 /// bare address (`a@b (Name)`, the RFC 822 custom) taken as the display name; a bare
 /// word (`MAILER-DAEMON`, a local part alone) taken as an address.
 pub(crate) fn addresses(value: &str) -> Vec<AddressRecord> {
+    fast::addresses(value).unwrap_or_else(|| addresses_by_tokens(value))
+}
+
+/// [`addresses`] by the general reader: tokens, phrases, groups, obsolete syntax.
+fn addresses_by_tokens(value: &str) -> Vec<AddressRecord> {
     let ts = tokens(value);
     let mut out = Vec::new();
     let mut current: Vec<Token<'_>> = Vec::new();
@@ -468,6 +473,11 @@ fn without_comments(value: &str) -> String {
 /// The asctime order (`Wed Feb 15 09:38:18 1995`) is read too. `None` when a part is
 /// missing or out of range.
 pub(crate) fn date(value: &str) -> Option<i64> {
+    fast::date(value).unwrap_or_else(|| date_by_tokens(value))
+}
+
+/// [`date`] by the general reader: every obsolete form, comments anywhere.
+fn date_by_tokens(value: &str) -> Option<i64> {
     let words: Vec<String> = tokens(value)
         .into_iter()
         .filter_map(|t| match t {
@@ -591,6 +601,9 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     era * 146_097 + doe - 719_468
 }
+
+#[path = "fields_fast.rs"]
+mod fast;
 
 #[cfg(test)]
 #[path = "fields_tests.rs"]

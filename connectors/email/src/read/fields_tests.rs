@@ -398,3 +398,170 @@ proptest::proptest! {
         proptest::prop_assert_eq!(tokens(&value), tokens_by_chars(&value));
     }
 }
+
+fn pairs_of(list: Vec<AddressRecord>) -> Vec<(Option<String>, Option<String>)> {
+    list.into_iter().map(|a| (a.name, a.address)).collect()
+}
+
+#[test]
+fn the_common_forms_take_the_fast_path() {
+    // Not vacuous: the forms nearly every message has are read by it, and right.
+    let quick = |v: &str| fast::addresses(v).map(pairs_of);
+    assert_eq!(
+        quick("Sender 7 <sender7@example.test>"),
+        Some(vec![p(Some("Sender 7"), Some("sender7@example.test"))])
+    );
+    assert_eq!(
+        quick("a@x.test, \"Doe, Jane\"  <jane@y.test>"),
+        None,
+        "a quoted name in a list is the general reader's"
+    );
+    assert_eq!(
+        quick(r#""Doe, Jane" <jane@y.test>"#),
+        Some(vec![p(Some("Doe, Jane"), Some("jane@y.test"))])
+    );
+    assert_eq!(
+        quick("reader@example.test, <b@x.test> ,, c.d@e"),
+        Some(vec![
+            p(None, Some("reader@example.test")),
+            p(None, Some("b@x.test")),
+            p(None, Some("c.d@e")),
+        ])
+    );
+    for general in [
+        "=?utf-8?q?J=C3=B6rg?= <j@x.test>",
+        "Jörg <j@x.test>",
+        "Pete(A chap) <pete@silly.test>",
+        "A Group:a@x.test;",
+        "J. Doe <j@x.test>",
+        "a@b@c",
+        "MAILER-DAEMON",
+    ] {
+        assert_eq!(quick(general), None, "{general}");
+    }
+    assert_eq!(
+        fast::date("Mon, 02 Mar 2026 10:00:00 +0000"),
+        Some(date_by_tokens("Mon, 02 Mar 2026 10:00:00 +0000"))
+    );
+    assert_eq!(
+        fast::date("2 mar 2026 23:59:60 -0130"),
+        Some(date_by_tokens("2 mar 2026 23:59:60 -0130"))
+    );
+    assert!(fast::date("Mon, 02 Mar 2026 10:00:00 +0000").is_some_and(|d| d.is_some()));
+    for general in [
+        "Mon, 02 Mar 2026 10:00 +0000",
+        "Mon, 02 Mar 2026 10:00:00 +0000 (UTC)",
+        "Mon, 02 Mar 26 10:00:00 GMT",
+        "Wed Feb 15 09:38:18 1995",
+        "Jan, 02 Mar 2026 10:00:00 +0000",
+    ] {
+        assert_eq!(fast::date(general), None, "{general}");
+    }
+}
+
+/// A value made of pieces that each matter to one of the readers.
+fn address_value() -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    let piece = prop_oneof![
+        Just("a"),
+        Just("Sender"),
+        Just("7"),
+        Just("b.c"),
+        Just("example.test"),
+        Just("Who?"),
+        Just("!#'"),
+        Just("="),
+        Just("=?"),
+        Just("?="),
+        Just("@"),
+        Just("<"),
+        Just(">"),
+        Just(" "),
+        Just("  "),
+        Just(","),
+        Just("\""),
+        Just("."),
+        Just(".."),
+        Just("("),
+        Just(")"),
+        Just(":"),
+        Just(";"),
+        Just("\\"),
+        Just("\t"),
+        Just("é"),
+        Just("[1.2.3.4]"),
+    ];
+    // Mostly what the fast reader takes, with one piece of anything now and then.
+    let likely = prop_oneof![
+        4 => prop_oneof![Just("a"), Just("Sender"), Just("7"), Just("b.c"), Just("x-y"), Just("!#'"), Just(" ")],
+        1 => piece.clone(),
+    ];
+    let shaped = (
+        prop::collection::vec(likely.clone(), 0..4),
+        prop::bool::ANY,
+        prop::collection::vec(likely.clone(), 1..3),
+        prop::collection::vec(likely, 1..3),
+    )
+        .prop_map(|(name, quoted, local, domain)| {
+            let name = name.concat();
+            let name = if quoted { format!("\"{name}\"") } else { name };
+            format!("{name} <{}@{}>", local.concat(), domain.concat())
+        });
+    prop_oneof![
+        prop::collection::vec(piece, 0..14).prop_map(|p| p.concat()),
+        prop::collection::vec(shaped, 1..3).prop_map(|m| m.join(", ")),
+    ]
+}
+
+/// A date of the section 3.3 form, mostly well made, with any part off now and then:
+/// out of range, misspelled, shorter or longer.
+fn date_value() -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    // The usual choice three times in four, any of the others otherwise.
+    fn usually<T: Clone + std::fmt::Debug + 'static>(
+        usual: T,
+        others: &[T],
+    ) -> impl Strategy<Value = T> {
+        prop_oneof![3 => Just(usual), 1 => proptest::sample::select(others.to_vec())]
+    }
+    (
+        usually("Mon, ", &["", "sun, ", "Jan, ", "Foo, ", "Mon ", "Mon,"]),
+        (0u32..40, usually(2usize, &[1, 3])),
+        usually("Mar", &["mar", "DEC", "Foo", "Ma"]),
+        (0u32..10_000, usually(false, &[true])),
+        (0u32..30, 0u32..70, 0u32..70),
+        usually("+", &["-", ""]),
+        (0u32..10_000, usually(4usize, &[3, 5])),
+        usually("", &[" (UTC)", " GMT", " "]),
+    )
+        .prop_map(
+            |(wd, (day, dw), month, (year, short_year), (h, m, s), sign, (zone, zw), tail)| {
+                let year = if short_year {
+                    format!("{:02}", year % 100)
+                } else {
+                    format!("{year:04}")
+                };
+                format!(
+                    "{wd}{day:0dw$} {month} {year} {h:02}:{m:02}:{s:02} {sign}{zone:0zw$}{tail}"
+                )
+            },
+        )
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::test_runner::Config::with_cases(2048))]
+
+    #[test]
+    fn the_fast_address_reader_agrees_with_the_general_one(value in address_value()) {
+        if let Some(quick) = fast::addresses(&value) {
+            proptest::prop_assert_eq!(pairs_of(quick), pairs_of(addresses_by_tokens(&value)));
+        }
+    }
+
+    #[test]
+    fn the_fast_date_reader_agrees_with_the_general_one(value in date_value()) {
+        if let Some(quick) = fast::date(&value) {
+            proptest::prop_assert_eq!(quick, date_by_tokens(&value));
+        }
+    }
+}

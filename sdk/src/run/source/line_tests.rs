@@ -270,20 +270,50 @@ fn map_keys_are_written_or_refused_as_serde_json_does() {
     same(&Map(vec![(vec![1u8], 1)]));
 }
 
+#[test]
+fn two_escapes_in_one_span_do_not_hide_each_other() {
+    // Each pair of kinds, close together in the first span: the first is found, and
+    // after it the second (a scan that let two cancel out would skip the span).
+    for first in [b'\n', b'"', b'\\'] {
+        for second in [b'\t', b'"', b'\\'] {
+            let mut text = vec![b'a'; 100];
+            text[3] = first;
+            text[10] = second;
+            assert_eq!(
+                super::next_escape(&text, 0),
+                Some(3),
+                "{first} then {second}"
+            );
+            assert_eq!(
+                super::next_escape(&text, 4),
+                Some(10),
+                "{first} then {second}"
+            );
+        }
+    }
+}
+
 proptest! {
-    /// The word test is exact: it says "maybe" for a word exactly when one of its
-    /// bytes needs an escape (otherwise the writer would scan byte by byte for nothing,
-    /// or worse, skip an escape).
+    /// The span scan is exact: it finds the first byte that needs an escape at or
+    /// after any start, whether it lies in a whole span, across two, or in the tail
+    /// shorter than a span (otherwise an escape would be skipped, or found late).
     #[test]
-    fn the_word_test_is_exact(word in any::<[u8; 8]>(), at in 0usize..8, escape in prop_oneof![0u8..0x20, Just(b'"'), Just(b'\\')]) {
-        let plain = word.map(|b| if super::needs_escape(b) { b'a' } else { b });
-        prop_assert!(!super::may_need_escape(u64::from_le_bytes(plain)));
-        let mut one = plain;
-        one[at] = escape;
-        prop_assert!(super::may_need_escape(u64::from_le_bytes(one)));
-        prop_assert_eq!(
-            super::may_need_escape(u64::from_le_bytes(word)),
-            word.iter().any(|b| super::needs_escape(*b))
-        );
+    fn the_span_scan_finds_the_first_escape(
+        text in proptest::collection::vec(b' '..=b'~', 0..300),
+        at in 0usize..300,
+        from in 0usize..300,
+        escape in prop_oneof![0u8..0x20, Just(b'"'), Just(b'\\')],
+    ) {
+        let plain: Vec<u8> = text.iter().map(|b| if super::needs_escape(*b) { b'a' } else { *b }).collect();
+        let from = from.min(plain.len());
+        prop_assert_eq!(super::next_escape(&plain, from), None);
+        let mut one = plain.clone();
+        if !one.is_empty() {
+            let at = at % one.len();
+            one[at] = escape;
+            let naive = one[from..].iter().position(|b| super::needs_escape(*b)).map(|i| from + i);
+            prop_assert_eq!(super::next_escape(&one, from), naive);
+            prop_assert_eq!(naive, (at >= from).then_some(at));
+        }
     }
 }
