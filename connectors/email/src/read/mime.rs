@@ -6,7 +6,7 @@ use base64::Engine as _;
 use mail_parser::{HeaderName, Message, MessageParser, MimeHeaders, PartType};
 
 use super::config::{AttachmentMode, ReadConfig};
-use super::header::{HeaderStart, first_text, header_len, header_start, raw_header, unfold};
+use super::header::{HeaderStart, first_text, header_len, header_start, lossy, raw_header, unfold};
 use super::record::{AttachmentRecord, BodyPart, EmailRecord, HeaderRecord};
 
 /// The MIME parser, told to parse only the fields the record takes from its parsed
@@ -163,7 +163,7 @@ fn build(
                 .raw_message
                 .get(h.offset_start as usize..h.offset_end as usize)
                 .unwrap_or_default();
-            let value = String::from_utf8_lossy(bytes);
+            let value = lossy(bytes);
             let not_utf8 = matches!(value, std::borrow::Cow::Owned(_)).then_some(true);
             HeaderRecord {
                 name: h.name.as_str().to_owned(),

@@ -601,7 +601,7 @@ impl<'x> Message<'x> {
 /// checked by `str::from_utf8`, which goes a word at a time through ASCII, where
 /// `from_utf8_lossy` looks at each byte (a twentieth of the parse of a plain message).
 #[inline]
-fn utf8_lossy(bytes: &[u8]) -> Cow<'_, str> {
+pub(crate) fn utf8_lossy(bytes: &[u8]) -> Cow<'_, str> {
     match std::str::from_utf8(bytes) {
         Ok(text) => Cow::Borrowed(text),
         Err(_) => String::from_utf8_lossy(bytes),
