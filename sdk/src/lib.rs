@@ -121,6 +121,7 @@
 //!     ["greeter", "run", "greet", "--connection", conn.to_str().unwrap(), "--input", input.to_str().unwrap()],
 //! );
 //! assert_eq!(status, std::process::ExitCode::SUCCESS); // prints {"index":0,"line":"Hello, Ada!"}
+//! # std::fs::remove_dir_all(&dir).unwrap();
 //! ```
 //!
 //! # Where things are

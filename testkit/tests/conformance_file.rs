@@ -5,11 +5,13 @@ use std::time::Duration;
 use connector_testkit::conformance::{Check, SourceCase, Suite};
 use serde_json::json;
 
-/// A directory of its own under the system's temporary directory.
+/// A directory of its own under Cargo's temporary directory for integration tests
+/// (`target/tmp`): the suite keeps it for the whole test binary, so it is never
+/// removed, and there it goes with `cargo clean` instead of piling up in `/tmp`.
 fn fresh_dir() -> tempfile::TempDir {
     tempfile::Builder::new()
         .prefix("conformance-file-")
-        .tempdir()
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
         .expect("temp dir")
 }
 
