@@ -1,3 +1,8 @@
+//! Tests of `fields.rs`: RFC 5322's examples and the corpus's misreadings for the
+//! general readers, and the fast readers (`fields_fast.rs`) checked against them. One
+//! file because they are one concern: each fast-reader property test needs the general
+//! reader it is compared with, and the general readers' cases are what it must agree on.
+
 use super::*;
 
 fn pairs(value: &str) -> Vec<(Option<String>, Option<String>)> {
