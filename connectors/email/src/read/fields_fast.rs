@@ -22,47 +22,40 @@ fn name_byte(b: u8) -> bool {
 }
 
 /// `local@domain` with exactly one `@`, both sides non-empty, nothing else.
-fn address(s: &[u8]) -> Option<String> {
-    let at = s.iter().position(|b| *b == b'@')?;
-    let (local, domain) = (&s[..at], &s[at + 1..]);
-    let plain = |part: &[u8]| !part.is_empty() && part.iter().all(|b| address_byte(*b));
-    (plain(local) && plain(domain)).then(|| String::from_utf8_lossy(s).into_owned())
+fn address(s: &str) -> Option<String> {
+    let (local, domain) = s.split_once('@')?;
+    let plain = |part: &str| !part.is_empty() && part.bytes().all(address_byte);
+    (plain(local) && plain(domain)).then(|| s.to_owned())
 }
 
 /// One mailbox: `local@domain`, `Words of a name <local@domain>` or
-/// `"A quoted name" <local@domain>`, with spaces around.
-fn mailbox(s: &[u8]) -> Option<AddressRecord> {
+/// `"A quoted name" <local@domain>`, with spaces around. `s` is printable ASCII.
+fn mailbox(s: &str) -> Option<AddressRecord> {
     let s = s.trim_ascii();
-    let Some(open) = s.iter().position(|b| *b == b'<') else {
+    let Some((before, rest)) = s.split_once('<') else {
         return Some(AddressRecord {
             name: None,
             address: Some(address(s)?),
         });
     };
-    let inner = s[open + 1..].strip_suffix(b">")?;
-    let address = Some(address(inner)?);
-    let before = s[..open].trim_ascii_end();
-    let name = match before {
-        [b'"', quoted @ .., b'"'] => {
-            // A quoted name is kept as written inside the quotes, trimmed.
-            let plain = quoted
-                .iter()
-                .all(|b| (b' '..=b'~').contains(b) && !matches!(b, b'"' | b'\\'));
-            if !plain || quoted.windows(2).any(|w| w == b"=?") {
+    let address = Some(address(rest.strip_suffix('>')?)?);
+    let before = before.trim_ascii_end();
+    let name = match before.strip_prefix('"').and_then(|b| b.strip_suffix('"')) {
+        // A quoted name is kept as written inside the quotes, trimmed.
+        Some(quoted) => {
+            if quoted.contains(['"', '\\']) || quoted.contains("=?") {
                 return None;
             }
-            String::from_utf8(quoted.trim_ascii().to_vec()).ok()?
+            quoted.trim_ascii().to_owned()
         }
-        words => {
-            // Words are joined by one space, as the general reader's phrase does.
-            if !words.iter().all(|b| *b == b' ' || name_byte(*b)) {
+        // Words are joined by one space, as the general reader's phrase does.
+        None => {
+            if !before.bytes().all(|b| b == b' ' || name_byte(b)) {
                 return None;
             }
-            words
-                .split(|b| *b == b' ')
-                .filter(|w| !w.is_empty())
-                .map(|w| std::str::from_utf8(w).ok())
-                .collect::<Option<Vec<_>>>()?
+            before
+                .split_ascii_whitespace()
+                .collect::<Vec<_>>()
                 .join(" ")
         }
     };
@@ -75,18 +68,17 @@ fn mailbox(s: &[u8]) -> Option<AddressRecord> {
 /// An address list of the common forms, or `None` for the general reader. A list
 /// with a quoted name holds that one mailbox only (a comma may be inside the quotes).
 pub(super) fn addresses(value: &str) -> Option<Vec<AddressRecord>> {
-    let bytes = value.as_bytes();
-    if !bytes
-        .iter()
-        .all(|b| (b' '..=b'~').contains(b) && !b"()[]:;\\".contains(b))
+    if !value
+        .bytes()
+        .all(|b| (b' '..=b'~').contains(&b) && !b"()[]:;\\".contains(&b))
     {
         return None;
     }
-    if bytes.contains(&b'"') {
-        return Some(vec![mailbox(bytes)?]);
+    if value.contains('"') {
+        return Some(vec![mailbox(value)?]);
     }
-    bytes
-        .split(|b| *b == b',')
+    value
+        .split(',')
         .filter(|piece| !piece.trim_ascii().is_empty())
         .map(mailbox)
         .collect()
