@@ -33,6 +33,7 @@
 
 mod cli;
 mod logging;
+mod output;
 
 use std::ffi::OsString;
 use std::io::{IsTerminal, Read, Write};
@@ -338,7 +339,7 @@ async fn execute<C: Connector>(connector: &C, command: cli::Command) -> Result<(
                 }
             };
             let io = RunIo {
-                output: Box::new(std::io::stdout()),
+                output: output::stdout(),
                 stop,
                 commit_every: commit_every.max(1),
                 state_lines: state.is_some() || commit == cli::CommitMode::Deferred,

@@ -2,6 +2,7 @@
 //! Email and IMAP sessions ([`imap`], async-imap) for Read Email, each opened by a
 //! dialer that reports its steps to a check.
 
+pub(crate) mod fetch;
 pub(crate) mod imap;
 pub(crate) mod mutf7;
 pub(crate) mod smtp;

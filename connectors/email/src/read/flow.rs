@@ -19,7 +19,6 @@ use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
 use connector_sdk::{Emitter, Error, Result};
-use futures_util::TryStreamExt;
 
 use super::TARGET;
 use super::config::ReadConfig;
@@ -28,7 +27,8 @@ use super::mime;
 use super::record::EmailRecord;
 use super::state::{Progress, ReadState};
 use crate::connection::EmailConnection;
-use crate::protocol::imap::{classify, flag_name, uid_set};
+use crate::protocol::fetch::{Answers, Fetched};
+use crate::protocol::imap::{classify, uid_set};
 
 /// Messages per `UID FETCH` (or `batch_size` when larger). Between two windows the
 /// session is free for the commits of what was delivered.
@@ -64,12 +64,12 @@ pub(super) trait Answer {
     fn content_len(&self) -> Option<usize>;
 }
 
-impl Answer for async_imap::types::Fetch {
+impl Answer for Fetched {
     fn uid(&self) -> Option<u32> {
         self.uid
     }
     fn content_len(&self) -> Option<usize> {
-        self.body().map(<[u8]>::len)
+        self.body.as_ref().map(Vec::len)
     }
 }
 
@@ -314,8 +314,8 @@ impl Flow<'_> {
                             format!("the server refused to send it: {}", e.message()),
                         ),
                         None => {
-                            for answer in one.messages {
-                                if let Some(chunk) = w.take(answer) {
+                            for answer in &one.messages {
+                                if let Some(chunk) = w.take(Fetched::from(answer)) {
                                     self.dispatch(chunk);
                                 }
                             }
@@ -338,7 +338,7 @@ impl Flow<'_> {
 
     /// One `UID FETCH` of what `w` still needs, taken as it arrives. Returns the
     /// server's refusal, if it completed the command with one.
-    async fn stream(&mut self, w: &mut Window<async_imap::types::Fetch>) -> Result<Option<Error>> {
+    async fn stream(&mut self, w: &mut Window<Fetched>) -> Result<Option<Error>> {
         let ask = w.unsettled();
         if ask.is_empty() {
             return Ok(None);
@@ -357,13 +357,16 @@ impl Flow<'_> {
         let mut pending = HalfAnswered(conn, true);
         imap.begin();
         {
-            let mut answers = session
-                .uid_fetch(uid_set(&ask), ITEMS)
+            // Sent by async-imap, which then holds nothing of the connection; the
+            // answers are read here (see `protocol::fetch`).
+            let tag = session
+                .run_command(format!("UID FETCH {} {ITEMS}", uid_set(&ask)))
                 .await
                 .map_err(|e| classify(what, "UID FETCH", e))?;
+            let mut answers = Answers::new(session.get_mut(), &tag.0);
             let mut count = 0usize;
             while let Some(answer) = answers
-                .try_next()
+                .next()
                 .await
                 .map_err(|e| classify(what, "UID FETCH", e))?
             {
@@ -396,7 +399,7 @@ impl Flow<'_> {
     }
 
     /// Parses a chunk on the blocking pool.
-    fn dispatch(&mut self, chunk: Chunk<async_imap::types::Fetch>) {
+    fn dispatch(&mut self, chunk: Chunk<Fetched>) {
         let config = Arc::clone(&self.config);
         let uid_validity = self.uid_validity;
         let upto = chunk.upto;
@@ -458,14 +461,10 @@ impl Flow<'_> {
     }
 }
 
-fn parse_fetch(
-    config: &ReadConfig,
-    uid_validity: u32,
-    fetch: &async_imap::types::Fetch,
-) -> Option<Parsed> {
+fn parse_fetch(config: &ReadConfig, uid_validity: u32, fetch: &Fetched) -> Option<Parsed> {
     let uid = fetch.uid?;
-    let flags: Vec<String> = fetch.flags().map(|f| flag_name(&f)).collect();
-    let Some(raw) = fetch.body() else {
+    let flags = fetch.flags.clone();
+    let Some(raw) = fetch.body.as_deref() else {
         return Some(Parsed::Unreadable {
             uid,
             size: 0,

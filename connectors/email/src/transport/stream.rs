@@ -192,16 +192,55 @@ impl Stream {
     }
 }
 
+/// Where the bytes a read served came from.
+#[derive(Clone, Copy)]
+enum Served {
+    /// The synthetic greeting's bytes.
+    Prefix,
+    /// What was read ahead.
+    Ahead,
+    /// The socket, straight into the client's buffer.
+    Socket,
+}
+
 impl Stream {
     /// Hands what was read to the scan, if any; what it refuses is not passed on.
-    fn check(&mut self, buf: &mut ReadBuf<'_>, before: usize) -> io::Result<()> {
-        if let Some(scan) = &mut self.scan
-            && let Err(e) = scan.feed(&buf.filled()[before..])
-        {
-            buf.set_filled(before);
-            return Err(e);
+    /// What follows a tagged completion is taken back, to be served next: the client
+    /// gets a command's answer up to its end and nothing after it, so that between two
+    /// commands the client holds nothing and the connector can read an answer itself
+    /// (see `protocol::fetch`).
+    fn check(&mut self, buf: &mut ReadBuf<'_>, before: usize, from: Served) -> io::Result<()> {
+        let Some(scan) = &mut self.scan else {
+            return Ok(());
+        };
+        let got = buf.filled().len() - before;
+        match scan.feed(&buf.filled()[before..]) {
+            Err(e) => {
+                buf.set_filled(before);
+                Err(e)
+            }
+            Ok(taken) if taken < got => {
+                let rest = &buf.filled()[before + taken..];
+                match from {
+                    Served::Prefix => {
+                        self.prefix.splice(0..0, rest.iter().copied());
+                    }
+                    Served::Ahead => self.ahead.0 -= rest.len(),
+                    Served::Socket => {
+                        // Nothing was read ahead (or the socket was not read).
+                        let mut ahead = std::mem::take(&mut self.ahead.2);
+                        if ahead.len() < rest.len() {
+                            ahead = vec![0; READ_AHEAD.max(rest.len())].into_boxed_slice();
+                        }
+                        ahead[..rest.len()].copy_from_slice(rest);
+                        self.ahead = (0, rest.len(), ahead);
+                    }
+                }
+                buf.set_filled(before + taken);
+                Ok(())
+            }
+            Ok(_) => Ok(()),
         }
-        Ok(())
     }
 }
 
@@ -331,7 +370,7 @@ impl AsyncRead for Stream {
             let n = this.prefix.len().min(buf.remaining());
             buf.put_slice(&this.prefix[..n]);
             this.prefix.drain(..n);
-            return Poll::Ready(this.check(buf, before));
+            return Poll::Ready(this.check(buf, before, Served::Prefix));
         }
         let buffered = this.ahead.0 < this.ahead.1;
         if buffered || (this.scan.is_some() && buf.remaining() < READ_AHEAD) {
@@ -353,10 +392,10 @@ impl AsyncRead for Stream {
             let n = (*len - *pos).min(buf.remaining());
             buf.put_slice(&ahead[*pos..*pos + n]);
             *pos += n;
-            return Poll::Ready(this.check(buf, before));
+            return Poll::Ready(this.check(buf, before, Served::Ahead));
         }
         std::task::ready!(this.poll_socket(cx, buf))?;
-        Poll::Ready(this.check(buf, before))
+        Poll::Ready(this.check(buf, before, Served::Socket))
     }
 }
 

@@ -170,3 +170,49 @@ fn a_stream_shows_its_protocol_peer_and_encryption_but_no_data() {
         assert!(shown.ends_with(", tls: false, .. }"), "{shown}");
     });
 }
+
+#[test]
+fn an_imap_client_is_served_up_to_the_end_of_a_completion_and_no_further() {
+    runtime().block_on(async {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let client = TcpStream::connect(addr).await.expect("connect");
+        let (mut server, _) = listener.accept().expect("accept");
+        let watch = Arc::new(Watch::default());
+        let mut stream = Stream::new(
+            Inner::Plain(client),
+            Proto::Imap,
+            Duration::from_secs(5),
+            addr,
+        )
+        .watched(Arc::clone(&watch));
+        // One segment: an answer, its completion, and what comes after it.
+        server
+            .write_all(b"* 1 EXISTS\r\na1 OK done\r\n* 2 EXISTS\r\na2 OK next\r\n")
+            .expect("write");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        for (size, expected) in [
+            // Read ahead (a small buffer) and straight from the socket (a large one).
+            (16, &b"* 1 EXISTS\r\na1 O"[..]),
+            (16, b"K done\r\n"),
+            (1 << 20, b"* 2 EXISTS\r\na2 OK next\r\n"),
+        ] {
+            let mut buf = vec![0; size];
+            let n = stream.read(&mut buf).await.expect("read");
+            assert_eq!(&buf[..n], expected);
+        }
+        server
+            .write_all(b"a3 OK one\r\n* 3 EXISTS\r\n")
+            .expect("write");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let mut buf = vec![0; 1 << 20];
+        let n = stream.read(&mut buf).await.expect("read");
+        assert_eq!(&buf[..n], b"a3 OK one\r\n", "cut straight from the socket");
+        let n = stream.read(&mut buf).await.expect("read");
+        assert_eq!(
+            &buf[..n],
+            b"* 3 EXISTS\r\n",
+            "then served from what was kept"
+        );
+    });
+}

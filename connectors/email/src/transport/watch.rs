@@ -162,11 +162,17 @@ impl Scan {
         self.response_bytes = 0;
     }
 
-    /// Checks bytes the server sent, in order. An error ends the connection.
-    pub(crate) fn feed(&mut self, mut bytes: &[u8]) -> io::Result<()> {
+    /// Checks bytes the server sent, in order, up to the end of the first tagged
+    /// completion among them: returns how many it took (all of them, or up to and
+    /// including that line's end). The caller hands the client only those, so that a
+    /// client holds nothing past the end of a command's answer and the connector can
+    /// read the next answer itself (see `protocol::fetch`). An error ends the
+    /// connection.
+    pub(crate) fn feed(&mut self, all: &[u8]) -> io::Result<usize> {
         if let Some(e) = &self.failed {
             return Err(io::Error::other(e.clone()));
         }
+        let mut bytes = all;
         while !bytes.is_empty() {
             if self.literal_left > 0 {
                 let n = usize::try_from(self.literal_left)
@@ -177,7 +183,7 @@ impl Scan {
                 continue;
             }
             // Up to the end of the line, or of what arrived.
-            let (segment, ended) = match bytes.iter().position(|&b| b == b'\n') {
+            let (segment, ended) = match memchr::memchr(b'\n', bytes) {
                 Some(i) => (&bytes[..=i], true),
                 None => (bytes, false),
             };
@@ -202,20 +208,23 @@ impl Scan {
                     MAX_LINE
                 ));
             }
-            if ended {
-                self.end_of_line()?;
+            if ended && self.end_of_line()? {
+                return Ok(all.len() - bytes.len());
             }
         }
-        Ok(())
+        Ok(all.len())
     }
 
-    fn end_of_line(&mut self) -> io::Result<()> {
+    /// Ends a line; whether it was a tagged completion.
+    fn end_of_line(&mut self) -> io::Result<bool> {
         let literal = literal_size(&self.tail);
+        let mut completed = false;
         if !self.continued
             && literal.is_none()
             && let Some(c) = completion(&self.head)
         {
             self.watch.complete(c);
+            completed = true;
         }
         self.head.clear();
         self.tail.clear();
@@ -223,7 +232,7 @@ impl Scan {
         match literal {
             None => {
                 self.continued = false;
-                Ok(())
+                Ok(completed)
             }
             Some(None) => self.fail("the server announced a literal too large to count".into()),
             Some(Some(size)) => {
@@ -242,12 +251,12 @@ impl Scan {
                 }
                 self.literal_left = size;
                 self.continued = true;
-                Ok(())
+                Ok(false)
             }
         }
     }
 
-    fn fail(&mut self, why: String) -> io::Result<()> {
+    fn fail<T>(&mut self, why: String) -> io::Result<T> {
         let e = Exceeded(why);
         self.failed = Some(e.clone());
         Err(io::Error::other(e))
@@ -404,5 +413,23 @@ mod tests {
         s.feed(b"A0005 BAD Error in IMAP command\r\n").expect("ok");
         assert_eq!(watch.take_completion().map(|c| c.status), Some(Status::Bad));
         assert_eq!(watch.take_completion(), None);
+    }
+
+    #[test]
+    fn the_scan_stops_after_a_tagged_completion() {
+        let (mut s, watch) = scan();
+        let answer = b"* 1 FETCH (BODY[] {12}\r\na1 OK inside) UID 1)\r\n";
+        let done = b"a1 OK done\r\n";
+        let after = b"* 2 EXISTS\r\na2 OK next\r\n";
+        let all = [&answer[..], done, after].concat();
+        // A completion inside a literal is no completion.
+        assert_eq!(
+            s.feed(&all).expect("within limits"),
+            answer.len() + done.len()
+        );
+        assert_eq!(watch.take_completion().map(|c| c.text), Some("done".into()));
+        // What was not taken is fed again, and taken up to the next completion.
+        assert_eq!(s.feed(after).expect("ok"), after.len());
+        assert_eq!(watch.take_completion().map(|c| c.text), Some("next".into()));
     }
 }
