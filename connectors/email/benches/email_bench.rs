@@ -22,7 +22,8 @@
 //!   `imaplib` + `email` producing the same fields, and against the ceiling: one `UID
 //!   FETCH 1:* (BODY.PEEK[])` on a plain socket, read to the end without parsing or
 //!   output, in this process (no process start, no login beyond LOGIN);
-//! - memory: peak RSS reading 10,000 and 50,000 messages, sending 1,000 and 10,000
+//! - memory: peak RSS reading 10,000 and 50,000 messages (the median of three runs each),
+//!   sending 1,000 and 10,000
 //!   messages in one batch, and sending one message with a 25 MB attachment.
 
 use std::io::{Read, Write};
@@ -174,7 +175,7 @@ fn main() {
     let (mut ours_read, mut raw_read, mut python_read) =
         read_contest(&servers, w, "read-conn.json", &reader, READ, runs, true);
     // ---- memory
-    let rss_5k = peak_rss(
+    let rss_5k = peak_rss_median(
         Command::new(BIN)
             .args(["--log-level", "warn", "run", "read", "--connection"])
             .arg(w.join("read-conn.json"))
@@ -188,7 +189,7 @@ fn main() {
     write(w, "big-conn.json", &plain_imap(&servers, &big));
     let (mut ours_big, mut raw_big, _) =
         read_contest(&servers, w, "big-conn.json", &big, BIG_READ, runs, false);
-    let rss_20k = peak_rss(
+    let rss_20k = peak_rss_median(
         Command::new(BIN)
             .args(["--log-level", "warn", "run", "read", "--connection"])
             .arg(w.join("big-conn.json"))
@@ -579,6 +580,14 @@ fn time_ok(cmd: &mut Command) -> Duration {
 }
 
 /// Peak resident memory of the command, in MB (GNU time's maximum RSS).
+/// The median of three peak RSS readings of `cmd`, in MB (one reading varies by a few
+/// MB from run to run, enough to make a flatness verdict a coin toss).
+fn peak_rss_median(cmd: &mut Command) -> f64 {
+    let mut readings = [peak_rss(cmd), peak_rss(cmd), peak_rss(cmd)];
+    readings.sort_by(f64::total_cmp);
+    readings[1]
+}
+
 fn peak_rss(cmd: &mut Command) -> f64 {
     let out = tempfile::NamedTempFile::new().expect("tmp");
     let program = cmd.get_program().to_owned();

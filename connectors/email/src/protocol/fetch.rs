@@ -184,9 +184,11 @@ impl<'s> Answers<'s> {
     /// Reads more; whether anything came. Keeps what is not taken at the front and
     /// grows the buffer only when one answer fills it.
     async fn fill(&mut self) -> Result<bool, ImapError> {
-        if self.start == self.end && self.buf.len() > 4 * READ {
-            // A large message has gone: the buffer goes back to its usual size.
-            self.buf = vec![0; READ];
+        if self.start == self.end {
+            if self.buf.len() > 4 * READ {
+                // A large message has gone: the buffer goes back to its usual size.
+                self.buf = vec![0; READ];
+            }
             self.start = 0;
             self.end = 0;
         }

@@ -251,3 +251,99 @@ fn the_fast_form_takes_most_of_what_dovecot_sends() {
         assert_eq!(Some(f), general(a.as_bytes()).ok());
     }
 }
+
+/// Reads the answers to `tag` from a server that writes `script` in `pieces` bytes at a
+/// time and then closes its side; what came (or the error), and what the stream serves
+/// next (nothing of the answer stays).
+fn read_answers(
+    script: Vec<u8>,
+    pieces: usize,
+    tag: &str,
+) -> (Result<Vec<Fetched>, String>, Vec<u8>) {
+    use std::io::Write as _;
+    use tokio::io::AsyncReadExt as _;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let server = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().expect("accept");
+            for piece in script.chunks(pieces) {
+                s.write_all(piece).expect("write");
+                s.flush().expect("flush");
+            }
+            s.shutdown(std::net::Shutdown::Write).expect("shutdown");
+            // Kept until the client has read the rest.
+            let _ = std::io::Read::read(&mut s, &mut [0u8; 1]);
+        });
+        let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let watch = std::sync::Arc::new(crate::transport::watch::Watch::default());
+        let mut stream = Stream::imap_for_test(tcp, watch);
+        let mut got = Ok(Vec::new());
+        {
+            let mut answers = Answers::new(&mut stream, tag);
+            loop {
+                match answers.next().await {
+                    Ok(Some(f)) => got.as_mut().expect("ok so far").push(f),
+                    Ok(None) => break,
+                    Err(e) => {
+                        got = Err(e.to_string());
+                        break;
+                    }
+                }
+            }
+        }
+        let mut rest = vec![0u8; 64];
+        let n = stream.read(&mut rest).await.expect("the rest");
+        rest.truncate(n);
+        drop(stream);
+        server.join().expect("server");
+        (got, rest)
+    })
+}
+
+#[test]
+fn answers_are_read_to_their_completion_and_no_further() {
+    // A message larger than the buffer, the usual one, a form for the general parser,
+    // untagged answers and another tag's completion passed over, then what follows
+    // the completion, which the stream keeps for whoever reads next.
+    let big: Vec<u8> = (0..700_000u32)
+        .map(|i| b"abcdefghij\r\n"[(i % 12) as usize])
+        .collect();
+    let mut script = format!(
+        "* 1 FETCH (UID 10 FLAGS (\\Seen) BODY[] {{{}}}\r\n",
+        big.len()
+    )
+    .into_bytes();
+    script.extend_from_slice(&big);
+    script.extend_from_slice(b")\r\n* 5 EXISTS\r\n");
+    script.extend_from_slice(DOVECOT);
+    script.extend_from_slice(b"* 2 fetch (uid 11 body[] \"hi\")\r\n+ go on\r\nz9 OK not ours\r\n");
+    script.extend_from_slice(b"A0007 OK Fetch completed.\r\n* 6 EXISTS\r\n");
+    for pieces in [script.len(), 4096, 1000] {
+        let (got, rest) = read_answers(script.clone(), pieces, "A0007");
+        let got = got.expect("answers");
+        let uids: Vec<_> = got.iter().map(|f| f.uid).collect();
+        assert_eq!(uids, [Some(10), Some(4711), Some(11)], "pieces of {pieces}");
+        assert_eq!(got[0].body.as_deref(), Some(big.as_slice()));
+        assert_eq!(got[0].flags, ["\\Seen"]);
+        assert_eq!(got[2].body.as_deref(), Some(&b"hi"[..]));
+        assert_eq!(rest, b"* 6 EXISTS\r\n", "pieces of {pieces}");
+    }
+}
+
+#[test]
+fn a_connection_that_ends_mid_answer_is_an_error_and_between_answers_an_end() {
+    let (got, _) = read_answers(DOVECOT.to_vec(), 100, "A1");
+    assert_eq!(
+        got.expect("no error").len(),
+        1,
+        "ended quietly after a whole answer, as async-imap ends"
+    );
+    let cut = DOVECOT[..DOVECOT.len() - 5].to_vec();
+    let (got, _) = read_answers(cut, 100, "A1");
+    assert!(got.is_err(), "an answer cut off is an error: {got:?}");
+}

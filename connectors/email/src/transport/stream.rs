@@ -137,6 +137,13 @@ impl Stream {
         }
     }
 
+    /// A plain, watched IMAP stream over `tcp`, for tests of what reads it.
+    #[cfg(test)]
+    pub(crate) fn imap_for_test(tcp: TcpStream, watch: Arc<Watch>) -> Self {
+        let peer = tcp.peer_addr().expect("a peer");
+        Self::new(Inner::Plain(tcp), Proto::Imap, Duration::from_secs(5), peer).watched(watch)
+    }
+
     /// A handle that tells, without reading, whether the server has closed the
     /// connection (see [`Probe`]).
     pub(crate) fn probe(&self) -> io::Result<Probe> {
@@ -227,7 +234,7 @@ impl Stream {
                     }
                     Served::Ahead => self.ahead.0 -= rest.len(),
                     Served::Socket => {
-                        // Nothing was read ahead (or the socket was not read).
+                        // The read went straight to the socket: the read-ahead was empty.
                         let mut ahead = std::mem::take(&mut self.ahead.2);
                         if ahead.len() < rest.len() {
                             ahead = vec![0; READ_AHEAD.max(rest.len())].into_boxed_slice();
