@@ -65,6 +65,8 @@ pub(crate) struct Answers<'s> {
     /// complete, or of the literal being waited for.
     framed: usize,
     done: bool,
+    /// Whether the command's tagged completion came.
+    tagged: bool,
 }
 
 impl std::fmt::Debug for Answers<'_> {
@@ -88,6 +90,7 @@ impl<'s> Answers<'s> {
             end: 0,
             framed: 0,
             done: false,
+            tagged: false,
         }
     }
 
@@ -137,6 +140,22 @@ impl<'s> Answers<'s> {
         Ok(ids)
     }
 
+    /// Reads to the tagged completion; how many untagged answers were `n EXPUNGE`
+    /// (or `n EXPUNGED`, as GNU imap4d 3.15 writes it, which async-imap cannot parse:
+    /// its error left the rest of the answer unread and the server, writing it into a
+    /// closed connection, died halfway through the expunge). A connection that ends
+    /// before the completion is an error.
+    pub(crate) async fn expunged(&mut self) -> Result<usize, ImapError> {
+        let mut n = 0;
+        while let Some(at) = self.untagged().await? {
+            n += usize::from(is_named(&self.buf[at][2..], b" EXPUNGE"));
+        }
+        if !self.tagged {
+            return Err(ImapError::Io(std::io::ErrorKind::UnexpectedEof.into()));
+        }
+        Ok(n)
+    }
+
     /// Where the next untagged answer is in the buffer (it is taken); `None` once the
     /// tagged completion came or the connection ended between two answers.
     async fn untagged(&mut self) -> Result<Option<std::ops::Range<usize>>, ImapError> {
@@ -172,6 +191,7 @@ impl<'s> Answers<'s> {
             // Another tag's completion (a server's mistake) is passed over, as
             // async-imap does.
             self.done = tag == self.tag;
+            self.tagged = self.done;
         }
         Ok(None)
     }

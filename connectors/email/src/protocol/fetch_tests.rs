@@ -260,6 +260,17 @@ fn read_answers(
     pieces: usize,
     tag: &str,
 ) -> (Result<Vec<Fetched>, String>, Vec<u8>) {
+    read_with(script, pieces, tag, false)
+}
+
+/// As [`read_answers`], or with `expunge`, the count of `EXPUNGE` answers (as that many
+/// empty answers, to share the plumbing).
+fn read_with(
+    script: Vec<u8>,
+    pieces: usize,
+    tag: &str,
+    expunge: bool,
+) -> (Result<Vec<Fetched>, String>, Vec<u8>) {
     use std::io::Write as _;
     use tokio::io::AsyncReadExt as _;
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -283,7 +294,13 @@ fn read_answers(
         let watch = std::sync::Arc::new(crate::transport::watch::Watch::default());
         let mut stream = Stream::imap_for_test(tcp, watch);
         let mut got = Ok(Vec::new());
-        {
+        if expunge {
+            got = Answers::new(&mut stream, tag)
+                .expunged()
+                .await
+                .map(|n| vec![Fetched::default(); n])
+                .map_err(|e| e.to_string());
+        } else {
             let mut answers = Answers::new(&mut stream, tag);
             loop {
                 match answers.next().await {
@@ -346,4 +363,16 @@ fn a_connection_that_ends_mid_answer_is_an_error_and_between_answers_an_end() {
     let cut = DOVECOT[..DOVECOT.len() - 5].to_vec();
     let (got, _) = read_answers(cut, 100, "A1");
     assert!(got.is_err(), "an answer cut off is an error: {got:?}");
+}
+
+#[test]
+fn expunge_answers_are_counted_in_either_form_to_the_completion() {
+    // GNU imap4d 3.15 writes `EXPUNGED`; async-imap stopped there, mid-answer.
+    let script =
+        b"* 2 EXPUNGED\r\n* 2 EXPUNGE\r\n* 1 EXISTS\r\nA9 OK EXPUNGE Completed\r\n* 1 RECENT\r\n";
+    let (got, rest) = read_with(script.to_vec(), 7, "A9", true);
+    assert_eq!(got.expect("counted").len(), 2);
+    assert_eq!(rest, b"* 1 RECENT\r\n");
+    let (got, _) = read_with(b"* 2 EXPUNGED\r\n".to_vec(), 7, "A9", true);
+    assert!(got.is_err(), "no completion: the connection ended first");
 }

@@ -11,6 +11,7 @@ use super::config::{AfterRead, ReadConfig};
 use super::mailbox::{confirm, lost, search};
 use super::state;
 use crate::connection::EmailConnection;
+use crate::protocol::fetch::Answers;
 use crate::protocol::imap::{ImapDialer, ImapSession, classify};
 
 /// Commits what the state `place` covers in one folder (`run --commit deferred`): the
@@ -260,15 +261,18 @@ async fn expunge_without_uidplus(
         return Ok(0);
     }
     imap.begin();
-    let expunged: Vec<_> = session
-        .expunge()
+    // The answer is read by the connector (`protocol::fetch`), which reads it to its
+    // completion whatever form the `EXPUNGE` lines take.
+    let tag = session
+        .run_command("EXPUNGE")
         .await
-        .map_err(|e| classify(what, "EXPUNGE", e))?
-        .try_collect()
+        .map_err(|e| classify(what, "EXPUNGE", e))?;
+    let expunged = Answers::new(session.get_mut(), &tag.0)
+        .expunged()
         .await
         .map_err(|e| classify(what, "EXPUNGE", e))?;
     imap.completed("EXPUNGE")?;
-    Ok(expunged.len())
+    Ok(expunged)
 }
 
 /// The UIDs of a set written by [`uid_set`] (`1:3,7`).
