@@ -101,8 +101,11 @@ fn an_imap_session_ended_when_its_token_expires_is_resumed_without_loss_or_repea
     let fx = Fixture::new();
     let idp = endpoint();
     idp.set_lifetime(Duration::from_secs(2));
+    // 400 messages of 20 KB: far more than the output pipe (the host widens it to
+    // 1 MiB) and the socket's buffers hold, so the connector is still reading when the
+    // session ends.
     let total = 400;
-    let filler = "x".repeat(2000);
+    let filler = "x".repeat(20_000);
     servers()
         .fill_inbox(
             &fx.user,
