@@ -2,8 +2,11 @@
 //! Below the activity traits (a source's `read` takes one) and the run loop (which
 //! drains it).
 
+use std::marker::PhantomData;
 use std::sync::Arc;
 
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use tokio::sync::{mpsc, watch};
 
 use crate::error::{Error, Result};
@@ -15,10 +18,106 @@ use crate::meter::Meter;
 pub enum Emitted<R, A, S = ()> {
     /// A record and the token that commits it.
     Record(R, A),
+    /// A record already written as its line of JSON, and the token that commits it
+    /// ([`Emitter::emit_serialized`]).
+    Serialized(Serialized<R>, A),
     /// An item that could not be turned into a record; it stays uncommitted.
     Skipped(Error),
     /// The source's position after every record emitted before it.
     Checkpoint(S),
+}
+
+/// A record already written as the line of JSON the host would write for it.
+///
+/// The host writes each record as one line of compact JSON on the thread that runs
+/// the source's `read`. A source that builds its records on other threads (a pool
+/// of parsers, say) can write the line there too, with [`Serialized::new`], and hand
+/// it over with [`Emitter::emit_serialized`]: the host then copies bytes instead of
+/// serializing and freeing a record, and the record is freed where it was built. The
+/// bytes are exactly those the host writes for [`Emitter::emit`] of the same record.
+///
+/// ```
+/// use connector_sdk::Serialized;
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Serialize, Deserialize, Debug, PartialEq)]
+/// struct Row {
+///     id: u32,
+///     text: String,
+/// }
+///
+/// let row = Row { id: 7, text: "a \"quoted\" line".into() };
+/// let line = Serialized::new(&row).unwrap();
+/// assert_eq!(line.json(), br#"{"id":7,"text":"a \"quoted\" line"}"#);
+/// assert_eq!(line.to_record().unwrap(), row);
+/// ```
+pub struct Serialized<R> {
+    /// The JSON and its line break.
+    line: Vec<u8>,
+    record: PhantomData<fn() -> R>,
+}
+
+impl<R: Serialize> Serialized<R> {
+    /// Writes `record` as its line.
+    ///
+    /// # Errors
+    /// When the record cannot be serialized (serde_json's reason: a map with keys
+    /// that are not strings, a `Serialize` impl that fails); report the item with
+    /// [`Emitter::skip`].
+    pub fn new(record: &R) -> Result<Self> {
+        Self::with_capacity(record, 0)
+    }
+
+    /// Like [`new`](Self::new), with room for `capacity` bytes made at once (say,
+    /// the size of what the record was built from), so a large record is not
+    /// copied as its line grows.
+    ///
+    /// # Errors
+    /// As [`new`](Self::new).
+    pub fn with_capacity(record: &R, capacity: usize) -> Result<Self> {
+        let mut line = Vec::with_capacity(capacity.max(256));
+        crate::line::to_line(&mut line, record)
+            .map_err(|e| Error::internal(format!("a record cannot be serialized: {e}")))?;
+        line.push(b'\n');
+        Ok(Self {
+            line,
+            record: PhantomData,
+        })
+    }
+}
+
+impl<R> Serialized<R> {
+    /// The record's JSON, without the line break.
+    pub fn json(&self) -> &[u8] {
+        &self.line[..self.line.len() - 1]
+    }
+
+    /// The record read back from its JSON (for tests that look at what a source
+    /// emitted).
+    ///
+    /// # Errors
+    /// When `R`'s `Deserialize` does not read what its `Serialize` wrote.
+    pub fn to_record(&self) -> Result<R>
+    where
+        R: DeserializeOwned,
+    {
+        serde_json::from_slice(self.json())
+            .map_err(|e| Error::internal(format!("a serialized record cannot be read back: {e}")))
+    }
+
+    /// The line as the host writes it: the JSON and a line break.
+    pub(crate) fn line(&self) -> &[u8] {
+        &self.line
+    }
+}
+
+impl<R> std::fmt::Debug for Serialized<R> {
+    /// The length only: a record's content is the user's data, not a log line's.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Serialized")
+            .field("bytes", &self.json().len())
+            .finish()
+    }
 }
 
 /// The sending half a [`Source`](crate::Source) writes to.
@@ -164,6 +263,31 @@ impl<R, A, S> Emitter<R, A, S> {
         self.send(Emitted::Record(record, ack)).await
     }
 
+    /// Hands one record written ahead of time ([`Serialized`]) and its
+    /// acknowledgement to the host, which writes its line as it stands.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use connector_sdk::Serialized;
+    /// use connector_sdk::testing::{Emitted, channel};
+    ///
+    /// let (out, mut received) = channel::<String, u64>(4);
+    /// let line = Serialized::new(&"built elsewhere".to_owned()).unwrap();
+    /// out.emit_serialized(line, 1).await.unwrap();
+    /// let Some(Emitted::Serialized(line, 1)) = received.recv().await else {
+    ///     panic!("a serialized record");
+    /// };
+    /// assert_eq!(line.to_record().unwrap(), "built elsewhere");
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// When the host has stopped the run; the record will not be delivered.
+    pub async fn emit_serialized(&self, record: Serialized<R>, ack: A) -> Result<()> {
+        self.send(Emitted::Serialized(record, ack)).await
+    }
+
     /// Reports an item that could not be read (say, a message whose MIME cannot be
     /// parsed). The host logs it, and the run ends with exit status 1 after everything
     /// else was delivered and committed.
@@ -200,6 +324,29 @@ mod tests {
         out.remaining(1_200);
         let counts = out.meter.read();
         assert_eq!((counts.total, counts.remaining), (Some(250), Some(1_200)));
+    }
+
+    #[test]
+    fn a_serialized_record_is_serde_jsons_line_and_never_shows_its_content() {
+        let record = serde_json::json!({"subject": "secret plans \u{1}", "n": [1, 2.5, null]});
+        let line = Serialized::new(&record).expect("serializable");
+        assert_eq!(line.json(), serde_json::to_vec(&record).expect("json"));
+        assert_eq!(line.line().last(), Some(&b'\n'));
+        assert_eq!(line.to_record().expect("reads back"), record);
+        let shown = format!("{line:?}");
+        assert!(!shown.contains("secret"), "{shown}");
+        assert_eq!(
+            shown,
+            format!("Serialized {{ bytes: {} }}", line.json().len())
+        );
+    }
+
+    #[test]
+    fn a_record_serde_json_refuses_is_an_error_to_report() {
+        let keys: std::collections::BTreeMap<(u8, u8), u8> = [((1, 2), 3)].into();
+        let err = Serialized::new(&keys).expect_err("tuple keys are no JSON");
+        assert_eq!(err.kind(), crate::ErrorKind::Internal);
+        assert!(err.message().contains("cannot be serialized"), "{err}");
     }
 
     #[test]

@@ -27,6 +27,7 @@ use async_imap::imap_proto::{self, AttributeValue, Response};
 use tokio::io::AsyncReadExt as _;
 
 use crate::transport::Stream;
+use crate::transport::watch::literal_size;
 
 /// What one read asks for at least.
 const READ: usize = 256 * 1024;
@@ -237,6 +238,11 @@ fn frame(data: &[u8], framed: &mut usize) -> Option<usize> {
         let line_end = *framed + memchr::memchr(b'\n', &data[*framed..])? + 1;
         match literal_size(&data[*framed..line_end]) {
             Some(n) => {
+                // A size past 64 bits never arrives whole; the stream's watch has
+                // already refused it (and any size over `max_message_bytes`).
+                let n = n
+                    .and_then(|n| usize::try_from(n).ok())
+                    .unwrap_or(usize::MAX);
                 let after = line_end.checked_add(n)?;
                 if after > data.len() {
                     return None;
@@ -277,20 +283,6 @@ fn search_numbers(mut rest: &[u8], into: &mut Vec<u32>) -> bool {
     }
     into.truncate(before);
     false
-}
-
-/// The size a line ending in `{n}` or `~{n}` (with or without `+`) announces.
-fn literal_size(line: &[u8]) -> Option<usize> {
-    let line = line.strip_suffix(b"\n")?;
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
-    let line = line.strip_suffix(b"}")?;
-    let line = line.strip_suffix(b"+").unwrap_or(line);
-    let open = line.iter().rposition(|&b| b == b'{')?;
-    let digits = &line[open + 1..];
-    if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    std::str::from_utf8(digits).ok()?.parse().ok()
 }
 
 /// The common form, exactly: `* n FETCH (` then `UID n`, `FLAGS (…)` with plain flags

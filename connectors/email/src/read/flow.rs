@@ -1,5 +1,7 @@
 //! The fetch pipeline of a pass. The UIDs to read go to the server in windows of
-//! [`WINDOW`] messages, one `UID FETCH` each, and the answers are taken as they
+//! [`WINDOW`] messages when commits need the session between them, else of as many as
+//! one search finds (at most [`WINDOW_RUNS`] runs of consecutive UIDs, so the command
+//! stays short), one `UID FETCH` each, and the answers are taken as they
 //! arrive: cut into chunks of `batch_size` messages or `batch_bytes` bytes, each chunk
 //! parsed on the blocking pool while the rest keeps arriving, and the parsed chunks
 //! emitted in UID order, each followed by a checkpoint up to where everything before
@@ -18,10 +20,10 @@
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
-use connector_sdk::{Emitter, Error, Result};
+use connector_sdk::{Emitter, Error, Result, Serialized};
 
 use super::TARGET;
-use super::config::ReadConfig;
+use super::config::{AfterRead, ReadConfig};
 use super::mailbox::{HalfAnswered, confirm, fetch_batch, larger_than, lost};
 use super::mime;
 use super::record::EmailRecord;
@@ -30,9 +32,20 @@ use crate::connection::EmailConnection;
 use crate::protocol::fetch::{Answers, Fetched};
 use crate::protocol::imap::{classify, uid_set};
 
-/// Messages per `UID FETCH` (or `batch_size` when larger). Between two windows the
-/// session is free for the commits of what was delivered.
+/// Messages per `UID FETCH` (or `batch_size` when larger) when delivered messages are
+/// marked, moved or deleted: between two windows the session is free for those
+/// commits.
 pub(super) const WINDOW: usize = 5_000;
+
+/// Messages per `UID FETCH` when commits change nothing on the server (`after_read:
+/// none`, cursor mode): one command for as many as one search finds, so the server
+/// streams without a pause between windows.
+const WHOLE_WINDOW: usize = super::mailbox::SEARCH_WINDOW as usize;
+
+/// Runs of consecutive UIDs per `UID FETCH` at most: each is one `a` or `a:b` in the
+/// command (at most 22 bytes), so a window of scattered UIDs stays well inside the
+/// line length servers accept (Dovecot's `imap_max_line_length` is 64 KiB).
+const WINDOW_RUNS: usize = 2_500;
 
 /// Batches being parsed (or parsed and not yet emitted) at most; one more may be
 /// filling meanwhile.
@@ -42,9 +55,10 @@ const IN_FLIGHT: usize = 3;
 /// its size).
 const ITEMS: &str = "(UID FLAGS BODY.PEEK[])";
 
-/// A fetched message, parsed or not.
+/// A fetched message, parsed (and written as its line of JSON on the parsing thread,
+/// so the thread that reads the socket and writes the output only copies bytes) or not.
 pub(super) enum Parsed {
-    Record(Box<EmailRecord>, u32),
+    Record(Serialized<EmailRecord>, u32),
     Unreadable { uid: u32, size: usize, why: String },
 }
 
@@ -259,8 +273,13 @@ impl Flow<'_> {
         for part in uids.chunks(super::mailbox::SEARCH_WINDOW as usize) {
             large.extend(larger_than(self.conn, self.what, part, max).await?);
         }
-        let size = WINDOW.max(self.config.batch_size.get() as usize);
-        for window in uids.chunks(size) {
+        let most = if self.config.after_read == AfterRead::None {
+            WHOLE_WINDOW
+        } else {
+            WINDOW
+        };
+        let size = most.max(self.config.batch_size.get() as usize);
+        for window in windows(uids, size, WINDOW_RUNS) {
             if self.out.is_stopped() {
                 break;
             }
@@ -406,7 +425,7 @@ impl Flow<'_> {
         let handle = tokio::task::spawn_blocking(move || {
             let mut parsed: Vec<Parsed> = chunk
                 .items
-                .iter()
+                .into_iter()
                 .filter_map(|f| parse_fetch(&config, uid_validity, f))
                 .chain(
                     chunk
@@ -443,7 +462,9 @@ impl Flow<'_> {
         let mut skipped = Vec::new();
         for p in parsed {
             match p {
-                Parsed::Record(rec, uid) => self.out.emit(*rec, (self.index, uid)).await?,
+                Parsed::Record(line, uid) => {
+                    self.out.emit_serialized(line, (self.index, uid)).await?
+                }
                 Parsed::Unreadable { uid, size, why } => {
                     skipped.push(uid);
                     self.out
@@ -461,9 +482,37 @@ impl Flow<'_> {
     }
 }
 
-fn parse_fetch(config: &ReadConfig, uid_validity: u32, fetch: &Fetched) -> Option<Parsed> {
+/// Cuts `uids` (ascending) into windows of at most `count` UIDs and `runs` runs of
+/// consecutive UIDs each.
+fn windows(uids: &[u32], count: usize, runs: usize) -> impl Iterator<Item = &[u32]> {
+    let (count, runs) = (count.max(1), runs.max(1));
+    let mut rest = uids;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let mut seen = 1;
+        let mut end = 1;
+        while end < rest.len().min(count) {
+            if rest[end] != rest[end - 1].wrapping_add(1) {
+                if seen == runs {
+                    break;
+                }
+                seen += 1;
+            }
+            end += 1;
+        }
+        let (window, after) = rest.split_at(end);
+        rest = after;
+        Some(window)
+    })
+}
+
+/// Reads one answer into a record; the answer is taken whole, so its flags move into
+/// the record and its content is freed here, on the parsing thread.
+fn parse_fetch(config: &ReadConfig, uid_validity: u32, fetch: Fetched) -> Option<Parsed> {
     let uid = fetch.uid?;
-    let flags = fetch.flags.clone();
+    let flags = fetch.flags;
     let Some(raw) = fetch.body.as_deref() else {
         return Some(Parsed::Unreadable {
             uid,
@@ -471,8 +520,13 @@ fn parse_fetch(config: &ReadConfig, uid_validity: u32, fetch: &Fetched) -> Optio
             why: "the server sent no content for it".into(),
         });
     };
-    Some(match mime::record(config, uid, uid_validity, flags, raw) {
-        Ok(rec) => Parsed::Record(Box::new(rec), uid),
+    let record = mime::record(config, uid, uid_validity, flags, raw).and_then(|rec| {
+        // Room for the message and the JSON around it, made once.
+        Serialized::with_capacity(&rec, raw.len() + raw.len() / 4 + 1024)
+            .map_err(|e| e.message().to_owned())
+    });
+    Some(match record {
+        Ok(line) => Parsed::Record(line, uid),
         Err(why) => Parsed::Unreadable {
             uid,
             size: raw.len(),
@@ -502,6 +556,36 @@ mod tests {
         T: Answer,
     {
         c.items.iter().filter_map(Answer::uid).collect()
+    }
+
+    #[test]
+    fn windows_are_cut_by_count_and_by_runs_of_consecutive_uids() {
+        let cut = |uids: &[u32], count, runs| -> Vec<Vec<u32>> {
+            windows(uids, count, runs).map(<[u32]>::to_vec).collect()
+        };
+        let run: Vec<u32> = (1..=10).collect();
+        assert_eq!(
+            cut(&run, 4, 1),
+            [vec![1, 2, 3, 4], vec![5, 6, 7, 8], vec![9, 10]]
+        );
+        assert_eq!(cut(&run, 100, 1), [(1..=10).collect::<Vec<u32>>()]);
+        let scattered = [1, 2, 5, 6, 7, 9, 20, 21];
+        assert_eq!(
+            cut(&scattered, 100, 2),
+            [vec![1, 2, 5, 6, 7], vec![9, 20, 21]]
+        );
+        assert_eq!(
+            cut(&scattered, 3, 100),
+            [vec![1, 2, 5], vec![6, 7, 9], vec![20, 21]]
+        );
+        assert!(cut(&[], 5, 5).is_empty());
+        // The command stays short whatever the gaps: no window's set is longer than
+        // its runs allow.
+        let sparse: Vec<u32> = (0..50_000).map(|i| 4_000_000_000 - 3 * i).rev().collect();
+        let all: Vec<Vec<u32>> = cut(&sparse, 50_000, WINDOW_RUNS);
+        assert_eq!(all.concat(), sparse);
+        assert!(all.iter().all(|w| uid_set(w).len() <= WINDOW_RUNS * 22));
+        assert_eq!(all.len(), 50_000usize.div_ceil(WINDOW_RUNS));
     }
 
     #[test]

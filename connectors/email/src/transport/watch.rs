@@ -263,13 +263,15 @@ impl Scan {
     }
 }
 
-/// The size a line ending in a literal announcement (`{123}\r\n`, or `~{123}` for
-/// RFC 3516 binary) gives: `None` if it ends otherwise, `Some(None)` if the number does
-/// not fit in 64 bits.
-fn literal_size(tail: &[u8]) -> Option<Option<u64>> {
+/// The size a line ending in a literal announcement (`{123}\r\n`, `~{123}` for
+/// RFC 3516 binary, `{123+}` as RFC 7888 writes it) gives: `None` if it ends
+/// otherwise, `Some(None)` if the number does not fit in 64 bits. The one reading of
+/// an announcement: the watch counts by it and `protocol::fetch` frames by it.
+pub(crate) fn literal_size(tail: &[u8]) -> Option<Option<u64>> {
     let line = tail.strip_suffix(b"\n")?;
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     let line = line.strip_suffix(b"}")?;
+    let line = line.strip_suffix(b"+").unwrap_or(line);
     let open = line.iter().rposition(|&b| b == b'{')?;
     let digits = &line[open + 1..];
     if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
@@ -328,11 +330,14 @@ mod tests {
     fn only_a_line_ending_in_braced_digits_announces_a_literal() {
         assert_eq!(literal_size(b"* 1 FETCH (BODY[] {12}\r\n"), Some(Some(12)));
         assert_eq!(literal_size(b"* 1 FETCH (BINARY[] ~{7}\n"), Some(Some(7)));
+        assert_eq!(literal_size(b"a SEARCH {3+}\r\n"), Some(Some(3)));
         assert_eq!(literal_size(b"{99999999999999999999999}\r\n"), Some(None));
         // Text that merely ends in braces is a line like any other.
         for line in [
             &b"* OK {}\r\n"[..],
+            b"* OK {+}\r\n",
             b"* OK {1a}\r\n",
+            b"* OK done\r\n",
             b"* OK {12} more\r\n",
             b"{12}",
         ] {

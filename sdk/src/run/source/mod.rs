@@ -185,26 +185,36 @@ impl<W: Write, A> Writer<W, A> {
         match item {
             Emitted::Record(record, ack) => {
                 self.line.clear();
-                if let Err(e) = line::to_line(&mut self.line, &record) {
+                if let Err(e) = crate::line::to_line(&mut self.line, &record) {
                     self.skipped.push(Error::internal(format!(
                         "a record cannot be serialized: {e}"
                     )));
                     return Ok(());
                 }
                 self.line.push(b'\n');
-                self.out.write_all(&self.line).map_err(End::OutputClosed)?;
-                self.meter.item(self.line.len() as u64, false);
-                self.pending.push(ack);
-                if self.pending.len() >= FLUSH_EVERY {
-                    self.deliver()?;
-                }
+                let line = std::mem::take(&mut self.line);
+                let written = self.record(&line, ack);
+                self.line = line;
+                written?;
             }
+            Emitted::Serialized(record, ack) => self.record(record.line(), ack)?,
             Emitted::Skipped(err) => {
                 tracing::warn!(target: TARGET, activity = self.name, kind = %err.kind(), "skipped, left uncommitted: {err}");
                 self.skipped.push(err);
                 self.meter.error();
             }
             Emitted::Checkpoint(state) => self.checkpoint(&state)?,
+        }
+        Ok(())
+    }
+
+    /// Writes one record's line; delivers once [`FLUSH_EVERY`] wait.
+    fn record(&mut self, line: &[u8], ack: A) -> Result<(), End> {
+        self.out.write_all(line).map_err(End::OutputClosed)?;
+        self.meter.item(line.len() as u64, false);
+        self.pending.push(ack);
+        if self.pending.len() >= FLUSH_EVERY {
+            self.deliver()?;
         }
         Ok(())
     }
@@ -425,8 +435,6 @@ async fn commit<S: Source>(
     })?;
     Ok(n)
 }
-
-mod line;
 
 #[cfg(test)]
 mod tests;

@@ -23,6 +23,15 @@ impl Connection for Session {
     }
 }
 
+/// A test source's description.
+fn info(name: &'static str) -> ActivityInfo {
+    ActivityInfo {
+        name,
+        description: "",
+        discovery: false,
+    }
+}
+
 /// Emits numbers forever while holding the session.
 struct Greedy;
 
@@ -37,11 +46,7 @@ impl Source for Greedy {
     type State = ();
 
     fn info(&self) -> ActivityInfo {
-        ActivityInfo {
-            name: "greedy",
-            description: "",
-            discovery: false,
-        }
+        info("greedy")
     }
 
     async fn read(&self, conn: &Session, _: &(), out: &Emitter<u64, u64>) -> Result<()> {
@@ -158,11 +163,7 @@ impl Source for WithUnreadable {
     type State = ();
 
     fn info(&self) -> ActivityInfo {
-        ActivityInfo {
-            name: "unreadable",
-            description: "",
-            discovery: false,
-        }
+        info("unreadable")
     }
 
     async fn read(&self, _: &Session, _: &(), out: &Emitter<u64, u64>) -> Result<()> {
@@ -208,4 +209,108 @@ async fn an_unreadable_item_fails_the_run_after_the_rest_is_delivered_and_commit
     );
     // The items around it were delivered and committed; it was not.
     assert_eq!(*conn.committed.lock().expect("lock"), [1, 3]);
+}
+
+/// Emits the same records either as they are or serialized ahead of time.
+struct Mixed {
+    serialized: bool,
+}
+
+impl crate::__private::SourceImpl for Mixed {}
+
+/// Records with what JSON must escape.
+fn mixed_records() -> Vec<String> {
+    (0..3_000)
+        .map(|i| format!("record {i}: \"quoted\", a\ttab and a line\nbreak, ünïcödé"))
+        .collect()
+}
+
+#[async_trait::async_trait]
+impl Source for Mixed {
+    type Connection = Session;
+    type Config = ();
+    type Record = String;
+    type Ack = u64;
+    type State = ();
+
+    fn info(&self) -> ActivityInfo {
+        info("mixed")
+    }
+
+    async fn read(&self, _: &Session, _: &(), out: &Emitter<String, u64>) -> Result<()> {
+        for (i, record) in mixed_records().into_iter().enumerate() {
+            // Every third record as it is, the rest serialized beforehand.
+            if self.serialized && i % 3 != 0 {
+                out.emit_serialized(crate::Serialized::new(&record)?, i as u64)
+                    .await?;
+            } else {
+                out.emit(record, i as u64).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn commit(&self, conn: &Session, _: &(), acks: Vec<u64>) -> Result<()> {
+        conn.committed.lock().expect("lock").extend(acks);
+        Ok(())
+    }
+}
+
+/// A writer whose bytes the test reads afterwards.
+#[derive(Clone, Default)]
+struct Shared(Arc<StdMutex<Vec<u8>>>);
+
+impl Write for Shared {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("lock").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+async fn run_mixed(serialized: bool) -> (Vec<u8>, Vec<u64>) {
+    let conn = Arc::new(Session::default());
+    let output = Shared::default();
+    let (_tx, stop) = watch::channel(false);
+    let io = RunIo {
+        output: Box::new(output.clone()),
+        stop,
+        commit_every: 100,
+        state_file: None,
+        deferred: false,
+        state_lines: false,
+        progress_every: Duration::ZERO,
+    };
+    run(
+        Arc::new(Mixed { serialized }),
+        Arc::clone(&conn),
+        Arc::new(()),
+        None,
+        io,
+    )
+    .await
+    .expect("the run succeeds");
+    let written = output.0.lock().expect("lock").clone();
+    let committed = conn.committed.lock().expect("lock").clone();
+    (written, committed)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_serialized_by_the_source_are_written_and_committed_like_the_rest() {
+    let (plain, plain_committed) = run_mixed(false).await;
+    let (mixed, mixed_committed) = run_mixed(true).await;
+    // Byte for byte the same output, one line per record, each reading back.
+    assert_eq!(mixed, plain);
+    let lines: Vec<String> = mixed
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).expect("a JSON string per line"))
+        .collect();
+    assert_eq!(lines, mixed_records());
+    // Every record committed, in the order emitted, whichever way it came.
+    let all: Vec<u64> = (0..3_000).collect();
+    assert_eq!(mixed_committed, all);
+    assert_eq!(plain_committed, all);
 }
