@@ -68,23 +68,44 @@ pub fn requests<R>(requests: Vec<R>) -> Requests<R> {
 /// # }
 /// ```
 pub fn results<T: Serialize>(len: usize) -> (Results<T>, Lines) {
-    let buffer = Lines(Arc::new(Mutex::new(Vec::new())));
+    let buffer = Lines::default();
     let writer = Box::new(buffer.clone());
     (Results::new(writer, len, Box::new(|_| None)), buffer)
 }
 
-/// The lines a [`Results`] from [`results`] wrote.
-#[derive(Debug, Clone)]
+/// The lines a [`Results`] from [`results`] wrote; also a `Write` for any test that
+/// reads back what was written to it (clones share one buffer).
+///
+/// ```
+/// use std::io::Write as _;
+///
+/// let lines = connector_sdk::testing::Lines::default();
+/// let mut writer = lines.clone();
+/// writer.write_all(b"{\"a\":1}\n").unwrap();
+/// assert_eq!(lines.text(), "{\"a\":1}\n");
+/// assert_eq!(lines.values(), [serde_json::json!({"a": 1})]);
+/// ```
+#[derive(Debug, Clone, Default)]
 pub struct Lines(Arc<Mutex<Vec<u8>>>);
 
 impl Lines {
+    /// Everything written so far, as text (invalid UTF-8 replaced).
+    pub fn text(&self) -> String {
+        let bytes = self.0.lock().map(|b| b.clone()).unwrap_or_default();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    /// Everything written so far, as bytes.
+    pub fn bytes(&self) -> Vec<u8> {
+        self.0.lock().map(|b| b.clone()).unwrap_or_default()
+    }
+
     /// Every line written so far, parsed.
     ///
     /// # Panics
     /// When a line is not JSON (a bug in the host).
     pub fn values(&self) -> Vec<Value> {
-        let bytes = self.0.lock().map(|b| b.clone()).unwrap_or_default();
-        String::from_utf8_lossy(&bytes)
+        self.text()
             .lines()
             .map(|l| serde_json::from_str(l).expect("each result is one JSON line"))
             .collect()

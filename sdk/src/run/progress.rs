@@ -177,30 +177,18 @@ pub(crate) fn peak_rss_bytes() -> Option<u64> {
 mod tests {
     use super::*;
 
-    /// Log lines written while it is the thread's subscriber.
-    #[derive(Clone, Default)]
-    struct Logged(Arc<std::sync::Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Logged {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().expect("lock").extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    impl Logged {
-        fn progress_events(&self) -> usize {
-            let text = String::from_utf8_lossy(&self.0.lock().expect("lock")).into_owned();
-            text.lines().filter(|l| l.contains("progress: ")).count()
-        }
+    /// How many progress events were logged to `logged`.
+    fn progress_events(logged: &crate::testing::Lines) -> usize {
+        logged
+            .text()
+            .lines()
+            .filter(|l| l.contains("progress: "))
+            .count()
     }
 
     #[tokio::test(flavor = "current_thread")]
     async fn off_a_terminal_progress_is_logged_until_the_run_finishes() {
-        let logged = Logged::default();
+        let logged = crate::testing::Lines::default();
         let writer = logged.clone();
         let subscriber = tracing_subscriber::fmt()
             .with_writer(move || writer.clone())
@@ -212,14 +200,14 @@ mod tests {
         let progress =
             Progress::start_on(meter, "read", "records", Duration::from_millis(20), false);
         tokio::time::sleep(Duration::from_millis(110)).await;
-        let before = logged.progress_events();
+        let before = progress_events(&logged);
         assert!(
             before >= 2,
             "{before} progress events in 110 ms, one every 20 ms"
         );
         progress.finish();
         tokio::time::sleep(Duration::from_millis(100)).await;
-        assert_eq!(logged.progress_events(), before, "none after finish");
+        assert_eq!(progress_events(&logged), before, "none after finish");
 
         // Every zero: never.
         let quiet = Progress::start_on(
@@ -231,7 +219,7 @@ mod tests {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
         quiet.finish();
-        assert_eq!(logged.progress_events(), before);
+        assert_eq!(progress_events(&logged), before);
     }
 
     #[test]

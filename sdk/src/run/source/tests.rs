@@ -256,23 +256,9 @@ impl Source for Mixed {
     }
 }
 
-/// A writer whose bytes the test reads afterwards.
-#[derive(Clone, Default)]
-struct Shared(Arc<StdMutex<Vec<u8>>>);
-
-impl Write for Shared {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 async fn run_mixed(serialized: bool) -> (Vec<u8>, Vec<u64>) {
     let conn = Arc::new(Session::default());
-    let output = Shared::default();
+    let output = crate::testing::Lines::default();
     let (_tx, stop) = watch::channel(false);
     let io = RunIo {
         output: Box::new(output.clone()),
@@ -292,7 +278,7 @@ async fn run_mixed(serialized: bool) -> (Vec<u8>, Vec<u64>) {
     )
     .await
     .expect("the run succeeds");
-    let written = output.0.lock().expect("lock").clone();
+    let written = output.bytes();
     let committed = conn.committed.lock().expect("lock").clone();
     (written, committed)
 }
