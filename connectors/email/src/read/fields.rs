@@ -405,7 +405,7 @@ fn addresses_by_tokens(value: &str) -> Vec<AddressRecord> {
 pub(crate) fn ids(value: &str) -> Vec<String> {
     let value = without_comments(value);
     let mut out = Vec::new();
-    let mut rest = value.as_str();
+    let mut rest = &*value;
     while let Some(open) = rest.find('<') {
         let after = &rest[open + 1..];
         let Some(close) = after.find(['>', '<']) else {
@@ -434,7 +434,16 @@ pub(crate) fn ids(value: &str) -> Vec<String> {
 }
 
 /// `value` with its comments removed (outside quoted strings), nesting counted.
-fn without_comments(value: &str) -> String {
+fn without_comments(value: &str) -> std::borrow::Cow<'_, str> {
+    // Nearly every identifier field has neither a comment nor an escape: as it is.
+    if !value.contains(['(', '\\']) {
+        return std::borrow::Cow::Borrowed(value);
+    }
+    std::borrow::Cow::Owned(strip_comments(value))
+}
+
+/// `value` without its comments, a character at a time.
+fn strip_comments(value: &str) -> String {
     let (mut out, mut depth, mut quoted, mut escaped) = (String::new(), 0usize, false, false);
     for c in value.chars() {
         if escaped {

@@ -570,3 +570,15 @@ proptest::proptest! {
         }
     }
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::test_runner::Config::with_cases(2048))]
+
+    /// Text taken as it is (no comment, no escape) is what stripping comments gives.
+    #[test]
+    fn comments_are_stripped_the_same_with_or_without_the_shortcut(
+        value in "[<>@a-z \"()\\\\.\t]{0,40}"
+    ) {
+        proptest::prop_assert_eq!(without_comments(&value).into_owned(), strip_comments(&value));
+    }
+}

@@ -3,6 +3,8 @@
 //! nowhere for a message without a header), how long it is, and the first field of a
 //! name as written (RFC 5322 allows one of each; readers take the first).
 
+use std::borrow::Cow;
+
 use mail_parser::Message;
 
 /// The length of the header section: up to the first empty line (RFC 5322 section
@@ -73,7 +75,7 @@ fn is_field(line: &[u8]) -> bool {
 
 /// The first top-level header field `name`, unfolded, as written (not UTF-8 bytes
 /// replaced).
-pub(super) fn raw_header(message: &Message<'_>, name: &str) -> Option<String> {
+pub(super) fn raw_header<'m>(message: &'m Message<'_>, name: &str) -> Option<Cow<'m, str>> {
     let h = first_field(message, name)?;
     let raw = &message.raw_message;
     let bytes = raw.get(h.offset_start as usize..h.offset_end as usize)?;
@@ -84,7 +86,11 @@ pub(super) fn raw_header(message: &Message<'_>, name: &str) -> Option<String> {
         value.push('\n');
         value.push_str(&lossy(rest));
     }
-    Some(unfold(&value))
+    Some(match value {
+        // Most fields are one line (no stray continuation, nothing to unfold): as written.
+        Cow::Borrowed(one) if !one.contains(['\r', '\n']) => Cow::Borrowed(one.trim()),
+        other => Cow::Owned(unfold(&other)),
+    })
 }
 
 /// The lines that still continue a field ending at `end` after stray lines, lines that
@@ -159,9 +165,9 @@ pub(super) fn first_text(message: &Message<'_>, name: &str) -> Option<String> {
 /// `String::from_utf8_lossy`, but valid UTF-8 (nearly every header) is checked by
 /// `str::from_utf8`, a word at a time through ASCII, where `from_utf8_lossy` looks
 /// at each byte (about three times as long on a header value).
-pub(super) fn lossy(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+pub(super) fn lossy(bytes: &[u8]) -> Cow<'_, str> {
     match std::str::from_utf8(bytes) {
-        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Ok(text) => Cow::Borrowed(text),
         Err(_) => String::from_utf8_lossy(bytes),
     }
 }
@@ -230,6 +236,12 @@ mod tests {
     }
 
     proptest! {
+        /// `raw_header`'s shortcut for a one-line value: unfolding it is trimming it.
+        #[test]
+        fn a_value_without_line_breaks_unfolds_to_itself_trimmed(value in "[a \t\u{a0}\u{2003}é,:<>\"]{0,40}") {
+            prop_assert_eq!(super::unfold(&value), value.trim());
+        }
+
         #[test]
         fn unfolding_agrees_with_the_plain_reading(value in "[a \\t\\r\\n\u{a0}é,:<>\"]{0,40}") {
             prop_assert_eq!(super::unfold(&value), unfold_by_chars(&value));

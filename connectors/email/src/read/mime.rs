@@ -2,6 +2,8 @@
 //! (what a record holds of a message and why), its header-section helpers in
 //! `header.rs` and its tests in `mime_tests.rs`.
 
+use std::borrow::Cow;
+
 use base64::Engine as _;
 use mail_parser::{HeaderName, Message, MessageParser, MimeHeaders, PartType};
 
@@ -100,7 +102,8 @@ fn build(
             .map(|v| super::fields::ids(&v))
             .unwrap_or_default()
     };
-    let numbers = part_numbers(&message);
+    // Part numbers only matter when a record lists several body parts of a kind.
+    let numbers = std::cell::OnceCell::new();
     // The body parts of each kind (mail-parser lists text parts converted from HTML,
     // and the reverse, among the bodies; only a part of the kind itself counts).
     let bodies = |ids: &[u32], html: bool| -> Vec<BodyPart> {
@@ -113,7 +116,16 @@ fn build(
             })
             .filter_map(|(id, p)| {
                 Some(BodyPart {
-                    part: numbers.get(id).cloned().flatten().unwrap_or_default(),
+                    part: if ids.len() > 1 {
+                        numbers
+                            .get_or_init(|| part_numbers(&message))
+                            .get(id)
+                            .cloned()
+                            .flatten()
+                            .unwrap_or_default()
+                    } else {
+                        String::new()
+                    },
                     content: normalize_body(&text_of(&message, p)?),
                 })
             })
@@ -166,7 +178,11 @@ fn build(
             let value = lossy(bytes);
             let not_utf8 = matches!(value, std::borrow::Cow::Owned(_)).then_some(true);
             HeaderRecord {
-                name: h.name.as_str().to_owned(),
+                name: match &h.name {
+                    // A name mail-parser knows is its canonical spelling, a static str.
+                    mail_parser::HeaderName::Other(name) => Cow::Owned(name.to_string()),
+                    known => Cow::Borrowed(known.as_static_str()),
+                },
                 value: unfold(&value),
                 not_utf8,
             }
@@ -533,9 +549,8 @@ fn normalize_body(text: &str) -> String {
 
 /// Seconds since the epoch as `YYYY-MM-DDTHH:MM:SSZ`.
 fn utc(ts: i64) -> String {
-    mail_parser::DateTime::from_timestamp(ts)
-        .to_rfc3339()
-        .replace("+00:00", "Z")
+    // `from_timestamp` is in UTC, which `to_rfc3339` writes with `Z`.
+    mail_parser::DateTime::from_timestamp(ts).to_rfc3339()
 }
 
 #[cfg(test)]

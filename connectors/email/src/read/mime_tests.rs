@@ -616,3 +616,16 @@ fn bodies_lose_crlf_pairs_and_trailing_breaks_only() {
         assert_eq!(super::normalize_body(text), plain(text), "{text:?}");
     }
 }
+
+proptest::proptest! {
+    /// Dates are written in UTC with `Z`, as `to_rfc3339` and a `+00:00` replaced gave.
+    #[test]
+    fn utc_times_end_in_z(ts in -62_135_596_800i64..253_402_300_799) {
+        let written = super::utc(ts);
+        let before = mail_parser::DateTime::from_timestamp(ts)
+            .to_rfc3339()
+            .replace("+00:00", "Z");
+        proptest::prop_assert_eq!(&written, &before);
+        proptest::prop_assert!(written.ends_with('Z'), "{}", written);
+    }
+}

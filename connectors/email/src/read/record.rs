@@ -150,8 +150,9 @@ pub struct AddressRecord {
 #[connector_sdk::settings]
 /// A header.
 pub struct HeaderRecord {
-    /// Its name as written.
-    pub name: String,
+    /// Its name as written, except that the common fields are given in their standard
+    /// spelling (`Message-ID`, `Content-Type`, whatever the message's case).
+    pub name: std::borrow::Cow<'static, str>,
     /// Its raw value, unfolded and trimmed.
     pub value: String,
     /// `true` when the value was not UTF-8: it is shown with replacement characters
