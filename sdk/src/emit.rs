@@ -76,9 +76,7 @@ impl<R: Serialize> Serialized<R> {
     /// As [`new`](Self::new).
     pub fn with_capacity(record: &R, capacity: usize) -> Result<Self> {
         let mut line = Vec::with_capacity(capacity.max(256));
-        crate::line::to_line(&mut line, record)
-            .map_err(|e| Error::internal(format!("a record cannot be serialized: {e}")))?;
-        line.push(b'\n');
+        crate::line::record_line(&mut line, record)?;
         Ok(Self {
             line,
             record: PhantomData,

@@ -31,6 +31,20 @@ pub(crate) fn to_line<T: Serialize + ?Sized>(
     serde_json::to_writer(&mut *out, value).inspect_err(|_| out.truncate(start))
 }
 
+/// Appends `record` to `out` as one line (its JSON and `\n`), the way the host writes
+/// records; on an error, `out` is left as it was and the error says a record could
+/// not be serialized.
+pub(crate) fn record_line<T: Serialize + ?Sized>(
+    out: &mut Vec<u8>,
+    record: &T,
+) -> crate::error::Result<()> {
+    to_line(out, record).map_err(|e| {
+        crate::error::Error::internal(format!("a record cannot be serialized: {e}"))
+    })?;
+    out.push(b'\n');
+    Ok(())
+}
+
 /// Why this serializer gave up (serde_json then writes the value, or says why not).
 #[derive(Debug)]
 pub(crate) struct GiveUp;

@@ -185,13 +185,10 @@ impl<W: Write, A> Writer<W, A> {
         match item {
             Emitted::Record(record, ack) => {
                 self.line.clear();
-                if let Err(e) = crate::line::to_line(&mut self.line, &record) {
-                    self.skipped.push(Error::internal(format!(
-                        "a record cannot be serialized: {e}"
-                    )));
+                if let Err(e) = crate::line::record_line(&mut self.line, &record) {
+                    self.skipped.push(e);
                     return Ok(());
                 }
-                self.line.push(b'\n');
                 let line = std::mem::take(&mut self.line);
                 let written = self.record(&line, ack);
                 self.line = line;
