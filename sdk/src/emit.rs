@@ -75,12 +75,12 @@ impl<R: Serialize> Serialized<R> {
     /// # Errors
     /// As [`new`](Self::new).
     pub fn with_capacity(record: &R, capacity: usize) -> Result<Self> {
-        let mut line = Vec::with_capacity(capacity.max(256));
-        crate::line::record_line(&mut line, record)?;
-        Ok(Self {
-            line,
+        let mut line = Self {
+            line: crate::recycle::LINES.take(capacity.max(256)),
             record: PhantomData,
-        })
+        };
+        crate::line::record_line(&mut line.line, record)?;
+        Ok(line)
     }
 }
 
@@ -104,8 +104,22 @@ impl<R> Serialized<R> {
     }
 
     /// The line as the host writes it: the JSON and a line break.
+    #[cfg(test)]
     pub(crate) fn line(&self) -> &[u8] {
         &self.line
+    }
+
+    /// The line's buffer, to write (and give back to the pool once written).
+    pub(crate) fn into_line(mut self) -> Vec<u8> {
+        std::mem::take(&mut self.line)
+    }
+}
+
+impl<R> Drop for Serialized<R> {
+    /// The buffer goes back to the SDK's pool, for the next line written ahead of
+    /// time (the host frees lines on its own thread: see `recycle`).
+    fn drop(&mut self) {
+        crate::recycle::LINES.give(std::mem::take(&mut self.line));
     }
 }
 

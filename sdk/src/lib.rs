@@ -157,6 +157,7 @@ mod line;
 mod manifest;
 mod meter;
 pub mod prelude;
+mod recycle;
 mod registry;
 pub mod retry;
 mod run;

@@ -73,12 +73,33 @@ fn needs_escape(b: u8) -> bool {
 /// Bytes looked at together before the one that needs an escape is looked for.
 const SPAN: usize = 64;
 
+/// A one in each byte of a word.
+const ONES: u64 = u64::from_le_bytes([1; 8]);
+
+/// The high bit of each byte of a word.
+const HIGHS: u64 = ONES * 0x80;
+
+/// The bytes of `word` (eight bytes of text) that need an escape, as the high bit of
+/// each: those below 0x20 (`b - 0x20` wraps only for them, and `!b` keeps the high
+/// bit only below 0x80) and those equal to `"` or `\` (zero after the xor). A borrow
+/// can also mark a byte just above a marked one, never one below: the lowest mark is
+/// exact, and only it is used.
+fn escape_marks(word: u64) -> u64 {
+    let zero_where = |x: u64| x.wrapping_sub(ONES) & !x;
+    let below_space = word.wrapping_sub(ONES * 0x20) & !word;
+    let quote = zero_where(word ^ (ONES * u64::from(b'"')));
+    let backslash = zero_where(word ^ (ONES * u64::from(b'\\')));
+    (below_space | quote | backslash) & HIGHS
+}
+
 /// The position of the first byte at or after `from` that needs an escape.
 ///
 /// Spans of [`SPAN`] bytes are checked whole first: written as a fold without an early
 /// exit, the compiler checks a span with vector instructions (about 3.7 times as fast
 /// as eight bytes at a time on a 3 KB body without escapes, 1.4 times with a line
-/// break every 72 bytes); the byte itself is then found one at a time.
+/// break every 72 bytes). In the span that has one, and in a short string, the byte is
+/// found eight at a time ([`escape_marks`]): one at a time, that search was two thirds
+/// of the time spent escaping a read's records (a profile of 50,000 messages).
 fn next_escape(bytes: &[u8], mut from: usize) -> Option<usize> {
     while let Some(span) = bytes.get(from..from + SPAN) {
         let any = span.iter().fold(0u8, |acc, &b| {
@@ -89,7 +110,17 @@ fn next_escape(bytes: &[u8], mut from: usize) -> Option<usize> {
         }
         from += SPAN;
     }
-    bytes[from..]
+    let mut words = bytes[from..].chunks_exact(8);
+    for word in &mut words {
+        let word: [u8; 8] = word.try_into().expect("chunks of eight");
+        let marks = escape_marks(u64::from_le_bytes(word));
+        if marks != 0 {
+            return Some(from + (marks.trailing_zeros() / 8) as usize);
+        }
+        from += 8;
+    }
+    words
+        .remainder()
         .iter()
         .position(|b| needs_escape(*b))
         .map(|at| from + at)

@@ -316,4 +316,35 @@ proptest! {
             prop_assert_eq!(naive, (at >= from).then_some(at));
         }
     }
+
+    /// On any bytes (above 0x7f, several escapes, escapes side by side, where a
+    /// borrow in the eight-byte search could mark a byte that needs none), every
+    /// escape is found in order from any start, exactly where a byte-by-byte search
+    /// finds it.
+    #[test]
+    fn every_escape_is_found_in_order_on_any_bytes(
+        text in proptest::collection::vec(prop_oneof![
+            any::<u8>(),
+            Just(b' '),
+            Just(b'!'),
+            Just(b'"'),
+            Just(b'#'),
+            Just(b'\\'),
+            Just(b']'),
+            Just(0x1fu8),
+            Just(0x21u8),
+        ], 0..200),
+        from in 0usize..200,
+    ) {
+        let mut at = from.min(text.len());
+        let naive = |from: usize| text[from..].iter().position(|b| super::needs_escape(*b)).map(|i| from + i);
+        loop {
+            let found = super::next_escape(&text, at);
+            prop_assert_eq!(found, naive(at));
+            match found {
+                Some(i) => at = i + 1,
+                None => break,
+            }
+        }
+    }
 }

@@ -5,7 +5,7 @@
 //! their own, so the writer never waits for a commit and a source that holds its
 //! connection while emitting cannot deadlock against its own commit.
 
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -21,6 +21,9 @@ use crate::activity::Source;
 use crate::emit::{Emitted, Emitter, Received};
 use crate::error::{Error, Result};
 use crate::meter::Meter;
+use output::Output;
+
+mod output;
 
 const TARGET: &str = "connector_sdk::host";
 /// Records in flight between the source and the writer. Small on purpose: records
@@ -84,7 +87,7 @@ pub(crate) async fn run<S: Source>(
 
     let mut stop = io.stop;
     let mut writer = Writer {
-        out: BufWriter::with_capacity(64 * 1024, io.output),
+        out: Output::new(io.output),
         line: Vec::with_capacity(1024),
         pending: Vec::new(),
         delivered: 0,
@@ -151,7 +154,7 @@ pub(crate) async fn run<S: Source>(
 /// Serializes records to the output and hands their acks on once flushed; writes each
 /// checkpoint as a state line after the records it covers.
 struct Writer<W: Write, A> {
-    out: BufWriter<W>,
+    out: Output<W>,
     line: Vec<u8>,
     pending: Vec<A>,
     delivered: u64,
@@ -189,12 +192,15 @@ impl<W: Write, A> Writer<W, A> {
                     self.skipped.push(e);
                     return Ok(());
                 }
-                let line = std::mem::take(&mut self.line);
-                let written = self.record(&line, ack);
-                self.line = line;
-                written?;
+                self.out.copy(&self.line).map_err(End::OutputClosed)?;
+                self.recorded(self.line.len(), ack)?;
             }
-            Emitted::Serialized(record, ack) => self.record(record.line(), ack)?,
+            Emitted::Serialized(record, ack) => {
+                let line = record.into_line();
+                let len = line.len();
+                self.out.own(line).map_err(End::OutputClosed)?;
+                self.recorded(len, ack)?;
+            }
             Emitted::Skipped(err) => {
                 tracing::warn!(target: TARGET, activity = self.name, kind = %err.kind(), "skipped, left uncommitted: {err}");
                 self.skipped.push(err);
@@ -205,10 +211,9 @@ impl<W: Write, A> Writer<W, A> {
         Ok(())
     }
 
-    /// Writes one record's line; delivers once [`FLUSH_EVERY`] wait.
-    fn record(&mut self, line: &[u8], ack: A) -> Result<(), End> {
-        self.out.write_all(line).map_err(End::OutputClosed)?;
-        self.meter.item(line.len() as u64, false);
+    /// Counts a record of `len` bytes just written; delivers once [`FLUSH_EVERY`] wait.
+    fn recorded(&mut self, len: usize, ack: A) -> Result<(), End> {
+        self.meter.item(len as u64, false);
         self.pending.push(ack);
         if self.pending.len() >= FLUSH_EVERY {
             self.deliver()?;
@@ -233,7 +238,7 @@ impl<W: Write, A> Writer<W, A> {
             |e| End::StateFailed(Error::internal(format!("cannot serialize a state: {e}"))),
         )?;
         self.line.push(b'\n');
-        self.out.write_all(&self.line).map_err(End::OutputClosed)?;
+        self.out.copy(&self.line).map_err(End::OutputClosed)?;
         self.out.flush().map_err(End::OutputClosed)?;
         if let Some(file) = &self.state_file {
             save_state(file, &value).map_err(End::StateFailed)?;
