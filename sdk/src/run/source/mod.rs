@@ -192,8 +192,11 @@ impl<W: Write, A> Writer<W, A> {
                     self.skipped.push(e);
                     return Ok(());
                 }
-                self.out.copy(&self.line).map_err(End::OutputClosed)?;
-                self.recorded(self.line.len(), ack)?;
+                let len = self.line.len();
+                self.out
+                    .scratch(&mut self.line)
+                    .map_err(End::OutputClosed)?;
+                self.recorded(len, ack)?;
             }
             Emitted::Serialized(record, ack) => {
                 let line = record.into_line();

@@ -74,6 +74,17 @@ impl<W: Write> Output<W> {
         self.added(len)
     }
 
+    /// Adds the line in `scratch` (a buffer the caller writes each line into): copied
+    /// if short; if long, the buffer itself is kept and `scratch` gets another, so a
+    /// large record is never copied.
+    pub(super) fn scratch(&mut self, scratch: &mut Vec<u8>) -> std::io::Result<()> {
+        if scratch.len() < OWN_LINE {
+            return self.copy(scratch);
+        }
+        let line = std::mem::replace(scratch, LINES.take(OWN_LINE));
+        self.own(line)
+    }
+
     fn added(&mut self, len: usize) -> std::io::Result<()> {
         self.bytes += len;
         if self.bytes >= WRITE_AT {
@@ -212,6 +223,25 @@ mod tests {
         assert_eq!(out.buffers[0], b"a\nb\n");
         assert_eq!(out.buffers[1].as_ptr(), at, "not copied");
         assert_eq!(out.buffers[2], b"c\n");
+    }
+
+    #[test]
+    fn a_long_line_in_the_scratch_buffer_is_taken_and_a_short_one_copied() {
+        let mut out = Output::new(std::io::sink());
+        let mut scratch = line(5000, b's');
+        let at = scratch.as_ptr();
+        out.scratch(&mut scratch).unwrap();
+        assert_eq!(out.buffers[0].as_ptr(), at, "not copied");
+        assert!(scratch.is_empty() && scratch.as_ptr() != at);
+        scratch.extend_from_slice(b"short\n");
+        let kept = scratch.as_ptr();
+        out.scratch(&mut scratch).unwrap();
+        assert_eq!(out.buffers[1], b"short\n");
+        assert_eq!(
+            scratch.as_ptr(),
+            kept,
+            "a short line leaves the scratch buffer"
+        );
     }
 
     #[test]
