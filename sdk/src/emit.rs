@@ -32,9 +32,12 @@ pub enum Emitted<R, A, S = ()> {
 /// The host writes each record as one line of compact JSON on the thread that runs
 /// the source's `read`. A source that builds its records on other threads (a pool
 /// of parsers, say) can write the line there too, with [`Serialized::new`], and hand
-/// it over with [`Emitter::emit_serialized`]: the host then copies bytes instead of
-/// serializing and freeing a record, and the record is freed where it was built. The
-/// bytes are exactly those the host writes for [`Emitter::emit`] of the same record.
+/// it over with [`Emitter::emit_serialized`]: the host then writes the bytes as they
+/// stand instead of serializing and freeing a record, and the record is freed where it
+/// was built. The bytes are exactly those the host writes for [`Emitter::emit`] of the
+/// same record. Once written, the line's buffer is kept for the next `Serialized` (a
+/// bounded pool), so lines made on one thread and freed on another do not make the
+/// allocator hand memory back and forth.
 ///
 /// ```
 /// use connector_sdk::Serialized;
