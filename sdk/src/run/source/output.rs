@@ -68,6 +68,11 @@ impl<W: Write> Output<W> {
             LINES.give(line);
             return written;
         }
+        self.keep(line)
+    }
+
+    /// Adds `line` as its own buffer.
+    fn keep(&mut self, line: Vec<u8>) -> std::io::Result<()> {
         let len = line.len();
         self.buffers.push(line);
         self.gathering = false;
@@ -82,7 +87,7 @@ impl<W: Write> Output<W> {
             return self.copy(scratch);
         }
         let line = std::mem::replace(scratch, LINES.take(OWN_LINE));
-        self.own(line)
+        self.keep(line)
     }
 
     fn added(&mut self, len: usize) -> std::io::Result<()> {
