@@ -212,3 +212,53 @@ fn recipient_header_size_flag_and_raw_search_filters() {
     let out = fx.read(json!({"filter": {"search": "ALL) (SEEN"}}));
     assert_eq!(code(&out), 2, "{}", stderr(&out));
 }
+
+#[test]
+fn messages_over_max_message_bytes_are_reported_and_left_while_the_rest_is_read() {
+    // Two messages over the limit among five, on Dovecot: the first fetch meets the
+    // first one's announcement and refuses it before its bytes; one size search then
+    // finds both, and the rest is read on a new connection. Only what was read is
+    // marked; the large ones stay unread for a run with a higher limit.
+    let fx = Fixture::new();
+    // 20,000 lines of 78 bytes: 1.5 MB.
+    let large = |id: &str| {
+        raw_message(id, id, "big@x").replace(
+            &format!("Body of {id}\r\n"),
+            &format!("{}\r\n", "y".repeat(76)).repeat(20_000),
+        )
+    };
+    assert!(large("2@x").len() > 1_048_576);
+    for raw in [
+        raw_message("1@x", "one", "a@x"),
+        large("2@x"),
+        raw_message("3@x", "three", "a@x"),
+        large("4@x"),
+        raw_message("5@x", "five", "a@x"),
+    ] {
+        fx.plant(&raw);
+    }
+    let out = fx.read(json!({"max_message_bytes": 1_048_576}));
+    assert_eq!(subjects(&out), ["one", "three", "five"], "{}", stderr(&out));
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let log = stderr(&out);
+    assert!(
+        log.contains("over max_message_bytes was announced"),
+        "{log}"
+    );
+    for uid in ["uid 2 ", "uid 4 "] {
+        assert!(
+            log.lines()
+                .any(|l| l.contains(uid) && l.contains("larger than max_message_bytes")),
+            "{uid}: {log}"
+        );
+    }
+    let seen: Vec<(u32, bool)> = fx
+        .stored("INBOX")
+        .iter()
+        .map(|m| (m.uid, m.seen()))
+        .collect();
+    assert_eq!(
+        seen,
+        [(1, true), (2, false), (3, true), (4, false), (5, true)]
+    );
+}

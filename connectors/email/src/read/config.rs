@@ -92,10 +92,10 @@ pub struct ReadConfig {
     #[serde(default = "hundred_deep")]
     #[schemars(range(min = 1, max = 1000))]
     pub max_nesting_depth: u32,
-    /// The largest message taken, in bytes. A larger one (by the size the server
-    /// reports) is not fetched: it is reported with its UID and left untouched, and the
-    /// run goes on. A server that announces more than this in one piece, whatever size
-    /// it reported, is refused before the bytes are read (`protocol`).
+    /// The largest message taken, in bytes. A larger one is not read (refused at the
+    /// size the server announces, before its bytes come): it is reported with its UID
+    /// and left untouched, and the run goes on. A server that announces more than this
+    /// in one piece after reporting a smaller size is refused (`protocol`).
     #[serde(default = "max_message")]
     #[schemars(range(min = 1024))]
     pub max_message_bytes: u64,

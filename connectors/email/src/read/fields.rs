@@ -400,8 +400,9 @@ fn addresses_by_tokens(value: &str) -> Vec<AddressRecord> {
 }
 
 /// The message identifiers in a header value (`Message-ID`, `In-Reply-To`,
-/// `References`): each `<...>` without its brackets, or, when the value has none, the
-/// value itself as one identifier.
+/// `References`), each as records carry it, in angle brackets: each `<...>` with the
+/// white space inside removed, or, when the value has none, the value itself as one
+/// identifier.
 pub(crate) fn ids(value: &str) -> Vec<String> {
     let value = without_comments(value);
     let mut out = Vec::new();
@@ -412,11 +413,17 @@ pub(crate) fn ids(value: &str) -> Vec<String> {
             break;
         };
         if after.as_bytes()[close] == b'>' {
-            let id: String = after[..close]
-                .chars()
-                .filter(|c| !c.is_whitespace())
-                .collect();
-            if !id.is_empty() {
+            let inside = &after[..close];
+            // Made once, brackets included (nearly every identifier has no white space).
+            let mut id = String::with_capacity(inside.len() + 2);
+            id.push('<');
+            if inside.contains(char::is_whitespace) {
+                id.extend(inside.chars().filter(|c| !c.is_whitespace()));
+            } else {
+                id.push_str(inside);
+            }
+            if id.len() > 1 {
+                id.push('>');
                 out.push(id);
             }
             rest = &after[close + 1..];
@@ -427,7 +434,7 @@ pub(crate) fn ids(value: &str) -> Vec<String> {
     if out.is_empty() {
         let bare = value.trim();
         if !bare.is_empty() && !bare.contains(char::is_whitespace) {
-            out.push(bare.to_owned());
+            out.push(format!("<{bare}>"));
         }
     }
     out

@@ -53,10 +53,14 @@ fn mailbox(s: &str) -> Option<AddressRecord> {
             if !before.bytes().all(|b| b == b' ' || name_byte(b)) {
                 return None;
             }
-            before
-                .split_ascii_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ")
+            let mut name = String::with_capacity(before.len());
+            for word in before.split_ascii_whitespace() {
+                if !name.is_empty() {
+                    name.push(' ');
+                }
+                name.push_str(word);
+            }
+            name
         }
     };
     Some(AddressRecord {

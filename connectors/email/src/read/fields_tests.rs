@@ -153,13 +153,15 @@ fn hostile_address_values_end_quickly_and_lose_nothing_they_hold() {
 
 #[test]
 fn identifiers() {
-    assert_eq!(ids("<a@b>"), vec!["a@b"]);
+    assert_eq!(ids("<a@b>"), vec!["<a@b>"]);
     assert_eq!(
         ids(" <a@b> (comment) <c@d>\r\n <e@f>"),
-        vec!["a@b", "c@d", "e@f"]
+        vec!["<a@b>", "<c@d>", "<e@f>"]
     );
-    assert_eq!(ids("bare@id"), vec!["bare@id"]);
-    assert_eq!(ids("<broken <ok@x>"), vec!["ok@x"]);
+    assert_eq!(ids("bare@id"), vec!["<bare@id>"]);
+    assert_eq!(ids("<broken <ok@x>"), vec!["<ok@x>"]);
+    assert_eq!(ids("<a b@c>"), vec!["<ab@c>"]);
+    assert_eq!(ids("< >"), Vec::<String>::new());
     assert_eq!(ids("two words"), Vec::<String>::new());
     assert_eq!(ids(""), Vec::<String>::new());
 }
@@ -278,7 +280,7 @@ fn obsolete_phrases_keep_their_dots_and_at_signs() {
     );
     assert_eq!(
         ids("<1234   @   local(blah)  .machine .example>"),
-        vec!["1234@local.machine.example"]
+        vec!["<1234@local.machine.example>"]
     );
 }
 

@@ -1,6 +1,7 @@
 //! A fetched message's MIME, parsed with mail-parser, turned into a record: one concern
 //! (what a record holds of a message and why), its header-section helpers in
-//! `header.rs` and its tests in `mime_tests.rs`.
+//! `header.rs`, its walks over the part tree in `tree.rs` and its tests in
+//! `mime_tests.rs`.
 
 use std::borrow::Cow;
 
@@ -8,8 +9,11 @@ use base64::Engine as _;
 use mail_parser::{HeaderName, Message, MessageParser, MimeHeaders, PartType};
 
 use super::config::{AttachmentMode, ReadConfig};
-use super::header::{HeaderStart, first_text, header_len, header_start, lossy, raw_header, unfold};
+use super::header::{
+    HeaderStart, first_fields, header_len, header_start, lossy, raw_value, text_value, unfold,
+};
 use super::record::{AttachmentRecord, BodyPart, EmailRecord, HeaderRecord};
+use super::tree::{Flat, digest_children, nesting, part_numbers};
 
 /// The MIME parser, told to parse only the fields the record takes from its parsed
 /// values (the MIME fields and `Subject`); every other field is kept as written.
@@ -91,14 +95,38 @@ fn build(
     }
     // Address lists, dates and identifiers are read from the first field of each
     // name, as written (`fields.rs` says where mail-parser misreads them).
-    let header = |name: &str| raw_header(&message, name);
-    let addresses = |name: &str| {
-        header(name)
+    let [
+        from,
+        to,
+        cc,
+        reply_to,
+        message_id,
+        date,
+        in_reply_to,
+        references,
+        subject,
+    ] = first_fields(
+        &message,
+        [
+            HeaderName::From,
+            HeaderName::To,
+            HeaderName::Cc,
+            HeaderName::ReplyTo,
+            HeaderName::MessageId,
+            HeaderName::Date,
+            HeaderName::InReplyTo,
+            HeaderName::References,
+            HeaderName::Subject,
+        ],
+    );
+    let header = |h: Option<&mail_parser::Header<'_>>| raw_value(&message, h?);
+    let addresses = |h| {
+        header(h)
             .map(|v| super::fields::addresses(&v))
             .unwrap_or_default()
     };
-    let ids = |name: &str| {
-        header(name)
+    let ids = |h| {
+        header(h)
             .map(|v| super::fields::ids(&v))
             .unwrap_or_default()
     };
@@ -269,31 +297,20 @@ fn build(
         uid,
         uid_validity,
         folder: config.folder.clone(),
-        message_id: ids("Message-ID")
-            .into_iter()
-            .next()
-            .map(|id| format!("<{id}>")),
-        date: header("Date")
-            .and_then(|d| super::fields::date(&d))
-            .map(utc),
-        from: addresses("From"),
-        to: addresses("To"),
-        cc: addresses("Cc"),
-        reply_to: addresses("Reply-To"),
-        subject: first_text(&message, "Subject"),
+        message_id: ids(message_id).into_iter().next(),
+        date: header(date).and_then(|d| super::fields::date(&d)).map(utc),
+        from: addresses(from),
+        to: addresses(to),
+        cc: addresses(cc),
+        reply_to: addresses(reply_to),
+        subject: subject.and_then(text_value),
         text,
         html,
         text_parts: several(text_parts),
         html_parts: several(html_parts),
         headers,
-        in_reply_to: ids("In-Reply-To")
-            .into_iter()
-            .next()
-            .map(|id| format!("<{id}>")),
-        references: ids("References")
-            .into_iter()
-            .map(|id| format!("<{id}>"))
-            .collect(),
+        in_reply_to: ids(in_reply_to).into_iter().next(),
+        references: ids(references),
         flags,
         size: raw.len() as u64,
         attachments,
@@ -307,39 +324,6 @@ fn build(
         super::save::store(save, &mut record, raw, &files)?;
     }
     Ok(record)
-}
-
-/// How deep containers nest in `message`: multiparts inside multiparts and
-/// `message/rfc822` parts inside messages, counted with a stack of our own (the input
-/// sets the depth, so no recursion may).
-fn nesting(message: &Message<'_>) -> usize {
-    let mut deepest = 0;
-    // (message, part id, depth); a part is visited once, so a loop of ids cannot spin.
-    let mut stack: Vec<(&Message<'_>, usize, usize)> = vec![(message, 0, 0)];
-    let mut seen: Vec<Vec<bool>> = Vec::new();
-    let mut seen_of = std::collections::HashMap::new();
-    while let Some((m, id, depth)) = stack.pop() {
-        deepest = deepest.max(depth);
-        let key = std::ptr::from_ref(m) as usize;
-        let slot = *seen_of.entry(key).or_insert_with(|| {
-            seen.push(vec![false; m.parts.len()]);
-            seen.len() - 1
-        });
-        let Some(visited) = seen[slot].get_mut(id) else {
-            continue;
-        };
-        if std::mem::replace(visited, true) {
-            continue;
-        }
-        match &m.parts[id].body {
-            PartType::Multipart(children) => {
-                stack.extend(children.iter().map(|c| (m, *c as usize, depth + 1)));
-            }
-            PartType::Message(inner) => stack.push((inner, 0, depth + 1)),
-            _ => {}
-        }
-    }
-    deepest
 }
 
 /// What an attachment's record carries of its bytes: the content in base64 (with
@@ -360,38 +344,6 @@ fn content(config: &ReadConfig, bytes: &[u8]) -> (Option<String>, Option<String>
         ),
         _ => (None, None),
     }
-}
-
-/// Each part's number as IMAP names it (RFC 3501 section 6.4.5), by part id: the parts
-/// of a multipart are numbered from 1 inside their parent's number; a message that is
-/// not multipart has one part, `1`. Walked with a stack (the input sets the depth).
-fn part_numbers(message: &Message<'_>) -> Vec<Option<String>> {
-    let mut numbers: Vec<Option<String>> = vec![None; message.parts.len()];
-    match message.parts.first().map(|p| &p.body) {
-        Some(PartType::Multipart(_)) => {}
-        Some(_) => numbers[0] = Some("1".into()),
-        None => return numbers,
-    }
-    let mut stack = vec![(0usize, String::new())];
-    while let Some((id, number)) = stack.pop() {
-        let Some(PartType::Multipart(children)) = message.parts.get(id).map(|p| &p.body) else {
-            continue;
-        };
-        for (i, child) in children.iter().enumerate() {
-            let child = *child as usize;
-            let Some(slot @ None) = numbers.get_mut(child) else {
-                continue; // out of range, or seen (the parser's ids do not loop, but)
-            };
-            let own = if number.is_empty() {
-                (i + 1).to_string()
-            } else {
-                format!("{number}.{}", i + 1)
-            };
-            *slot = Some(own.clone());
-            stack.push((child, own));
-        }
-    }
-    numbers
 }
 
 /// The parts a record lists as attachments, in document order: mail-parser's
@@ -426,28 +378,6 @@ fn attachment_ids(message: &Message<'_>) -> Vec<usize> {
             !empty_container && (listed[id] || !body(id))
         })
         .collect()
-}
-
-/// Which parts are direct children of a `multipart/digest`, by part id.
-fn digest_children(message: &Message<'_>) -> Vec<bool> {
-    let mut inside = vec![false; message.parts.len()];
-    for part in &message.parts {
-        let PartType::Multipart(children) = &part.body else {
-            continue;
-        };
-        let digest = part
-            .content_type()
-            .and_then(|ct| ct.subtype())
-            .is_some_and(|sub| sub.eq_ignore_ascii_case("digest"));
-        if digest {
-            for child in children {
-                if let Some(flag) = inside.get_mut(*child as usize) {
-                    *flag = true;
-                }
-            }
-        }
-    }
-    inside
 }
 
 /// A body part's text. mail-parser decodes by the declared charset, and decodes a
@@ -502,31 +432,6 @@ fn original_bytes<'a>(
     decoded.unwrap_or(std::borrow::Cow::Borrowed(part.contents()))
 }
 
-/// A parsed message that is dropped without recursion: dropping mail-parser's part
-/// tree recurses once per nested `message/rfc822`, so 40,000 levels from a stranger
-/// would overflow the stack (issue: a poison message stopped every run).
-struct Flat<'x>(Option<Message<'x>>);
-
-impl<'x> std::ops::Deref for Flat<'x> {
-    type Target = Message<'x>;
-    fn deref(&self) -> &Message<'x> {
-        self.0.as_ref().expect("present until dropped")
-    }
-}
-
-impl Drop for Flat<'_> {
-    fn drop(&mut self) {
-        let mut pending: Vec<Message<'_>> = self.0.take().into_iter().collect();
-        while let Some(mut m) = pending.pop() {
-            for part in &mut m.parts {
-                if let PartType::Message(inner) = std::mem::take(&mut part.body) {
-                    pending.push(inner);
-                }
-            }
-        }
-    }
-}
-
 /// A body as records carry it: MIME's CRLF line endings become `\n`, and the line
 /// breaks transports add at the end are dropped.
 fn normalize_body(text: &str) -> String {
@@ -547,10 +452,32 @@ fn normalize_body(text: &str) -> String {
     out
 }
 
-/// Seconds since the epoch as `YYYY-MM-DDTHH:MM:SSZ`.
+/// Seconds since the epoch as `YYYY-MM-DDTHH:MM:SSZ`: what mail-parser's
+/// `to_rfc3339` writes for a UTC time, in one allocation (its `format!` was a twentieth
+/// of building a record).
 fn utc(ts: i64) -> String {
-    // `from_timestamp` is in UTC, which `to_rfc3339` writes with `Z`.
-    mail_parser::DateTime::from_timestamp(ts).to_rfc3339()
+    let d = mail_parser::DateTime::from_timestamp(ts);
+    let mut out = String::with_capacity(20);
+    if d.year > 9999 {
+        out.push_str(&d.year.to_string());
+    } else {
+        for place in [1000, 100, 10, 1] {
+            out.push(char::from(b'0' + (d.year / place % 10) as u8));
+        }
+    }
+    for (before, n) in [
+        ('-', d.month),
+        ('-', d.day),
+        ('T', d.hour),
+        (':', d.minute),
+        (':', d.second),
+    ] {
+        out.push(before);
+        out.push(char::from(b'0' + n / 10 % 10));
+        out.push(char::from(b'0' + n % 10));
+    }
+    out.push('Z');
+    out
 }
 
 #[cfg(test)]

@@ -628,4 +628,48 @@ proptest::proptest! {
         proptest::prop_assert_eq!(&written, &before);
         proptest::prop_assert!(written.ends_with('Z'), "{}", written);
     }
+
+    /// The mail-parser patch reads a header kept as written from line break to line
+    /// break: the value and where the stream stops are what 0.11.9's reading a byte at
+    /// a time gave (written out here), on any text of white space, line breaks and
+    /// words.
+    #[test]
+    fn a_raw_header_value_is_read_as_it_was_byte_by_byte(
+        text in "[a \t\r\n:é]{0,40}",
+    ) {
+        use mail_parser::parsers::MessageStream;
+        let bytes = text.as_bytes();
+        // 0.11.9's `parse_raw`, on offsets.
+        let (mut first, mut last, mut at) = (None, 0, 0);
+        while at < bytes.len() {
+            let b = bytes[at];
+            at += 1;
+            match b {
+                b'\n' => {
+                    if matches!(bytes.get(at), Some(b' ' | b'\t')) {
+                        at += 1;
+                        continue;
+                    }
+                    break;
+                }
+                b' ' | b'\t' | b'\r' => continue,
+                _ => {}
+            }
+            first.get_or_insert(at - 1);
+            last = at;
+        }
+        let want = first.map(|f| String::from_utf8_lossy(&bytes[f..last]).into_owned());
+        let mut stream = MessageStream::new(bytes);
+        let got = stream.parse_raw().as_text().map(str::to_owned);
+        proptest::prop_assert_eq!(got, want);
+        proptest::prop_assert_eq!(stream.offset(), at);
+    }
+
+    /// Written by hand, the same text as mail-parser's `to_rfc3339` for any time a
+    /// date field can say (five-digit years and wrapped ones included).
+    #[test]
+    fn utc_is_to_rfc3339_for_any_time(ts in proptest::prelude::any::<i64>()) {
+        let want = mail_parser::DateTime::from_timestamp(ts).to_rfc3339();
+        proptest::prop_assert_eq!(super::utc(ts), want);
+    }
 }

@@ -3,7 +3,7 @@
 
 //!
 //! Split by concern: [`config`] (the settings and their rules), [`record`] (what is
-//! emitted), [`mime`] (a message to a record), [`mailbox`] (the IMAP side: search,
+//! emitted), [`mime`] (a message to a record, walking its part tree with [`tree`]), [`mailbox`] (the IMAP side: search,
 //! fetch, commit); this file is the source that ties them together.
 
 mod commit;
@@ -20,6 +20,7 @@ mod prop_tests;
 mod record;
 mod save;
 mod state;
+mod tree;
 mod uu;
 
 use connector_sdk::{Emitter, Error, Object, Result, Source};

@@ -178,6 +178,7 @@ pub(crate) async fn pass(
         uid_validity,
         progress: &mut progress,
         parsing: Default::default(),
+        sizes_first: false,
     }
     .read(&uids)
     .await?;

@@ -108,4 +108,28 @@ proptest! {
             prop_assert!(size <= 8 * raw.len() + 4096, "{} bytes of record for {} of message", size, raw.len());
         }
     }
+
+    /// The walk over a message without messages inside gives the depth the walk
+    /// through messages gives, on any tree the parser makes.
+    #[test]
+    fn the_short_nesting_walk_agrees_with_the_general_one(body in entity()) {
+        let mut raw = b"Subject: x\r\n".to_vec();
+        raw.extend(body);
+        // mail-parser's `debug_assert!` on some malformed nesting (caught by `record`)
+        // is no case here.
+        let parsed = std::panic::catch_unwind(|| mail_parser::MessageParser::new().parse(&raw[..]));
+        prop_assume!(parsed.is_ok());
+        if let Some(message) = parsed.ok().flatten() {
+            let nested = message
+                .parts
+                .iter()
+                .any(|p| matches!(p.body, mail_parser::PartType::Message(_)));
+            if !nested {
+                prop_assert_eq!(
+                    super::tree::multipart_nesting(&message),
+                    super::tree::any_nesting(&message)
+                );
+            }
+        }
+    }
 }

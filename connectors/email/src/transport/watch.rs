@@ -21,7 +21,7 @@
 //! later read fails the same way.
 
 use std::io;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// The longest line, outside literals, an IMAP server may send (1 MiB). A `SEARCH`
@@ -54,6 +54,9 @@ pub(crate) struct Watch {
     literal_max: AtomicU64,
     response_max: AtomicU64,
     completion: Mutex<Option<Completion>>,
+    /// Whether the last refusal was of one literal over the limit (a message over
+    /// `max_message_bytes`: the reader finds such messages and reads on without them).
+    oversized: AtomicBool,
 }
 
 /// The literal limit before a reader sets its own: 64 MiB.
@@ -65,6 +68,7 @@ impl Default for Watch {
             literal_max: AtomicU64::new(DEFAULT_LITERAL),
             response_max: AtomicU64::new(2 * DEFAULT_LITERAL),
             completion: Mutex::new(None),
+            oversized: AtomicBool::new(false),
         }
     }
 }
@@ -78,7 +82,6 @@ impl Watch {
             .store(per_response.max(literal), Ordering::Relaxed);
     }
 
-    /// Takes the last tagged completion seen (`None` if none came since the last take).
     /// The largest literal allowed.
     pub(crate) fn literal_max(&self) -> u64 {
         self.literal_max.load(Ordering::Relaxed)
@@ -89,6 +92,13 @@ impl Watch {
         self.response_max.load(Ordering::Relaxed)
     }
 
+    /// Whether a literal over the limit was refused since the last call (the
+    /// connection is then unusable; every other refusal leaves this `false`).
+    pub(crate) fn take_oversized(&self) -> bool {
+        self.oversized.swap(false, Ordering::Relaxed)
+    }
+
+    /// Takes the last tagged completion seen (`None` if none came since the last take).
     pub(crate) fn take_completion(&self) -> Option<Completion> {
         self.completion.lock().ok().and_then(|mut c| c.take())
     }
@@ -238,6 +248,7 @@ impl Scan {
             Some(Some(size)) => {
                 let max = self.watch.literal_max.load(Ordering::Relaxed);
                 if size > max {
+                    self.watch.oversized.store(true, Ordering::Relaxed);
                     return self.fail(format!(
                         "the server announced {size} bytes in one piece, over the limit of {max} (max_message_bytes); refused before reading it"
                     ));
@@ -312,18 +323,23 @@ mod tests {
 
     #[test]
     fn a_literal_over_the_limit_is_refused_before_its_bytes_arrive() {
-        let (mut s, _) = scan();
+        let (mut s, watch) = scan();
         let e = s
             .feed(b"* 1 FETCH (UID 1 BODY[] {530000000}\r\n")
             .expect_err("refused");
         assert!(exceeded(&e).is_some_and(|m| m.contains("530000000")), "{e}");
+        // Said once: the reader finds such messages and reads on without them.
+        assert!(watch.take_oversized());
+        assert!(!watch.take_oversized());
         // Once refused, always refused.
         assert!(s.feed(b"a1 OK done\r\n").is_err());
-        let (mut s, _) = scan();
+        let (mut s, watch) = scan();
         assert!(
             s.feed(b"* 1 FETCH (BODY[] {99999999999999999999999}\r\n")
                 .is_err()
         );
+        // A size past counting is a broken server, not a large message.
+        assert!(!watch.take_oversized());
     }
 
     #[test]
@@ -372,13 +388,15 @@ mod tests {
 
     #[test]
     fn the_bytes_of_one_answer_are_bounded_whatever_sizes_were_reported() {
-        let (mut s, _) = scan();
+        let (mut s, watch) = scan();
         let mut one = b"* 1 FETCH (BODY[] {800}\r\n".to_vec();
         one.extend_from_slice(&[b'x'; 800]);
         one.extend_from_slice(b")\r\n");
         s.feed(&one).expect("first");
         let e = s.feed(&one).expect_err("over the budget");
         assert!(exceeded(&e).is_some_and(|m| m.contains("1500")), "{e}");
+        // More bytes than reported is a lying server: no one message to leave out.
+        assert!(!watch.take_oversized());
         // A new command starts a new budget.
         let (mut s, _) = scan();
         s.feed(&one).expect("first");

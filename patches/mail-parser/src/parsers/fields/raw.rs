@@ -8,35 +8,35 @@ use crate::{HeaderValue, parsers::MessageStream};
 
 impl<'x> MessageStream<'x> {
     pub fn parse_raw(&mut self) -> HeaderValue<'x> {
-        let mut token_start: usize = 0;
-        let mut token_end: usize = 0;
-
-        while let Some(ch) = self.next() {
-            match ch {
-                b'\n' => {
-                    if !self.try_next_is_space() {
-                        break;
-                    } else {
-                        continue;
-                    }
-                }
-                b' ' | b'\t' | b'\r' => continue,
-                _ => (),
+        // From line break to line break (memchr) instead of byte by byte: the value
+        // runs from its first byte that is not white space to its last one, over
+        // folded lines, and ends at a line break not followed by a space or a tab.
+        let data = self.data;
+        let start = self.offset();
+        let is_token = |b: &u8| !matches!(b, b' ' | b'\t' | b'\r');
+        let (mut first, mut last) = (None, 0);
+        let mut line = start;
+        let end = loop {
+            let line_end = memchr::memchr(b'\n', &data[line..]).map_or(data.len(), |n| line + n);
+            let text = &data[line..line_end];
+            if first.is_none() {
+                first = text.iter().position(is_token).map(|i| line + i);
             }
-
-            if token_start == 0 {
-                token_start = self.offset();
+            if let Some(i) = text.iter().rposition(is_token) {
+                last = line + i + 1;
             }
-
-            token_end = self.offset();
-        }
-
-        if token_start > 0 {
-            HeaderValue::Text(crate::parsers::message::utf8_lossy(
-                self.bytes(token_start - 1..token_end),
-            ))
-        } else {
-            HeaderValue::Empty
+            match data.get(line_end + 1) {
+                _ if line_end == data.len() => break data.len(),
+                Some(b' ' | b'\t') => line = line_end + 2,
+                _ => break line_end + 1,
+            }
+        };
+        self.skip_bytes(end - start);
+        match first {
+            Some(first) => HeaderValue::Text(crate::parsers::message::utf8_lossy(
+                self.bytes(first..last),
+            )),
+            None => HeaderValue::Empty,
         }
     }
 
