@@ -9,14 +9,15 @@ use mail_parser::{Message, MimeHeaders, PartType};
 /// `message/rfc822` parts inside messages, counted with a stack of our own (the input
 /// sets the depth, so no recursion may).
 pub(super) fn nesting(message: &Message<'_>) -> usize {
-    if !message
+    small_nesting(message).unwrap_or_else(|| any_nesting(message))
+}
+
+/// Whether a part of `message` is a message of its own (`message/rfc822`, parsed).
+fn holds_messages(message: &Message<'_>) -> bool {
+    message
         .parts
         .iter()
         .any(|p| matches!(p.body, PartType::Message(_)))
-    {
-        return multipart_nesting(message);
-    }
-    any_nesting(message)
 }
 
 /// `nesting` through messages in messages: each message's parts walked with their own
@@ -51,11 +52,10 @@ pub(super) fn any_nesting(message: &Message<'_>) -> usize {
     deepest
 }
 
-/// `nesting` of a message with no `message/rfc822` part (nearly every one): the same
-/// walk over its own parts only, without a table of messages; for a small message
-/// (64 parts and pushes at most) without allocating either, the stack and the flags
-/// on the stack (`malloc` was most of this walk's time).
-pub(super) fn multipart_nesting(message: &Message<'_>) -> usize {
+/// `nesting` of a small message with no `message/rfc822` part (nearly every one): the
+/// same walk over its own parts, with its stack and flags on the stack (the general
+/// walk's table and allocations were most of its time); `None` for any other message.
+pub(super) fn small_nesting(message: &Message<'_>) -> Option<usize> {
     const SMALL: usize = 64;
     let parts = &message.parts;
     let children = |id: usize| match &parts[id].body {
@@ -63,39 +63,27 @@ pub(super) fn multipart_nesting(message: &Message<'_>) -> usize {
         _ => &[],
     };
     let pushes = 1 + (0..parts.len()).map(|id| children(id).len()).sum::<usize>();
+    if parts.len() > SMALL || pushes > SMALL || holds_messages(message) {
+        return None;
+    }
     let mut deepest = 0;
-    if parts.len() <= SMALL && pushes <= SMALL {
-        let mut seen = 0u64;
-        let mut stack = [(0usize, 0usize); SMALL];
-        let mut top = 1;
-        while top > 0 {
-            top -= 1;
-            let (id, depth) = stack[top];
-            deepest = deepest.max(depth);
-            if id >= parts.len() || seen & (1 << id) != 0 {
-                continue;
-            }
-            seen |= 1 << id;
-            for child in children(id) {
-                stack[top] = (*child as usize, depth + 1);
-                top += 1;
-            }
-        }
-        return deepest;
-    }
-    let mut seen = vec![false; parts.len()];
-    let mut stack: Vec<(usize, usize)> = vec![(0, 0)];
-    while let Some((id, depth)) = stack.pop() {
+    let mut seen = 0u64;
+    let mut stack = [(0usize, 0usize); SMALL];
+    let mut top = 1;
+    while top > 0 {
+        top -= 1;
+        let (id, depth) = stack[top];
         deepest = deepest.max(depth);
-        let Some(visited) = seen.get_mut(id) else {
-            continue;
-        };
-        if std::mem::replace(visited, true) {
+        if id >= parts.len() || seen & (1 << id) != 0 {
             continue;
         }
-        stack.extend(children(id).iter().map(|c| (*c as usize, depth + 1)));
+        seen |= 1 << id;
+        for child in children(id) {
+            stack[top] = (*child as usize, depth + 1);
+            top += 1;
+        }
     }
-    deepest
+    Some(deepest)
 }
 
 /// Each part's number as IMAP names it (RFC 3501 section 6.4.5), by part id: the parts
@@ -169,11 +157,7 @@ impl Drop for Flat<'_> {
         let Some(message) = self.0.take() else {
             return;
         };
-        if !message
-            .parts
-            .iter()
-            .any(|p| matches!(p.body, PartType::Message(_)))
-        {
+        if !holds_messages(&message) {
             return; // nothing nested: dropped as it is, no deeper than its parts
         }
         let mut pending: Vec<Message<'_>> = vec![message];
