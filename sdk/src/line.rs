@@ -73,6 +73,9 @@ fn needs_escape(b: u8) -> bool {
 /// Bytes looked at together before the one that needs an escape is looked for.
 const SPAN: usize = 64;
 
+/// Strings up to this long are checked for escapes in two words at once.
+const SHORT: usize = 16;
+
 /// A one in each byte of a word.
 const ONES: u64 = u64::from_le_bytes([1; 8]);
 
@@ -129,6 +132,23 @@ fn next_escape(bytes: &[u8], mut from: usize) -> Option<usize> {
 /// `s` as a JSON string, escaped as serde_json escapes it.
 fn string(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
+    // Most strings of a record are short (every key, most values): padded to two
+    // words with spaces (which need no escape) and checked whole. `escape_marks` marks
+    // nothing exactly when no byte needs an escape (a borrow only follows a marked
+    // byte), so a word without marks is copied as it is.
+    if bytes.len() <= SHORT {
+        let mut words = [b' '; SHORT];
+        words[..bytes.len()].copy_from_slice(bytes);
+        let (low, high) = words.split_at(8);
+        let word = |w: &[u8]| u64::from_le_bytes(w.try_into().expect("eight bytes"));
+        if escape_marks(word(low)) | escape_marks(word(high)) == 0 {
+            out.reserve(SHORT + 2);
+            out.push(b'"');
+            out.extend_from_slice(bytes);
+            out.push(b'"');
+            return;
+        }
+    }
     out.reserve(bytes.len() + 2);
     out.push(b'"');
     let mut start = 0;

@@ -194,6 +194,19 @@ proptest! {
         let (ours, theirs) = both(&s);
         prop_assert_eq!(ours, theirs);
     }
+
+    /// Strings up to two words long are checked whole: an escape at any place of any
+    /// length around that, as a key and as a value.
+    #[test]
+    fn short_strings_and_keys_come_out_as_serde_json_writes_them(
+        s in "[a-z \"\\\u{0}-\u{1f}\u{7f}é€😀]{0,18}",
+    ) {
+        let (ours, theirs) = both(&s);
+        prop_assert_eq!(ours, theirs);
+        let map = Map(vec![(s.as_str(), 1)]);
+        let (ours, theirs) = both(&map);
+        prop_assert_eq!(ours, theirs);
+    }
 }
 
 /// A map of any keys, in the order given (no `Ord` needed).

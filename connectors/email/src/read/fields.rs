@@ -443,7 +443,7 @@ pub(crate) fn ids(value: &str) -> Vec<String> {
 /// `value` with its comments removed (outside quoted strings), nesting counted.
 fn without_comments(value: &str) -> std::borrow::Cow<'_, str> {
     // Nearly every identifier field has neither a comment nor an escape: as it is.
-    if !value.contains(['(', '\\']) {
+    if memchr::memchr2(b'(', b'\\', value.as_bytes()).is_none() {
         return std::borrow::Cow::Borrowed(value);
     }
     std::borrow::Cow::Owned(strip_comments(value))

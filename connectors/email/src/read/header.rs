@@ -86,7 +86,9 @@ pub(super) fn raw_value<'m>(message: &'m Message<'_>, h: &Header<'_>) -> Option<
     }
     Some(match value {
         // Most fields are one line (no stray continuation, nothing to unfold): as written.
-        Cow::Borrowed(one) if !one.contains(['\r', '\n']) => Cow::Borrowed(one.trim()),
+        Cow::Borrowed(one) if memchr::memchr2(b'\r', b'\n', one.as_bytes()).is_none() => {
+            Cow::Borrowed(one.trim())
+        }
         other => Cow::Owned(unfold(&other)),
     })
 }

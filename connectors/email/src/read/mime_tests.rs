@@ -665,6 +665,61 @@ proptest::proptest! {
         proptest::prop_assert_eq!(stream.offset(), at);
     }
 
+    /// The mail-parser patch finds a field's name by its colon when the name is one
+    /// run of non-blank bytes: the name read, and where the stream stops, are what
+    /// 0.11.9's reading a byte at a time gave (written out here), for known names in
+    /// any case and for any text of letters, blanks, colons and line breaks after them.
+    #[test]
+    fn a_field_name_is_read_as_it_was_byte_by_byte(
+        known in proptest::sample::select(vec![
+            "", "From", "content-TYPE", "X-Mailer", "Subject", "DKIM-Signature",
+            "Received", "x", "List-Unsubscribe-Post",
+        ]),
+        rest in "[a-zA-Z \t\r\n:é_-]{0,40}",
+    ) {
+        use mail_parser::HeaderName;
+        use mail_parser::parsers::MessageStream;
+        let text = format!("{known}{rest}");
+        let bytes = text.as_bytes();
+        // 0.11.9's `parse_header_name`, on offsets.
+        let (mut first, mut last, mut lower, mut at) = (None, 0, String::new(), 0);
+        let mut ended_line = false;
+        while at < bytes.len() {
+            let b = bytes[at];
+            at += 1;
+            match b {
+                b':' if first.is_some() => break,
+                b':' => {}
+                b'\n' => {
+                    ended_line = true;
+                    break;
+                }
+                b if b.is_ascii_whitespace() => {}
+                b => {
+                    first.get_or_insert(at - 1);
+                    last = at;
+                    lower.push(char::from(b.to_ascii_lowercase()));
+                }
+            }
+        }
+        let want = match first {
+            Some(first) if !ended_line => {
+                let known = (lower.len() <= 34)
+                    .then(|| HeaderName::parse(lower.clone()))
+                    .flatten()
+                    .filter(|name| !matches!(name, HeaderName::Other(_)));
+                Some(known.unwrap_or_else(|| {
+                    HeaderName::Other(String::from_utf8_lossy(&bytes[first..last]))
+                }))
+            }
+            _ => None,
+        };
+        let mut stream = MessageStream::new(bytes);
+        let got = stream.parse_header_name();
+        proptest::prop_assert_eq!(got, want);
+        proptest::prop_assert_eq!(stream.offset(), at);
+    }
+
     /// Written by hand, the same text as mail-parser's `to_rfc3339` for any time a
     /// date field can say (five-digit years and wrapped ones included).
     #[test]

@@ -14,7 +14,7 @@ pub(crate) struct UuFile {
 /// without them and the files, in order (the text itself, not a copy, when it has none).
 pub(crate) fn extract(text: String) -> (String, Vec<UuFile>) {
     // Nearly every body has no `begin ` line at all: no need to split it up.
-    if !text.starts_with("begin ") && !text.contains("\nbegin ") {
+    if !text.starts_with("begin ") && memchr::memmem::find(text.as_bytes(), b"\nbegin ").is_none() {
         return (text, Vec::new());
     }
     let lines: Vec<&str> = text.split('\n').collect();

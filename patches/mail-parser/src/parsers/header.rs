@@ -95,6 +95,30 @@ impl<'x> MessageStream<'x> {
     }
 
     pub fn parse_header_name(&mut self) -> Option<HeaderName<'x>> {
+        // Nearly every name is one run of non-blank bytes up to its colon: found with
+        // memchr and matched at once. Anything else (blanks inside or before it, no
+        // colon on the line, a name too long to be known) is read byte by byte below.
+        let data = self.data;
+        let start = self.offset();
+        let rest = &data[start..];
+        if let Some(end) = memchr::memchr2(b':', b'\n', rest) {
+            let name = &rest[..end];
+            if rest[end] == b':'
+                && !name.is_empty()
+                && name.len() <= MAX_HEADER_NAME_LEN
+                && !name.iter().any(u8::is_ascii_whitespace)
+            {
+                let mut header = [0u8; MAX_HEADER_NAME_LEN];
+                for (lower, ch) in header.iter_mut().zip(name) {
+                    *lower = ch.to_ascii_lowercase();
+                }
+                self.skip_bytes(end + 1);
+                return Some(header_map(&header[..name.len()]).unwrap_or_else(|| {
+                    HeaderName::Other(crate::parsers::message::utf8_lossy(name))
+                }));
+            }
+        }
+
         let mut token_start: usize = 0;
         let mut token_end: usize = 0;
         let mut token_len: usize = 0;
@@ -134,7 +158,7 @@ impl<'x> MessageStream<'x> {
                 .get(..token_len)
                 .and_then(header_map)
                 .unwrap_or_else(|| {
-                    HeaderName::Other(String::from_utf8_lossy(
+                    HeaderName::Other(crate::parsers::message::utf8_lossy(
                         self.bytes(token_start - 1..token_end),
                     ))
                 })
