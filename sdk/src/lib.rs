@@ -174,6 +174,7 @@ pub use connector::{Connector, Info};
 pub use emit::{Emitter, Serialized};
 pub use error::{BoxError, Error, ErrorBody, ErrorKind, Result};
 pub use manifest::{ActivityManifest, Manifest};
+pub use recycle::BufferPool;
 pub use registry::Activities;
 pub use schema::{Input, Output, from_str, from_value, schema_of};
 pub use secret::{REDACTED, Secret};

@@ -209,6 +209,26 @@ proptest! {
     }
 }
 
+/// Strings up to two words are read as overlapping words (half-words under eight
+/// bytes): at every length from 0 to 17, each byte that needs an escape and each just
+/// outside those classes, at every place.
+#[test]
+fn an_escape_at_any_place_of_a_short_string_is_found() {
+    for len in 0..=17 {
+        for at in 0..len {
+            for b in [
+                0u8, 0x1f, b'"', b'\\', b'\n', 0x20, b'!', b'#', b'[', b']', 0x7f,
+            ] {
+                let mut bytes = vec![b'a'; len];
+                bytes[at] = b;
+                let s = String::from_utf8(bytes).expect("ASCII");
+                same(&s);
+                same(&Map(vec![(s.as_str(), 1)]));
+            }
+        }
+    }
+}
+
 /// A map of any keys, in the order given (no `Ord` needed).
 struct Map<K, V>(Vec<(K, V)>);
 

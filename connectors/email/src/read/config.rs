@@ -116,8 +116,8 @@ pub struct ReadConfig {
     pub batch_size: NonZeroU32,
     /// At most this many bytes of messages in one batch (the message that passes it
     /// closes the batch). A `UID FETCH` answer is taken as it arrives and handed on a
-    /// batch at a time, with at most three batches being parsed: this bounds memory
-    /// whatever the server sends.
+    /// batch at a time, with at most three batches being parsed (one on a machine with
+    /// two CPUs or fewer): this bounds memory whatever the server sends.
     #[serde(default = "batch_bytes")]
     pub batch_bytes: u64,
 }

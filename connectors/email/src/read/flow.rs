@@ -6,7 +6,7 @@
 //! parsed on the blocking pool while the rest keeps arriving, and the parsed chunks
 //! emitted in UID order, each followed by a checkpoint up to where everything before
 //! was handed on. The server is never left waiting for the client between two
-//! batches, and memory holds at most [`IN_FLIGHT`] chunks being parsed and the one
+//! batches, and memory holds at most [`in_flight`] chunks being parsed and the one
 //! being filled, whatever the server sends.
 //!
 //! No size pass, and no size search before the first fetch: a message over
@@ -33,7 +33,7 @@ use super::mime;
 use super::record::EmailRecord;
 use super::state::{Progress, ReadState};
 use crate::connection::EmailConnection;
-use crate::protocol::fetch::{Answers, Fetched};
+use crate::protocol::fetch::{Answers, BODIES, Fetched};
 use crate::protocol::imap::{classify, uid_set};
 
 /// Messages per `UID FETCH` (or `batch_size` when larger) when delivered messages are
@@ -51,9 +51,27 @@ const WHOLE_WINDOW: usize = super::mailbox::SEARCH_WINDOW as usize;
 /// line length servers accept (Dovecot's `imap_max_line_length` is 64 KiB).
 const WINDOW_RUNS: usize = 2_500;
 
-/// Batches being parsed (or parsed and not yet emitted) at most; one more may be
-/// filling meanwhile.
-const IN_FLIGHT: usize = 3;
+/// Chunks being parsed (or parsed and not yet emitted) at most, counting the one just
+/// handed over; the next one fills meanwhile only when this is more than one. Set
+/// once per process by [`depth_for`] from the CPUs it may use.
+fn in_flight() -> usize {
+    static DEPTH: std::sync::LazyLock<usize> = std::sync::LazyLock::new(|| {
+        depth_for(std::thread::available_parallelism().map_or(1, std::num::NonZero::get))
+    });
+    *DEPTH
+}
+
+/// The pipeline's depth on `cpus` CPUs: one less, from 1 to 3. With two or fewer, one
+/// chunk at a time: the thread that reads the socket waits while its chunk is parsed
+/// (the server keeps writing into the socket's buffer meanwhile), so the reader keeps
+/// one CPU busy and leaves the other to the server, whoever reads its output or
+/// another connector. On two vCPUs with Dovecot on the same machine (50,000 messages,
+/// runs alternating with three chunks at once) this used 6% less CPU and a quarter
+/// less memory (21 MB against 28 MB) for the same time. With more CPUs, parsing
+/// overlaps reading again.
+fn depth_for(cpus: usize) -> usize {
+    cpus.saturating_sub(1).clamp(1, 3)
+}
 
 /// What a window's `UID FETCH` asks for (no `RFC822.SIZE`: the content's length is
 /// its size).
@@ -438,7 +456,7 @@ impl Flow<'_> {
                     if self.out.is_stopped() {
                         return Ok(None);
                     }
-                    self.emit_ready(self.parsing.len() >= IN_FLIGHT).await?;
+                    self.emit_ready(self.parsing.len() >= in_flight()).await?;
                 }
             }
         }
@@ -545,29 +563,29 @@ fn windows(uids: &[u32], count: usize, runs: usize) -> impl Iterator<Item = &[u3
 }
 
 /// Reads one answer into a record; the answer is taken whole, so its flags move into
-/// the record and its content is freed here, on the parsing thread.
+/// the record and its content goes back to the pool it came from, here, on the parsing
+/// thread.
 fn parse_fetch(config: &ReadConfig, uid_validity: u32, fetch: Fetched) -> Option<Parsed> {
     let uid = fetch.uid?;
     let flags = fetch.flags;
-    let Some(raw) = fetch.body.as_deref() else {
+    let Some(body) = fetch.body else {
         return Some(Parsed::Unreadable {
             uid,
             size: 0,
             why: "the server sent no content for it".into(),
         });
     };
+    let raw = body.as_slice();
     let record = mime::record(config, uid, uid_validity, flags, raw).and_then(|rec| {
         // Room for the message and the JSON around it, made once.
         Serialized::with_capacity(&rec, raw.len() + raw.len() / 4 + 1024)
             .map_err(|e| e.message().to_owned())
     });
+    let size = raw.len();
+    BODIES.give(body);
     Some(match record {
         Ok(line) => Parsed::Record(line, uid),
-        Err(why) => Parsed::Unreadable {
-            uid,
-            size: raw.len(),
-            why,
-        },
+        Err(why) => Parsed::Unreadable { uid, size, why },
     })
 }
 
@@ -592,6 +610,13 @@ mod tests {
         T: Answer,
     {
         c.items.iter().filter_map(Answer::uid).collect()
+    }
+
+    #[test]
+    fn the_pipeline_is_one_chunk_deep_on_two_cpus_and_at_most_three() {
+        let depths: Vec<usize> = [0, 1, 2, 3, 4, 64].map(depth_for).to_vec();
+        assert_eq!(depths, [1, 1, 1, 2, 3, 3]);
+        assert!((1..=3).contains(&in_flight()));
     }
 
     #[test]

@@ -85,11 +85,16 @@ pub(super) fn raw_value<'m>(message: &'m Message<'_>, h: &Header<'_>) -> Option<
         value.push_str(&lossy(rest));
     }
     Some(match value {
-        // Most fields are one line (no stray continuation, nothing to unfold): as written.
-        Cow::Borrowed(one) if memchr::memchr2(b'\r', b'\n', one.as_bytes()).is_none() => {
-            Cow::Borrowed(one.trim())
+        // Most fields are one line (no stray continuation, nothing to unfold once the
+        // line break that ends the field is trimmed): as written, not copied.
+        Cow::Borrowed(one) => {
+            let one = one.trim();
+            match memchr::memchr2(b'\r', b'\n', one.as_bytes()) {
+                None => Cow::Borrowed(one),
+                Some(_) => Cow::Owned(unfold(one)),
+            }
         }
-        other => Cow::Owned(unfold(&other)),
+        Cow::Owned(other) => Cow::Owned(unfold(&other)),
     })
 }
 

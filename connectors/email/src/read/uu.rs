@@ -13,8 +13,11 @@ pub(crate) struct UuFile {
 /// Takes the uuencoded blocks out of `text` (lines separated by `\n`); returns the text
 /// without them and the files, in order (the text itself, not a copy, when it has none).
 pub(crate) fn extract(text: String) -> (String, Vec<UuFile>) {
-    // Nearly every body has no `begin ` line at all: no need to split it up.
-    if !text.starts_with("begin ") && memchr::memmem::find(text.as_bytes(), b"\nbegin ").is_none() {
+    // Nearly every body has no `begin ` line at all: no need to split it up. The
+    // searcher is made once (made for each body, it cost more than the search).
+    static BEGIN: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\nbegin "));
+    if !text.starts_with("begin ") && BEGIN.find(text.as_bytes()).is_none() {
         return (text, Vec::new());
     }
     let lines: Vec<&str> = text.split('\n').collect();
