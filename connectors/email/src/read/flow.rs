@@ -66,9 +66,10 @@ fn in_flight() -> usize {
 /// (the server keeps writing into the socket's buffer meanwhile), so the reader keeps
 /// one CPU busy and leaves the other to the server, whoever reads its output or
 /// another connector. On two vCPUs with Dovecot on the same machine (50,000 messages,
-/// runs alternating with three chunks at once) this used 6% less CPU and a quarter
-/// less memory (21 MB against 28 MB) for the same time. With more CPUs, parsing
-/// overlaps reading again.
+/// runs alternating with three chunks at once) this used 3–8% less CPU and a quarter
+/// less memory (21 MB against 27–28 MB), with no consistent difference in time
+/// (`docs/src/performance.md`, stop 30). With more CPUs, parsing overlaps reading
+/// again.
 fn depth_for(cpus: usize) -> usize {
     cpus.saturating_sub(1).clamp(1, 3)
 }

@@ -14,7 +14,8 @@ pub(crate) struct UuFile {
 /// without them and the files, in order (the text itself, not a copy, when it has none).
 pub(crate) fn extract(text: String) -> (String, Vec<UuFile>) {
     // Nearly every body has no `begin ` line at all: no need to split it up. The
-    // searcher is made once (made for each body, it cost more than the search).
+    // searcher is made once (made for each body, it cost a third as much again as the
+    // search of a 3 KB body).
     static BEGIN: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
         std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\nbegin "));
     if !text.starts_with("begin ") && BEGIN.find(text.as_bytes()).is_none() {
