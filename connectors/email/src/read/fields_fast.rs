@@ -55,9 +55,14 @@ const CLASSES: [u8; 256] = {
     t
 };
 
+/// Whether `b` is of `class`.
+fn is(b: u8, class: u8) -> bool {
+    CLASSES[usize::from(b)] & class != 0
+}
+
 /// Whether every byte of `s` is of `class`.
 fn all(s: &str, class: u8) -> bool {
-    s.bytes().all(|b| CLASSES[usize::from(b)] & class != 0)
+    s.bytes().all(|b| is(b, class))
 }
 
 /// `local@domain` with exactly one `@`, both sides non-empty, nothing else.
@@ -89,10 +94,7 @@ fn mailbox(s: &str) -> Option<AddressRecord> {
         }
         // Words are joined by one space, as the general reader's phrase does.
         None => {
-            if !before
-                .bytes()
-                .all(|b| b == b' ' || CLASSES[usize::from(b)] & NAME != 0)
-            {
+            if !before.bytes().all(|b| b == b' ' || is(b, NAME)) {
                 return None;
             }
             let mut name = String::with_capacity(before.len());
@@ -219,10 +221,9 @@ mod tests {
             let address = alnum || b"!#$%&'*+-/=?^_`{|}~.".contains(&b);
             let name = alnum || b"!#$%&'*+-/?^_`{|}~".contains(&b);
             let listed = (b' '..=b'~').contains(&b) && !b"()[]:;\\".contains(&b);
-            let class = CLASSES[usize::from(b)];
-            assert_eq!(class & ADDRESS != 0, address, "{b:#x} in an address");
-            assert_eq!(class & NAME != 0, name, "{b:#x} in a name");
-            assert_eq!(class & LISTED != 0, listed, "{b:#x} in a list");
+            assert_eq!(is(b, ADDRESS), address, "{b:#x} in an address");
+            assert_eq!(is(b, NAME), name, "{b:#x} in a name");
+            assert_eq!(is(b, LISTED), listed, "{b:#x} in a list");
         }
     }
 }
