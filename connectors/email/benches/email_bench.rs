@@ -8,7 +8,8 @@
 //! email-connector --bench email_bench`). `BENCH_RUNS` sets the runs per contender
 //! (default 5; medians are reported). The table is printed and written into
 //! `docs/src/performance.md`. `BENCH_ONLY=read` runs only the two reads against the
-//! ceiling and prints them (to try a change to the reader; nothing is written);
+//! ceiling and prints them with the CPU each used, the reader's and Dovecot's (to try
+//! a change to the reader; nothing is written);
 //! `BENCH_WRAP` puts a command before the reader (`perf record -g -o read.data --`).
 //!
 //! - send: 1,000 messages as one batch over implicit TLS + AUTH on one session, with
@@ -21,7 +22,9 @@
 //! - read: 10,000 and 50,000 messages of about 4 KB to JSON Lines, against Python's
 //!   `imaplib` + `email` producing the same fields, and against the ceiling: one `UID
 //!   FETCH 1:* (BODY.PEEK[])` on a plain socket, read to the end without parsing or
-//!   output, in this process (no process start, no login beyond LOGIN);
+//!   output, in this process (no process start, no login beyond LOGIN); and the CPU
+//!   of the 50,000-message reads: the reader's, Dovecot's serving it and serving the
+//!   ceiling;
 //! - memory: peak RSS reading 10,000 and 50,000 messages (the median of three runs each),
 //!   sending 1,000 and 10,000
 //!   messages in one batch, and sending one message with a 25 MB attachment.
@@ -172,7 +175,7 @@ fn main() {
         "read.json",
         &json!({"max_messages": BIG_READ, "after_read": "none"}),
     );
-    let (mut ours_read, mut raw_read, mut python_read) =
+    let (mut ours_read, mut raw_read, mut python_read, _) =
         read_contest(&servers, w, "read-conn.json", &reader, READ, runs, true);
     // ---- memory
     let rss_5k = peak_rss_median(
@@ -187,7 +190,7 @@ fn main() {
         .fill_inbox(&big, (0..BIG_READ).map(stored_message))
         .expect("fill");
     write(w, "big-conn.json", &plain_imap(&servers, &big));
-    let (mut ours_big, mut raw_big, _) =
+    let (mut ours_big, mut raw_big, _, mut big_cpu) =
         read_contest(&servers, w, "big-conn.json", &big, BIG_READ, runs, false);
     let rss_20k = peak_rss_median(
         Command::new(BIN)
@@ -260,6 +263,7 @@ fn main() {
         rate(READ, &mut raw_read),
     );
     let (r_ours_big, r_raw_big) = (rate(BIG_READ, &mut ours_big), rate(BIG_READ, &mut raw_big));
+    let (c_reader, c_server, c_ceiling) = big_cpu.medians();
     let verdict = |ok: bool| if ok { "met" } else { "NOT met" };
     let table = format!(
         "| measurement | email-connector | peer | ratio | target |\n\
@@ -273,6 +277,7 @@ fn main() {
          | read {READ} messages of ~4 KB to JSON Lines | {r_ours:.0} msg/s | Python imaplib + email: {r_python:.0} msg/s | {:.2}× | ≥ 10× ({}) |\n\
          | read {READ} messages | {r_ours:.0} msg/s | the ceiling: one `UID FETCH 1:*` on a socket, no parsing, no output: {r_raw:.0} msg/s | {:.2}× | ≥ 0.9× ({}) |\n\
          | read {BIG_READ} messages | {r_ours_big:.0} msg/s | the same ceiling: {r_raw_big:.0} msg/s | {:.2}× | ≥ 0.9× ({}) |\n\
+         | CPU reading {BIG_READ} messages (user + system) | reader {:.2} s (Dovecot serving it: {:.2} s) | Dovecot serving the ceiling: {:.2} s | {:.2}× | (the two share 2 CPUs) |\n\
          | peak RSS reading {READ} / {BIG_READ} messages | {:.1} MB / {:.1} MB | | | ≤ 48 MB, flat ({}) |\n\
          | peak RSS sending {SEND} / {BIG_SEND} messages | {:.1} MB / {:.1} MB | | | ≤ 20 MB, flat ({}) |\n\
          | peak RSS sending one 25 MB attachment | {:.1} MB | | | ≤ 150 MB ({}) |\n",
@@ -291,6 +296,10 @@ fn main() {
         verdict(r_ours >= 0.9 * r_raw),
         r_ours_big / r_raw_big,
         verdict(r_ours_big >= 0.9 * r_raw_big),
+        c_reader.as_secs_f64(),
+        c_server.as_secs_f64(),
+        c_ceiling.as_secs_f64(),
+        c_reader.as_secs_f64() / c_ceiling.as_secs_f64(),
         rss_5k,
         rss_20k,
         verdict(rss_20k <= 48.0 && rss_20k <= rss_5k * 1.25 + 2.0),
@@ -325,20 +334,27 @@ fn read_only(servers: &MailServers, w: &Path, runs: usize) {
             .expect("fill");
         let conn = format!("conn-{count}.json");
         write(w, &conn, &plain_imap(servers, &user));
-        let (mut ours, mut raw, _) = read_contest(servers, w, &conn, &user, count, runs, false);
+        let (mut ours, mut raw, _, mut cpu) =
+            read_contest(servers, w, &conn, &user, count, runs, false);
         let (ours, raw) = (median(&mut ours), median(&mut raw));
+        let (reader, server, ceiling_server) = cpu.medians();
         println!(
             "read {count}: email-connector {:.0} msg/s ({ours:.3?}), ceiling {:.0} msg/s ({raw:.3?}): {:.2}x",
             count as f64 / ours.as_secs_f64(),
             count as f64 / raw.as_secs_f64(),
             raw.as_secs_f64() / ours.as_secs_f64()
         );
+        println!(
+            "  CPU: reader {reader:.2?} and Dovecot {server:.2?} for the read, Dovecot {ceiling_server:.2?} for the ceiling; the reader needs {:.2}x the server's CPU",
+            reader.as_secs_f64() / ceiling_server.as_secs_f64()
+        );
     }
 }
 
 /// Reads `user`'s `count` messages `runs` times with the connector, alternating with
 /// the socket ceiling (and Python's `imaplib` + `email` when `python`); the times of
-/// each, in that order. One untimed read first lets Dovecot index the messages.
+/// each, in that order, and the CPU each read cost. One untimed read first lets
+/// Dovecot index the messages.
 fn read_contest(
     servers: &MailServers,
     w: &Path,
@@ -347,15 +363,22 @@ fn read_contest(
     count: usize,
     runs: usize,
     python: bool,
-) -> (Vec<Duration>, Vec<Duration>, Vec<Duration>) {
+) -> (Vec<Duration>, Vec<Duration>, Vec<Duration>, ReadCpu) {
     let _ = run_read(w, conn);
     let (mut ours, mut raw, mut peer) = (vec![], vec![], vec![]);
+    let mut cpu = ReadCpu::default();
     let port = servers.ports.imap.to_string();
+    let dovecot = servers.dovecot_pid().expect("Dovecot's pid");
     for _ in 0..runs {
+        let (server, reader) = (Spent::of(dovecot), Spent::of(std::process::id()));
         let (t, lines) = run_read(w, conn);
         assert_eq!(lines, count, "our reader must return every message");
         ours.push(t);
+        cpu.server.push(server.since());
+        cpu.reader.push(reader.since());
+        let server = Spent::of(dovecot);
         raw.push(socket_fetch(servers.ports.imap, user, count));
+        cpu.ceiling_server.push(server.since());
         if python {
             peer.push(time_ok(
                 Command::new("python3").arg(w.join("bench.py")).args([
@@ -368,7 +391,78 @@ fn read_contest(
             ));
         }
     }
-    (ours, raw, peer)
+    (ours, raw, peer, cpu)
+}
+
+/// What the reads of a contest cost in CPU (user and system time), run by run: the
+/// connector's process, and Dovecot's processes serving it and serving the ceiling.
+/// Wall time on a shared two-vCPU machine moves with whatever else runs; CPU time
+/// says what each side needs, and on two CPUs the reader and the server share them.
+#[derive(Default)]
+struct ReadCpu {
+    reader: Vec<Duration>,
+    server: Vec<Duration>,
+    ceiling_server: Vec<Duration>,
+}
+
+impl ReadCpu {
+    /// The medians, in the order of the fields.
+    fn medians(&mut self) -> (Duration, Duration, Duration) {
+        (
+            median(&mut self.reader),
+            median(&mut self.server),
+            median(&mut self.ceiling_server),
+        )
+    }
+}
+
+/// The CPU time of a process's ended (and reaped) children so far, from
+/// `/proc/PID/stat`: the bench's own for the reader it ran, Dovecot's master's for the
+/// IMAP session processes it started (each ends with its session).
+struct Spent {
+    pid: u32,
+    before: Duration,
+}
+
+impl Spent {
+    fn of(pid: u32) -> Self {
+        Self {
+            pid,
+            before: children_cpu(pid),
+        }
+    }
+
+    /// The CPU spent by children that ended since `of`. Dovecot reaps a session's
+    /// process a moment after it logs out: wait for that first.
+    fn since(&self) -> Duration {
+        std::thread::sleep(Duration::from_millis(150));
+        children_cpu(self.pid).saturating_sub(self.before)
+    }
+}
+
+fn children_cpu(pid: u32) -> Duration {
+    static TICK: std::sync::LazyLock<u64> = std::sync::LazyLock::new(|| {
+        let out = Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .expect("getconf");
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .expect("clock ticks per second")
+    });
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("a process's stat");
+    // pid (comm) state ppid ... utime stime cutime cstime: after the state, the
+    // children's times are the 14th and 15th fields.
+    let fields: Vec<&str> = stat
+        .rsplit_once(") ")
+        .expect("the stat form")
+        .1
+        .split_whitespace()
+        .collect();
+    let ticks: u64 =
+        fields[13].parse::<u64>().expect("cutime") + fields[14].parse::<u64>().expect("cstime");
+    Duration::from_millis(ticks * 1000 / *TICK)
 }
 
 /// The reading ceiling: a process's worth of work without the process, the parsing or

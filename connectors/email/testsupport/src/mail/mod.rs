@@ -275,6 +275,21 @@ impl MailServers {
         cmd
     }
 
+    /// The process id of Dovecot's master process (every IMAP session's process is
+    /// its child: what they cost in CPU is added to its reaped children's time once
+    /// they end, which is how the bench measures the server's work for one read).
+    ///
+    /// # Errors
+    /// When Dovecot's pid file cannot be read.
+    pub fn dovecot_pid(&self) -> Result<u32, HarnessError> {
+        let pid = std::fs::read_to_string(self.path("run/dovecot/master.pid"))?;
+        pid.trim().parse().map_err(|_| {
+            HarnessError::from(std::io::Error::other(format!(
+                "Dovecot's pid file holds {pid:?}, not a process id"
+            )))
+        })
+    }
+
     fn path(&self, rel: &str) -> PathBuf {
         self.dir.path().join(rel)
     }
