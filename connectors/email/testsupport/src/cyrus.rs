@@ -38,6 +38,9 @@ pub struct Cyrus {
     port: u16,
     _dir: tempfile::TempDir,
     child: Child,
+    /// Stops it and removes its directory if this process ends first
+    /// ([`crate::watch_exit`]).
+    watcher: Child,
 }
 
 impl Cyrus {
@@ -130,10 +133,17 @@ EVENTS {{
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()?;
+        // master and the services it started share its process group.
+        let watcher = crate::watch_exit(&format!(
+            "kill -TERM -- -{} 2>/dev/null; sleep 1; rm -rf '{}'",
+            child.id(),
+            dir.path().display()
+        ))?;
         let server = Self {
             port,
             _dir: dir,
             child,
+            watcher,
         };
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
@@ -162,6 +172,7 @@ EVENTS {{
 
 impl Drop for Cyrus {
     fn drop(&mut self) {
+        crate::end_watch(&mut self.watcher);
         // master and the services it started share its process group.
         let _ = Command::new("kill")
             .args(["-TERM", "--", &format!("-{}", self.child.id())])

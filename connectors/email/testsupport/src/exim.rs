@@ -31,6 +31,9 @@ pub struct Exim {
     port: u16,
     dir: tempfile::TempDir,
     child: Child,
+    /// Stops it and removes its directory if this process ends first
+    /// ([`crate::watch_exit`]).
+    watcher: Child,
 }
 
 impl Exim {
@@ -119,7 +122,17 @@ begin retry
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()?;
-        let exim = Self { port, dir, child };
+        let watcher = crate::watch_exit(&format!(
+            "kill {} 2>/dev/null; rm -rf '{}'",
+            child.id(),
+            dir.path().display()
+        ))?;
+        let exim = Self {
+            port,
+            dir,
+            child,
+            watcher,
+        };
         let deadline = Instant::now() + Duration::from_secs(10);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
             if Instant::now() > deadline {
@@ -158,6 +171,7 @@ begin retry
 
 impl Drop for Exim {
     fn drop(&mut self) {
+        crate::end_watch(&mut self.watcher);
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

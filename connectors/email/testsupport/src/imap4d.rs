@@ -35,6 +35,9 @@ pub struct Imap4d {
     port: u16,
     dir: tempfile::TempDir,
     child: Child,
+    /// Stops it and removes its directory if this process ends first
+    /// ([`crate::watch_exit`]).
+    watcher: Child,
 }
 
 impl Imap4d {
@@ -104,7 +107,17 @@ logging {{ syslog no; }};
             .stdout(log.try_clone()?)
             .stderr(log)
             .spawn()?;
-        let server = Self { port, dir, child };
+        let watcher = crate::watch_exit(&format!(
+            "kill {} 2>/dev/null; rm -rf '{}'",
+            child.id(),
+            dir.path().display()
+        ))?;
+        let server = Self {
+            port,
+            dir,
+            child,
+            watcher,
+        };
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if let Ok(mut c) = Client::login(port, USER, PASSWORD) {
@@ -142,6 +155,7 @@ logging {{ syslog no; }};
 
 impl Drop for Imap4d {
     fn drop(&mut self) {
+        crate::end_watch(&mut self.watcher);
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -29,6 +29,36 @@ mod imap_client;
 pub mod mail;
 pub mod oauth;
 
+/// Runs the shell command `stop` once this process has ended, however it ends: a
+/// watcher of its own that checks five times a second. It is its own process group
+/// and ignores the signals a terminal or job control sends (`HUP`, `INT`, `TERM`), so
+/// killing the test's or the sandbox's whole process group (Ctrl-C, a stopped job, a
+/// cancelled CI step) does not take it along before it stopped the servers; a watcher
+/// in the same group died with it and left them running. A harness that stops its
+/// servers itself ends the watcher first with [`std::process::Child::kill`]
+/// (`SIGKILL`, which cannot be ignored), so that `stop` never runs after a pid it
+/// names was reused.
+pub(crate) fn watch_exit(stop: &str) -> std::io::Result<std::process::Child> {
+    use std::os::unix::process::CommandExt as _;
+    let script = format!(
+        "trap '' HUP INT TERM; while kill -0 {pid} 2>/dev/null; do sleep 0.2; done; {stop}",
+        pid = std::process::id()
+    );
+    std::process::Command::new("/bin/sh")
+        .args(["-c", &script])
+        .process_group(0)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+}
+
+/// Ends a watcher started by [`watch_exit`] without running its command, and reaps it.
+pub(crate) fn end_watch(watcher: &mut std::process::Child) {
+    let _ = watcher.kill();
+    let _ = watcher.wait();
+}
+
 /// What the interop tests need of an IMAP server the harness runs ([`imap4d::Imap4d`],
 /// [`cyrus::Cyrus`]), so each scenario is written once and run against each. A server
 /// says where it is and who reads; the rest is done over IMAP by the harness's own

@@ -128,6 +128,10 @@ pub struct MailServers {
     /// The ports.
     pub ports: Ports,
     next_user: AtomicUsize,
+    /// Stops both servers and removes the directory if this process ends without
+    /// dropping `self` (statics are never dropped; a killed process drops nothing):
+    /// [`crate::watch_exit`].
+    watcher: Option<std::process::Child>,
 }
 
 static SHARED: OnceLock<Result<MailServers, String>> = OnceLock::new();
@@ -193,16 +197,17 @@ impl MailServers {
             smtps,
             smtp_plain,
         };
-        let servers = Self {
+        let mut servers = Self {
             dir,
             ports,
             next_user: AtomicUsize::new(1),
+            watcher: None,
         };
         servers.write_tls()?;
         servers.write_users()?;
         servers.write_dovecot()?;
         servers.write_postfix()?;
-        servers.start_watcher()?;
+        servers.watcher = Some(crate::watch_exit(&servers.stop_script())?);
         servers.start_dovecot()?;
         servers.start_postfix()?;
         Ok(servers)
@@ -305,23 +310,6 @@ impl MailServers {
         Ok(())
     }
 
-    /// A watcher that stops both servers and removes the directory if this process
-    /// dies without dropping `self` (statics are never dropped).
-    fn start_watcher(&self) -> Result<(), HarnessError> {
-        let script = format!(
-            "while kill -0 {pid} 2>/dev/null; do sleep 1; done; {stop}",
-            pid = std::process::id(),
-            stop = self.stop_script()
-        );
-        Command::new("/bin/sh")
-            .args(["-c", &script])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()?;
-        Ok(())
-    }
-
     fn stop_script(&self) -> String {
         let d = self.dir.path().display();
         format!(
@@ -413,6 +401,9 @@ impl MailServers {
 
 impl Drop for MailServers {
     fn drop(&mut self) {
+        if let Some(watcher) = self.watcher.as_mut() {
+            crate::end_watch(watcher);
+        }
         let _ = Command::new("/bin/sh")
             .args(["-c", &self.stop_script()])
             .status();
