@@ -507,6 +507,43 @@ fn a_parameter_value_folded_onto_the_next_line_is_kept() {
     assert_eq!(r.attachments[0].filename.as_deref(), Some("N° 1.pdf"));
 }
 
+/// The forms nearly every message uses are read at once by the mail-parser patch
+/// (and are what the general reader gives); a folded value or an RFC 2231 parameter
+/// is left to the general reader, with nothing read.
+#[test]
+fn common_content_types_are_read_at_once_and_the_rest_byte_by_byte() {
+    use mail_parser::parsers::MessageStream;
+    for common in [
+        " text/plain; charset=utf-8\r\n",
+        " multipart/mixed; boundary=b0\r\nX",
+        " attachment; filename=\"row 0.csv\"\r\n",
+        " Text/HTML;Charset=\"UTF-8\" ;\r\n",
+        " multipart/alternative; boundary=\"----=_Part_1_2.3\"; type=text/plain\n",
+        " inline\r\n",
+    ] {
+        let mut fast = MessageStream::new(common.as_bytes());
+        let value = fast
+            .parse_content_type_simple()
+            .unwrap_or_else(|| panic!("read at once: {common:?}"));
+        let mut general = MessageStream::new(common.as_bytes());
+        assert_eq!(value, general.parse_content_type_general(), "{common:?}");
+        assert_eq!(fast.offset(), general.offset(), "{common:?}");
+    }
+    for other in [
+        " multipart/mixed;\r\n\tboundary=b0\r\n",
+        " attachment; filename*=utf-8''%e2%82%ac.txt\r\n",
+        " text/plain; charset=\"a\\\"b\"\r\n",
+        " text/plain (comment); charset=utf-8\r\n",
+        " text/plain; name=\"=?utf-8?q?x?=\"\r\n",
+        " text/plain; name=\"\"\r\n",
+        " text/plain; charset=utf-8",
+    ] {
+        let mut stream = MessageStream::new(other.as_bytes());
+        assert!(stream.parse_content_type_simple().is_none(), "{other:?}");
+        assert_eq!(stream.offset(), 0, "{other:?}");
+    }
+}
+
 #[test]
 fn the_first_content_type_counts_when_there_are_two() {
     // Ruby mail's error_emails_multiple_content_types.
@@ -718,6 +755,34 @@ proptest::proptest! {
         let got = stream.parse_header_name();
         proptest::prop_assert_eq!(got, want);
         proptest::prop_assert_eq!(stream.offset(), at);
+    }
+
+    /// The mail-parser patch reads the common form of a `Content-Type` (or
+    /// `Content-Disposition`) value at once: whenever it takes a value, the value and
+    /// where the stream stops are the general byte-by-byte reader's, for values built
+    /// from the grammar's pieces with the bytes that make the general reader change
+    /// course (quotes, escapes, `*`, `=?`, comments, blanks, folding, 8-bit bytes)
+    /// mixed in, and for any short text of such bytes.
+    #[test]
+    fn a_content_type_read_at_once_is_what_the_general_reader_gives(
+        text in proptest::prop_oneof![
+            // The common form's own pieces: most of these are read at once.
+            3 => "[ \t]{0,2}[a-zA-Z0-9+.#$&^%~_!-]{1,6}(/[a-zA-Z0-9+.-]{1,6})?([ \t]{0,2};[ \t]{0,2}[a-zA-Z0-9._-]{1,6}=(\"[a-zA-Z0-9 ;()/:._-]{1,8}\"|[a-zA-Z0-9/:@,._-]{1,8})){0,3}[ \t]{0,2};?[ \t]{0,2}\r?\n[X\r]?",
+            1 => "[ \t]{0,2}[a-zA-Z*]{1,6}(/[a-zA-Z+.*-]{0,6})?([ \t]{0,2};[ \t]{0,2}[a-zA-Z*'-]{0,6}[ \t]{0,1}=[ \t]{0,1}(\"[a-zA-Z0-9 =?;()\\\\/._é\t-]{0,8}\"|[a-zA-Z0-9=?/:@,.()_*'é-]{0,8})[ \t]{0,2}){0,3};?[ \t]{0,2}\r?\n[ \tX]?",
+            1 => "[a-zA-Z/;=\" \t\r\n()*'?\\\\0-9é-]{0,30}",
+        ],
+    ) {
+        use mail_parser::parsers::MessageStream;
+        let bytes = text.as_bytes();
+        let mut simple = MessageStream::new(bytes);
+        if let Some(value) = simple.parse_content_type_simple() {
+            let mut general = MessageStream::new(bytes);
+            let want = general.parse_content_type_general();
+            proptest::prop_assert_eq!(&value, &want, "{:?}", text);
+            proptest::prop_assert_eq!(simple.offset(), general.offset(), "{:?}", text);
+        } else {
+            proptest::prop_assert_eq!(simple.offset(), 0, "nothing read when not taken");
+        }
     }
 
     /// Written by hand, the same text as mail-parser's `to_rfc3339` for any time a

@@ -253,8 +253,154 @@ impl<'x> ContentTypeParser<'x> {
     }
 }
 
+/// Bytes of a type, subtype or parameter name taken by
+/// [`MessageStream::parse_content_type_simple`] (1), and those of an unquoted
+/// parameter value (2 and 1): a table, looked up once per byte.
+const SIMPLE: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = if c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'-' | b'+' | b'.' | b'_' | b'!' | b'#' | b'$' | b'&' | b'^' | b'%' | b'~'
+            ) {
+            1
+        } else if matches!(c, b'/' | b':' | b'@' | b',') {
+            2
+        } else {
+            0
+        };
+        b += 1;
+    }
+    table
+};
+
+#[inline(always)]
+fn is_name_byte(b: u8) -> bool {
+    SIMPLE[usize::from(b)] == 1
+}
+
+#[inline(always)]
+fn is_value_byte(b: u8) -> bool {
+    SIMPLE[usize::from(b)] != 0
+}
+
+/// A run of at least one byte that `take` accepts (ASCII only), from `at` in `line`.
+#[inline(always)]
+fn run<'x>(line: &'x str, at: &mut usize, take: impl Fn(u8) -> bool) -> Option<&'x str> {
+    let len = line.as_bytes()[*at..]
+        .iter()
+        .take_while(|&&b| take(b))
+        .count();
+    let run = line.get(*at..*at + len).filter(|r| !r.is_empty())?;
+    *at += len;
+    Some(run)
+}
+
+/// A name as the general reader gives it: lowercased.
+fn lowercase(name: &str) -> Cow<'_, str> {
+    if name.bytes().any(|b| b.is_ascii_uppercase()) {
+        name.to_ascii_lowercase().into()
+    } else {
+        name.into()
+    }
+}
+
 impl<'x> MessageStream<'x> {
+    /// Reads a `Content-Type` or `Content-Disposition` value: its common form at once
+    /// ([`parse_content_type_simple`](Self::parse_content_type_simple)), every other
+    /// one byte by byte ([`parse_content_type_general`](Self::parse_content_type_general)).
     pub fn parse_content_type(&mut self) -> HeaderValue<'x> {
+        match self.parse_content_type_simple() {
+            Some(value) => value,
+            None => self.parse_content_type_general(),
+        }
+    }
+
+    /// The common form of a `Content-Type` or `Content-Disposition` value, read at
+    /// once: on one line, `type` or `type/subtype`, then parameters `; name=value` or
+    /// `; name="value"`, blanks only before the type, after each `;` and before a `;`
+    /// or the line's end. Anything else (a folded value, comments, RFC 2231 or RFC
+    /// 2047 parameters, escapes, 8-bit or control bytes, an empty value) is `None`
+    /// with nothing read, for [`parse_content_type_general`](Self::parse_content_type_general),
+    /// whose value (and where it stops) this is for every input it reads.
+    pub fn parse_content_type_simple(&mut self) -> Option<HeaderValue<'x>> {
+        let data: &'x [u8] = self.data;
+        let rest = &data[self.offset()..];
+        let end = memchr::memchr(b'\n', rest)?;
+        if matches!(rest.get(end + 1), Some(b' ' | b'\t')) {
+            return None;
+        }
+        // Checked once: every piece below is ASCII, cut out of it.
+        let line: &'x str =
+            std::str::from_utf8(rest[..end].strip_suffix(b"\r").unwrap_or(&rest[..end])).ok()?;
+        let bytes = line.as_bytes();
+        let blanks = |at: &mut usize| {
+            while matches!(bytes.get(*at), Some(b' ' | b'\t')) {
+                *at += 1;
+            }
+        };
+        let mut at = 0;
+        blanks(&mut at);
+        let c_type = lowercase(run(line, &mut at, is_name_byte)?);
+        let c_subtype = if bytes.get(at) == Some(&b'/') {
+            at += 1;
+            Some(lowercase(run(line, &mut at, is_name_byte)?))
+        } else {
+            None
+        };
+        let mut attributes = Vec::new();
+        loop {
+            blanks(&mut at);
+            match bytes.get(at) {
+                None => break,
+                Some(b';') => {
+                    at += 1;
+                    blanks(&mut at);
+                    if at == line.len() {
+                        break;
+                    }
+                }
+                Some(_) => return None,
+            }
+            let name = lowercase(run(line, &mut at, is_name_byte)?);
+            if bytes.get(at) != Some(&b'=') {
+                return None;
+            }
+            at += 1;
+            let value = if bytes.get(at) == Some(&b'"') {
+                let len = memchr::memchr(b'"', &bytes[at + 1..])?;
+                let quoted = &bytes[at + 1..at + 1 + len];
+                if quoted.is_empty()
+                    || quoted.iter().any(|&b| b < 0x20 || b >= 0x7f || b == b'\\')
+                    || quoted.windows(2).any(|pair| pair == b"=?")
+                {
+                    return None;
+                }
+                let value = line.get(at + 1..at + 1 + len)?;
+                at += len + 2;
+                value
+            } else {
+                run(line, &mut at, is_value_byte)?
+            };
+            attributes.push(Attribute {
+                name,
+                value: value.into(),
+            });
+        }
+        self.skip_bytes(end + 1);
+        Some(HeaderValue::ContentType(ContentType {
+            c_type,
+            c_subtype,
+            attributes: (!attributes.is_empty()).then_some(attributes),
+        }))
+    }
+
+    /// Reads a `Content-Type` or `Content-Disposition` value byte by byte: every form
+    /// RFC 2045, RFC 2231 and RFC 2047 allow, and the malformed ones.
+    pub fn parse_content_type_general(&mut self) -> HeaderValue<'x> {
         let mut parser = ContentTypeParser {
             state: ContentState::Type,
             state_stack: Vec::new(),
