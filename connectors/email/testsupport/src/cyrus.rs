@@ -118,7 +118,7 @@ EVENTS {{
             root.join("usr/lib/x86_64-linux-gnu").display(),
             root.join("lib/x86_64-linux-gnu").display()
         );
-        let child = Command::new(bin.join("master"))
+        let mut child = Command::new(bin.join("master"))
             .arg("-C")
             .arg(&imapd_conf)
             .arg("-M")
@@ -134,11 +134,14 @@ EVENTS {{
             .stderr(Stdio::null())
             .spawn()?;
         // master and the services it started share its process group.
-        let watcher = crate::watch_exit(&format!(
-            "kill -TERM -- -{} 2>/dev/null; sleep 1; rm -rf '{}'",
-            child.id(),
-            dir.path().display()
-        ))?;
+        let watcher = crate::watch_child(
+            &format!(
+                "kill -TERM -- -{} 2>/dev/null; sleep 1; rm -rf '{}'",
+                child.id(),
+                dir.path().display()
+            ),
+            &mut child,
+        )?;
         let server = Self {
             port,
             _dir: dir,

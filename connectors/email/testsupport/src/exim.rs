@@ -114,7 +114,7 @@ begin retry
                 maildir = maildir.display(),
             ),
         )?;
-        let child = Command::new(&binary)
+        let mut child = Command::new(&binary)
             .arg("-C")
             .arg(&config)
             .arg("-bdf")
@@ -122,11 +122,14 @@ begin retry
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()?;
-        let watcher = crate::watch_exit(&format!(
-            "kill {} 2>/dev/null; rm -rf '{}'",
-            child.id(),
-            dir.path().display()
-        ))?;
+        let watcher = crate::watch_child(
+            &format!(
+                "kill {} 2>/dev/null; rm -rf '{}'",
+                child.id(),
+                dir.path().display()
+            ),
+            &mut child,
+        )?;
         let exim = Self {
             port,
             dir,

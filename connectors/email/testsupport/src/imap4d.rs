@@ -100,18 +100,21 @@ logging {{ syslog no; }};
             ),
         )?;
         let log = std::fs::File::create(root.join("imap4d.log"))?;
-        let child = Command::new(IMAP4D)
+        let mut child = Command::new(IMAP4D)
             .arg(format!("--config-file={}", config.display()))
             .arg("--no-site-config")
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
             .spawn()?;
-        let watcher = crate::watch_exit(&format!(
-            "kill {} 2>/dev/null; rm -rf '{}'",
-            child.id(),
-            dir.path().display()
-        ))?;
+        let watcher = crate::watch_child(
+            &format!(
+                "kill {} 2>/dev/null; rm -rf '{}'",
+                child.id(),
+                dir.path().display()
+            ),
+            &mut child,
+        )?;
         let server = Self {
             port,
             dir,

@@ -53,6 +53,19 @@ pub(crate) fn watch_exit(stop: &str) -> std::io::Result<std::process::Child> {
         .spawn()
 }
 
+/// A watcher ([`watch_exit`]) for `child`, a server just started: `stop` once this
+/// process has ended. When the watcher cannot be started, `child` is stopped (and
+/// reaped) before the error is returned, so a failed start leaves nothing running.
+pub(crate) fn watch_child(
+    stop: &str,
+    child: &mut std::process::Child,
+) -> std::io::Result<std::process::Child> {
+    watch_exit(stop).inspect_err(|_| {
+        let _ = child.kill();
+        let _ = child.wait();
+    })
+}
+
 /// Ends a watcher started by [`watch_exit`] without running its command, and reaps it.
 pub(crate) fn end_watch(watcher: &mut std::process::Child) {
     let _ = watcher.kill();
