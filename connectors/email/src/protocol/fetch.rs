@@ -343,13 +343,19 @@ impl<'a> Reader<'a> {
         Some(())
     }
 
-    /// A number as imap-proto reads one: ASCII digits that fit in 32 bits.
+    /// A number as imap-proto reads one: ASCII digits that fit in 32 bits. Added up by
+    /// hand (ten digits fit in a `u64`): through `str::parse` each number cost about
+    /// 200 instructions, three per fetched message and one per UID of a search answer
+    /// (2% of a read's instructions, callgrind).
     fn number(&mut self) -> Option<u32> {
         let digits = self.0.iter().take_while(|b| b.is_ascii_digit()).count();
         if digits == 0 || digits > 10 {
             return None;
         }
-        let n = std::str::from_utf8(&self.0[..digits]).ok()?.parse().ok()?;
+        let n = self.0[..digits]
+            .iter()
+            .fold(0u64, |n, &d| n * 10 + u64::from(d - b'0'));
+        let n = u32::try_from(n).ok()?;
         self.0 = &self.0[digits..];
         Some(n)
     }

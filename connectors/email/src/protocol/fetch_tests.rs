@@ -228,6 +228,18 @@ proptest! {
     }
 
     #[test]
+    fn a_number_is_what_str_parse_reads_from_its_digits(text in "[0-9]{0,12}[ )a-z]?") {
+        let digits = text.bytes().take_while(u8::is_ascii_digit).count();
+        let want = (digits <= 10)
+            .then(|| text[..digits].parse::<u32>().ok())
+            .flatten();
+        let mut r = Reader(text.as_bytes());
+        prop_assert_eq!(r.number(), want);
+        let rest = if want.is_some() { &text[digits..] } else { &text[..] };
+        prop_assert_eq!(r.0, rest.as_bytes());
+    }
+
+    #[test]
     fn search_numbers_read_what_imap_proto_reads(ids in prop::collection::vec(any::<u32>(), 0..50)) {
         let mut line = b"* SEARCH".to_vec();
         for id in &ids {
