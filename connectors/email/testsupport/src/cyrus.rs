@@ -134,14 +134,7 @@ EVENTS {{
             .stderr(Stdio::null())
             .spawn()?;
         // master and the services it started share its process group.
-        let watcher = crate::watch_child(
-            &format!(
-                "kill -TERM -- -{} 2>/dev/null; sleep 1; rm -rf '{}'",
-                child.id(),
-                dir.path().display()
-            ),
-            &mut child,
-        )?;
+        let watcher = crate::watch_server(&mut child, dir.path(), true)?;
         let server = Self {
             port,
             _dir: dir,

@@ -122,14 +122,7 @@ begin retry
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()?;
-        let watcher = crate::watch_child(
-            &format!(
-                "kill {} 2>/dev/null; rm -rf '{}'",
-                child.id(),
-                dir.path().display()
-            ),
-            &mut child,
-        )?;
+        let watcher = crate::watch_server(&mut child, dir.path(), false)?;
         let exim = Self {
             port,
             dir,

@@ -107,14 +107,7 @@ logging {{ syslog no; }};
             .stdout(log.try_clone()?)
             .stderr(log)
             .spawn()?;
-        let watcher = crate::watch_child(
-            &format!(
-                "kill {} 2>/dev/null; rm -rf '{}'",
-                child.id(),
-                dir.path().display()
-            ),
-            &mut child,
-        )?;
+        let watcher = crate::watch_server(&mut child, dir.path(), false)?;
         let server = Self {
             port,
             dir,

@@ -53,14 +53,22 @@ pub(crate) fn watch_exit(stop: &str) -> std::io::Result<std::process::Child> {
         .spawn()
 }
 
-/// A watcher ([`watch_exit`]) for `child`, a server just started: `stop` once this
-/// process has ended. When the watcher cannot be started, `child` is stopped (and
-/// reaped) before the error is returned, so a failed start leaves nothing running.
-pub(crate) fn watch_child(
-    stop: &str,
+/// A watcher ([`watch_exit`]) for a server just started as `child` with its files in
+/// `dir`: once this process has ended, the server (with `group`, its whole process
+/// group, then a second for it to go) is stopped and `dir` removed. When the watcher
+/// cannot be started, `child` is stopped (and reaped) before the error is returned,
+/// so a failed start leaves nothing running.
+pub(crate) fn watch_server(
     child: &mut std::process::Child,
+    dir: &std::path::Path,
+    group: bool,
 ) -> std::io::Result<std::process::Child> {
-    watch_exit(stop).inspect_err(|_| {
+    let kill = if group {
+        format!("kill -TERM -- -{} 2>/dev/null; sleep 1", child.id())
+    } else {
+        format!("kill {} 2>/dev/null", child.id())
+    };
+    watch_exit(&format!("{kill}; rm -rf '{}'", dir.display())).inspect_err(|_| {
         let _ = child.kill();
         let _ = child.wait();
     })
