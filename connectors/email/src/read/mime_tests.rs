@@ -1,6 +1,10 @@
 //! Tests of `mime.rs`, kept apart so the code reads in one screenful of concerns.
 //! One concern, though long: how one raw message becomes a record (parts, limits,
-//! headers, the parser's fixed mistakes), each case from a real mailer or RFC.
+//! headers, the parser's fixed mistakes), each case from a real mailer or RFC. The
+//! property tests of the mail-parser patch's fast readings (a field's name, a
+//! `Content-Type` value) are here too: each checks a reading this record is built
+//! from against the general reading it stands in for, and the patch itself is
+//! vendored upstream code with no tests of its own (`patches/README.md`).
 use super::*;
 
 /// A message whose body is a `message/rfc822` whose body is one too, `depth` deep:
