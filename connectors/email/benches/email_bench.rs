@@ -175,8 +175,14 @@ fn main() {
         "read.json",
         &json!({"max_messages": BIG_READ, "after_read": "none"}),
     );
-    let (mut ours_read, mut raw_read, mut python_read, _) =
-        read_contest(&servers, w, "read-conn.json", &reader, READ, runs, true);
+    let (empty_connector, empty_socket) = fixed_cost(&servers, w, runs);
+    let Contest {
+        ours: mut ours_read,
+        raw: mut raw_read,
+        own: mut own_read,
+        peer: mut python_read,
+        ..
+    } = read_contest(&servers, w, "read-conn.json", &reader, READ, runs, true);
     // ---- memory
     let rss_5k = peak_rss_median(
         Command::new(BIN)
@@ -190,8 +196,13 @@ fn main() {
         .fill_inbox(&big, (0..BIG_READ).map(stored_message))
         .expect("fill");
     write(w, "big-conn.json", &plain_imap(&servers, &big));
-    let (mut ours_big, mut raw_big, _, mut big_cpu) =
-        read_contest(&servers, w, "big-conn.json", &big, BIG_READ, runs, false);
+    let Contest {
+        ours: mut ours_big,
+        raw: mut raw_big,
+        own: mut own_big,
+        cpu: mut big_cpu,
+        ..
+    } = read_contest(&servers, w, "big-conn.json", &big, BIG_READ, runs, false);
     let rss_20k = peak_rss_median(
         Command::new(BIN)
             .args(["--log-level", "warn", "run", "read", "--connection"])
@@ -263,6 +274,7 @@ fn main() {
         rate(READ, &mut raw_read),
     );
     let (r_ours_big, r_raw_big) = (rate(BIG_READ, &mut ours_big), rate(BIG_READ, &mut raw_big));
+    let (r_own, r_own_big) = (rate(READ, &mut own_read), rate(BIG_READ, &mut own_big));
     let (c_reader, c_server, c_ceiling) = big_cpu.medians();
     let verdict = |ok: bool| if ok { "met" } else { "NOT met" };
     let table = format!(
@@ -277,6 +289,8 @@ fn main() {
          | read {READ} messages of ~4 KB to JSON Lines | {r_ours:.0} msg/s | Python imaplib + email: {r_python:.0} msg/s | {:.2}× | ≥ 10× ({}) |\n\
          | read {READ} messages | {r_ours:.0} msg/s | the ceiling: one `UID FETCH 1:*` on a socket, no parsing, no output: {r_raw:.0} msg/s | {:.2}× | ≥ 0.9× ({}) |\n\
          | read {BIG_READ} messages | {r_ours_big:.0} msg/s | the same ceiling: {r_raw_big:.0} msg/s | {:.2}× | ≥ 0.9× ({}) |\n\
+         | the reader's own commands on a socket (`UID SEARCH UNSEEN UNDELETED`, then `UID FETCH 1:* (UID FLAGS BODY.PEEK[])`), no parsing, no output: {READ} / {BIG_READ} messages | {r_own:.0} / {r_own_big:.0} msg/s | the ceiling | {:.2}× / {:.2}× | (the most any reader sending them reaches) |\n\
+         | `run read` on an empty folder (process start, login, select, search) | {:.1} ms | the ceiling's exchange on it: {:.1} ms | | |\n\
          | CPU reading {BIG_READ} messages (user + system) | reader {:.2} s (Dovecot serving it: {:.2} s) | Dovecot serving the ceiling: {:.2} s | {:.2}× | (the two share 2 CPUs) |\n\
          | peak RSS reading {READ} / {BIG_READ} messages | {:.1} MB / {:.1} MB | | | ≤ 48 MB, flat ({}) |\n\
          | peak RSS sending {SEND} / {BIG_SEND} messages | {:.1} MB / {:.1} MB | | | ≤ 20 MB, flat ({}) |\n\
@@ -296,6 +310,10 @@ fn main() {
         verdict(r_ours >= 0.9 * r_raw),
         r_ours_big / r_raw_big,
         verdict(r_ours_big >= 0.9 * r_raw_big),
+        r_own / r_raw,
+        r_own_big / r_raw_big,
+        empty_connector.as_secs_f64() * 1000.0,
+        empty_socket.as_secs_f64() * 1000.0,
         c_reader.as_secs_f64(),
         c_server.as_secs_f64(),
         c_ceiling.as_secs_f64(),
@@ -327,6 +345,10 @@ fn read_only(servers: &MailServers, w: &Path, runs: usize) {
         "read.json",
         &json!({"max_messages": BIG_READ, "after_read": "none"}),
     );
+    let (connector, socket) = fixed_cost(servers, w, runs);
+    println!(
+        "an empty folder: email-connector {connector:.3?} (its start, login, select, search), the ceiling's exchange {socket:.3?}"
+    );
     for count in [READ, BIG_READ] {
         let user = servers.new_user();
         servers
@@ -334,15 +356,22 @@ fn read_only(servers: &MailServers, w: &Path, runs: usize) {
             .expect("fill");
         let conn = format!("conn-{count}.json");
         write(w, &conn, &plain_imap(servers, &user));
-        let (mut ours, mut raw, _, mut cpu) =
-            read_contest(servers, w, &conn, &user, count, runs, false);
-        let (ours, raw) = (median(&mut ours), median(&mut raw));
-        let (reader, server, ceiling_server) = cpu.medians();
+        let mut contest = read_contest(servers, w, &conn, &user, count, runs, false);
+        let (ours, raw, own) = (
+            median(&mut contest.ours),
+            median(&mut contest.raw),
+            median(&mut contest.own),
+        );
+        let (reader, server, ceiling_server) = contest.cpu.medians();
         println!(
             "read {count}: email-connector {:.0} msg/s ({ours:.3?}), ceiling {:.0} msg/s ({raw:.3?}): {:.2}x",
             count as f64 / ours.as_secs_f64(),
             count as f64 / raw.as_secs_f64(),
             raw.as_secs_f64() / ours.as_secs_f64()
+        );
+        println!(
+            "  the reader's commands on a socket (search, UID and FLAGS; no parsing, no output): {own:.3?}, {:.2}x of the ceiling's time at most for any reader sending them",
+            raw.as_secs_f64() / own.as_secs_f64()
         );
         println!(
             "  CPU: reader {reader:.2?} and Dovecot {server:.2?} for the read, Dovecot {ceiling_server:.2?} for the ceiling; the reader needs {:.2}x the server's CPU",
@@ -355,6 +384,28 @@ fn read_only(servers: &MailServers, w: &Path, runs: usize) {
 /// the socket ceiling (and Python's `imaplib` + `email` when `python`); the times of
 /// each, in that order, and the CPU each read cost. One untimed read first lets
 /// Dovecot index the messages.
+/// What a read costs before its first message: `run read` on an empty folder (the
+/// process's start, login, select and the search) and the ceiling's exchange on it,
+/// medians of `runs` each, alternating.
+fn fixed_cost(servers: &MailServers, w: &Path, runs: usize) -> (Duration, Duration) {
+    let user = servers.new_user();
+    write(w, "empty-conn.json", &plain_imap(servers, &user));
+    let _ = run_read(w, "empty-conn.json");
+    let (mut connector, mut socket) = (vec![], vec![]);
+    for _ in 0..runs {
+        let (t, lines) = run_read(w, "empty-conn.json");
+        assert_eq!(lines, 0, "an empty folder has no records");
+        connector.push(t);
+        socket.push(socket_fetch(
+            servers.ports.imap,
+            &user,
+            0,
+            Commands::Ceiling,
+        ));
+    }
+    (median(&mut connector), median(&mut socket))
+}
+
 fn read_contest(
     servers: &MailServers,
     w: &Path,
@@ -363,9 +414,9 @@ fn read_contest(
     count: usize,
     runs: usize,
     python: bool,
-) -> (Vec<Duration>, Vec<Duration>, Vec<Duration>, ReadCpu) {
+) -> Contest {
     let _ = run_read(w, conn);
-    let (mut ours, mut raw, mut peer) = (vec![], vec![], vec![]);
+    let (mut ours, mut raw, mut own, mut peer) = (vec![], vec![], vec![], vec![]);
     let mut cpu = ReadCpu::default();
     let port = servers.ports.imap.to_string();
     let dovecot = servers.dovecot_pid().expect("Dovecot's pid");
@@ -377,8 +428,19 @@ fn read_contest(
         cpu.server.push(server.since());
         cpu.reader.push(reader.since());
         let server = Spent::of(dovecot);
-        raw.push(socket_fetch(servers.ports.imap, user, count));
+        raw.push(socket_fetch(
+            servers.ports.imap,
+            user,
+            count,
+            Commands::Ceiling,
+        ));
         cpu.ceiling_server.push(server.since());
+        own.push(socket_fetch(
+            servers.ports.imap,
+            user,
+            count,
+            Commands::Reader,
+        ));
         if python {
             peer.push(time_ok(
                 Command::new("python3").arg(w.join("bench.py")).args([
@@ -391,7 +453,39 @@ fn read_contest(
             ));
         }
     }
-    (ours, raw, peer, cpu)
+    Contest {
+        ours,
+        raw,
+        own,
+        peer,
+        cpu,
+    }
+}
+
+/// The times of a read contest, run by run, and the CPU each read cost.
+struct Contest {
+    /// The connector.
+    ours: Vec<Duration>,
+    /// The ceiling.
+    raw: Vec<Duration>,
+    /// The reader's own commands on a socket ([`Commands::Reader`]).
+    own: Vec<Duration>,
+    /// Python's `imaplib` + `email` (empty unless asked for).
+    peer: Vec<Duration>,
+    cpu: ReadCpu,
+}
+
+/// What a socket read asks Dovecot for.
+#[derive(Clone, Copy)]
+enum Commands {
+    /// The ceiling: `UID FETCH 1:* (BODY.PEEK[])`.
+    Ceiling,
+    /// What the connector asks for in a read of unread messages: `UID SEARCH UNSEEN
+    /// UNDELETED`, then `UID FETCH 1:* (UID FLAGS BODY.PEEK[])`, read to the end with
+    /// no parsing and no output. The ceiling's time over this one's is the most any
+    /// reader sending these commands can reach, before its process start and its
+    /// work on the messages.
+    Reader,
 }
 
 /// What the reads of a contest cost in CPU (user and system time), run by run: the
@@ -466,9 +560,10 @@ fn children_cpu(pid: u32) -> Duration {
 }
 
 /// The reading ceiling: a process's worth of work without the process, the parsing or
-/// the output: log in on a plain socket, select, `UID FETCH 1:* (BODY.PEEK[])`, and read
-/// every literal to the end. Times the whole exchange; checks `count` messages came.
-fn socket_fetch(port: u16, user: &User, count: usize) -> Duration {
+/// the output: log in on a plain socket, select, `UID FETCH 1:* (BODY.PEEK[])` (or the
+/// reader's own commands, [`Commands`]), and read every literal to the end. Times the
+/// whole exchange; checks `count` messages came.
+fn socket_fetch(port: u16, user: &User, count: usize, commands: Commands) -> Duration {
     use std::io::BufRead as _;
     let started = Instant::now();
     let mut out = TcpStream::connect(("127.0.0.1", port)).expect("connect");
@@ -514,8 +609,16 @@ fn socket_fetch(port: u16, user: &User, count: usize) -> Duration {
     until(&mut input, b"a ");
     out.write_all(b"b SELECT INBOX\r\n").expect("write");
     until(&mut input, b"b ");
-    out.write_all(b"c UID FETCH 1:* (BODY.PEEK[])\r\n")
-        .expect("write");
+    let fetch: &[u8] = match commands {
+        Commands::Ceiling => b"c UID FETCH 1:* (BODY.PEEK[])\r\n",
+        Commands::Reader => {
+            out.write_all(b"s UID SEARCH UNSEEN UNDELETED\r\n")
+                .expect("write");
+            until(&mut input, b"s ");
+            b"c UID FETCH 1:* (UID FLAGS BODY.PEEK[])\r\n"
+        }
+    };
+    out.write_all(fetch).expect("write");
     let messages = until(&mut input, b"c ");
     out.write_all(b"d LOGOUT\r\n").expect("write");
     assert_eq!(messages, count, "the ceiling must fetch every message");
