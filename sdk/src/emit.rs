@@ -78,6 +78,13 @@ impl<R: Serialize> Serialized<R> {
     /// # Errors
     /// As [`new`](Self::new).
     pub fn with_capacity(record: &R, capacity: usize) -> Result<Self> {
+        Self::written(record, capacity)
+    }
+}
+
+impl<R> Serialized<R> {
+    /// `record` written as a line, with room for `capacity` bytes.
+    fn written<T: Serialize + ?Sized>(record: &T, capacity: usize) -> Result<Self> {
         let mut line = Self {
             line: crate::recycle::LINES.take(capacity.max(256)),
             record: PhantomData,
@@ -87,7 +94,48 @@ impl<R: Serialize> Serialized<R> {
     }
 }
 
+/// A type written exactly as the record type `R`: a borrowed form of it, such as
+/// `Row<'a>` for a source whose records are `Row<'static>`, with its text pointing
+/// into what the record was read from. [`Serialized::from_borrowed`] writes such a
+/// record as a line of `R` without copying its text into owned strings first.
+///
+/// Implement it for the borrowed form of your record type (the same type at another
+/// lifetime), whose JSON is the same by construction:
+/// `impl<'a> SerializeAs<Row<'static>> for Row<'a> {}`.
+pub trait SerializeAs<R>: Serialize {}
+
 impl<R> Serialized<R> {
+    /// Writes `record`, a borrowed form of `R` ([`SerializeAs`]), as the line of an
+    /// `R`, with room for `capacity` bytes made at once.
+    ///
+    /// ```
+    /// use std::borrow::Cow;
+    ///
+    /// use connector_sdk::{SerializeAs, Serialized};
+    /// use serde::{Deserialize, Serialize};
+    ///
+    /// #[derive(Serialize, Deserialize, Debug, PartialEq)]
+    /// struct Row<'a> {
+    ///     id: u32,
+    ///     text: Cow<'a, str>,
+    /// }
+    ///
+    /// impl<'a> SerializeAs<Row<'static>> for Row<'a> {}
+    ///
+    /// let input = String::from("word and more");
+    /// let row = Row { id: 7, text: Cow::Borrowed(&input[..4]) };
+    /// let line: Serialized<Row<'static>> = Serialized::from_borrowed(&row, 64).unwrap();
+    /// drop(input);
+    /// assert_eq!(line.json(), br#"{"id":7,"text":"word"}"#);
+    /// assert_eq!(line.to_record().unwrap(), Row { id: 7, text: "word".into() });
+    /// ```
+    ///
+    /// # Errors
+    /// As [`new`](Self::new).
+    pub fn from_borrowed<T: SerializeAs<R> + ?Sized>(record: &T, capacity: usize) -> Result<Self> {
+        Self::written(record, capacity)
+    }
+
     /// The record's JSON, without the line break.
     pub fn json(&self) -> &[u8] {
         &self.line[..self.line.len() - 1]

@@ -171,7 +171,7 @@ pub use batch::{Requests, Results};
 pub use check::{CheckReport, CheckStep, StepDetail, StepStatus};
 pub use connection::Connection;
 pub use connector::{Connector, Info};
-pub use emit::{Emitter, Serialized};
+pub use emit::{Emitter, SerializeAs, Serialized};
 pub use error::{BoxError, Error, ErrorBody, ErrorKind, Result};
 pub use manifest::{ActivityManifest, Manifest};
 pub use recycle::BufferPool;

@@ -280,12 +280,20 @@ fn words_of<'a>(tokens: &[Token<'a>]) -> Vec<Vec<Token<'a>>> {
 /// `undisclosed-recipients:;` gives nothing); a name written as a comment after a
 /// bare address (`a@b (Name)`, the RFC 822 custom) taken as the display name; a bare
 /// word (`MAILER-DAEMON`, a local part alone) taken as an address.
-pub(crate) fn addresses(value: &str) -> Vec<AddressRecord> {
+pub(crate) fn addresses(value: &str) -> Vec<AddressRecord<'_>> {
     fast::addresses(value).unwrap_or_else(|| addresses_by_tokens(value))
 }
 
+/// A mailbox the general reader made: its name and address are its own.
+fn owned(name: Option<String>, address: Option<String>) -> AddressRecord<'static> {
+    AddressRecord {
+        name: name.map(Cow::Owned),
+        address: address.map(Cow::Owned),
+    }
+}
+
 /// [`addresses`] by the general reader: tokens, phrases, groups, obsolete syntax.
-fn addresses_by_tokens(value: &str) -> Vec<AddressRecord> {
+fn addresses_by_tokens(value: &str) -> Vec<AddressRecord<'static>> {
     let ts = tokens(value);
     let mut out = Vec::new();
     let mut current: Vec<Token<'_>> = Vec::new();
@@ -297,7 +305,7 @@ fn addresses_by_tokens(value: &str) -> Vec<AddressRecord> {
             let name = phrase(&words);
             let address = addr_spec(&inner);
             if name.is_some() || address.is_some() {
-                out.push(AddressRecord { name, address });
+                out.push(owned(name, address));
             }
             return;
         }
@@ -320,10 +328,7 @@ fn addresses_by_tokens(value: &str) -> Vec<AddressRecord> {
         let mut words = meaningful.iter().filter(|t| **t != Token::Space);
         let bare_word = matches!((words.next(), words.next()), (Some(Token::Atom(_)), None));
         if bare_word {
-            out.push(AddressRecord {
-                name: None,
-                address: addr_spec(&meaningful),
-            });
+            out.push(owned(None, addr_spec(&meaningful)));
         } else if has_at {
             // Words without angle brackets: each word with an `@` is an address (two
             // written with only a space between are two), the words before one its
@@ -334,10 +339,7 @@ fn addresses_by_tokens(value: &str) -> Vec<AddressRecord> {
                     let name = phrase(&name_words).or_else(|| {
                         (!comments.is_empty()).then(|| decode_words_in(&comments.join(" ")))
                     });
-                    out.push(AddressRecord {
-                        name,
-                        address: addr_spec(&word),
-                    });
+                    out.push(owned(name, addr_spec(&word)));
                     name_words.clear();
                 } else {
                     if !name_words.is_empty() {
@@ -348,10 +350,7 @@ fn addresses_by_tokens(value: &str) -> Vec<AddressRecord> {
             }
         } else {
             // Several words and no address: a name whose address is missing.
-            out.push(AddressRecord {
-                name: phrase(&meaningful),
-                address: None,
-            });
+            out.push(owned(phrase(&meaningful), None));
         }
     };
     let mut seen_angle = false;
@@ -403,10 +402,21 @@ fn addresses_by_tokens(value: &str) -> Vec<AddressRecord> {
 /// `References`), each as records carry it, in angle brackets: each `<...>` with the
 /// white space inside removed, or, when the value has none, the value itself as one
 /// identifier.
-pub(crate) fn ids(value: &str) -> Vec<String> {
-    let value = without_comments(value);
+pub(crate) fn ids(value: &str) -> Vec<Cow<'_, str>> {
+    match without_comments(value) {
+        Cow::Borrowed(value) => ids_in(value),
+        Cow::Owned(value) => ids_in(&value)
+            .into_iter()
+            .map(|id| Cow::Owned(id.into_owned()))
+            .collect(),
+    }
+}
+
+/// [`ids`] in a value without comments: each identifier as written when it has no
+/// white space inside (nearly all), not copied.
+fn ids_in(value: &str) -> Vec<Cow<'_, str>> {
     let mut out = Vec::new();
-    let mut rest = &*value;
+    let mut rest = value;
     while let Some(open) = rest.find('<') {
         let after = &rest[open + 1..];
         let Some(close) = after.find(['>', '<']) else {
@@ -414,17 +424,17 @@ pub(crate) fn ids(value: &str) -> Vec<String> {
         };
         if after.as_bytes()[close] == b'>' {
             let inside = &after[..close];
-            // Made once, brackets included (nearly every identifier has no white space).
-            let mut id = String::with_capacity(inside.len() + 2);
-            id.push('<');
             if inside.contains(char::is_whitespace) {
+                let mut id = String::with_capacity(inside.len() + 2);
+                id.push('<');
                 id.extend(inside.chars().filter(|c| !c.is_whitespace()));
-            } else {
-                id.push_str(inside);
-            }
-            if id.len() > 1 {
-                id.push('>');
-                out.push(id);
+                if id.len() > 1 {
+                    id.push('>');
+                    out.push(Cow::Owned(id));
+                }
+            } else if !inside.is_empty() {
+                // `<inside>`, brackets included, as it stands.
+                out.push(Cow::Borrowed(&rest[open..open + close + 2]));
             }
             rest = &after[close + 1..];
         } else {
@@ -434,7 +444,7 @@ pub(crate) fn ids(value: &str) -> Vec<String> {
     if out.is_empty() {
         let bare = value.trim();
         if !bare.is_empty() && !bare.contains(char::is_whitespace) {
-            out.push(format!("<{bare}>"));
+            out.push(Cow::Owned(format!("<{bare}>")));
         }
     }
     out

@@ -7,6 +7,8 @@
 //! reader decides; where it answers, its answer is the general reader's (property
 //! tests in `fields_tests.rs` compare the two on generated values).
 
+use std::borrow::Cow;
+
 use super::AddressRecord;
 
 /// Whether `set` holds `b` (a `const` loop: the tables below are built at compile time).
@@ -66,15 +68,17 @@ fn all(s: &str, class: u8) -> bool {
 }
 
 /// `local@domain` with exactly one `@`, both sides non-empty, nothing else.
-fn address(s: &str) -> Option<String> {
+fn address(s: &str) -> Option<Cow<'_, str>> {
     let (local, domain) = s.split_once('@')?;
     let plain = |part: &str| !part.is_empty() && all(part, ADDRESS);
-    (plain(local) && plain(domain)).then(|| s.to_owned())
+    (plain(local) && plain(domain)).then_some(Cow::Borrowed(s))
 }
 
 /// One mailbox: `local@domain`, `Words of a name <local@domain>` or
-/// `"A quoted name" <local@domain>`, with spaces around. `s` is printable ASCII.
-fn mailbox(s: &str) -> Option<AddressRecord> {
+/// `"A quoted name" <local@domain>`, with spaces around. `s` is printable ASCII. The
+/// name and address are the value's own text (a name is copied only to join its words
+/// by one space where more stand between them).
+fn mailbox(s: &str) -> Option<AddressRecord<'_>> {
     let s = s.trim_ascii();
     let Some((before, rest)) = s.split_once('<') else {
         return Some(AddressRecord {
@@ -90,21 +94,25 @@ fn mailbox(s: &str) -> Option<AddressRecord> {
             if quoted.contains(['"', '\\']) || quoted.contains("=?") {
                 return None;
             }
-            quoted.trim_ascii().to_owned()
+            Cow::Borrowed(quoted.trim_ascii())
         }
         // Words are joined by one space, as the general reader's phrase does.
         None => {
             if !before.bytes().all(|b| b == b' ' || is(b, NAME)) {
                 return None;
             }
-            let mut name = String::with_capacity(before.len());
-            for word in before.split_ascii_whitespace() {
-                if !name.is_empty() {
-                    name.push(' ');
-                }
-                name.push_str(word);
+            // `before` starts and ends with a word: joined already unless two spaces
+            // stand together somewhere.
+            if before.contains("  ") {
+                Cow::Owned(
+                    before
+                        .split_ascii_whitespace()
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                )
+            } else {
+                Cow::Borrowed(before)
             }
-            name
         }
     };
     Some(AddressRecord {
@@ -115,7 +123,7 @@ fn mailbox(s: &str) -> Option<AddressRecord> {
 
 /// An address list of the common forms, or `None` for the general reader. A list
 /// with a quoted name holds that one mailbox only (a comma may be inside the quotes).
-pub(super) fn addresses(value: &str) -> Option<Vec<AddressRecord>> {
+pub(super) fn addresses(value: &str) -> Option<Vec<AddressRecord<'_>>> {
     if !all(value, LISTED) {
         return None;
     }

@@ -6,10 +6,7 @@
 use super::*;
 
 fn pairs(value: &str) -> Vec<(Option<String>, Option<String>)> {
-    addresses(value)
-        .into_iter()
-        .map(|a| (a.name, a.address))
-        .collect()
+    pairs_of(addresses(value))
 }
 
 fn p(name: Option<&str>, address: Option<&str>) -> (Option<String>, Option<String>) {
@@ -406,8 +403,11 @@ proptest::proptest! {
     }
 }
 
-fn pairs_of(list: Vec<AddressRecord>) -> Vec<(Option<String>, Option<String>)> {
-    list.into_iter().map(|a| (a.name, a.address)).collect()
+fn pairs_of(list: Vec<AddressRecord<'_>>) -> Vec<(Option<String>, Option<String>)> {
+    let owned = |s: Option<Cow<'_, str>>| s.map(Cow::into_owned);
+    list.into_iter()
+        .map(|a| (owned(a.name), owned(a.address)))
+        .collect()
 }
 
 #[test]

@@ -81,7 +81,7 @@ const ITEMS: &str = "(UID FLAGS BODY.PEEK[])";
 /// A fetched message, parsed (and written as its line of JSON on the parsing thread,
 /// so the thread that reads the socket and writes the output only copies bytes) or not.
 pub(super) enum Parsed {
-    Record(Serialized<EmailRecord>, u32),
+    Record(Serialized<EmailRecord<'static>>, u32),
     Unreadable { uid: u32, size: usize, why: String },
 }
 
@@ -281,7 +281,7 @@ pub(super) struct Flow<'a> {
     pub(super) conn: &'a EmailConnection,
     pub(super) what: &'a str,
     pub(super) config: Arc<ReadConfig>,
-    pub(super) out: &'a Emitter<EmailRecord, (u16, u32), ReadState>,
+    pub(super) out: &'a Emitter<EmailRecord<'static>, (u16, u32), ReadState>,
     pub(super) index: u16,
     pub(super) uid_validity: u32,
     pub(super) progress: &'a mut Progress,
@@ -577,9 +577,9 @@ fn parse_fetch(config: &ReadConfig, uid_validity: u32, fetch: Fetched) -> Option
         });
     };
     let raw = body.as_slice();
-    let record = mime::record(config, uid, uid_validity, flags, raw).and_then(|rec| {
+    let record = mime::record(config, uid, uid_validity, flags, raw, |rec| {
         // Room for the message and the JSON around it, made once.
-        Serialized::with_capacity(&rec, raw.len() + raw.len() / 4 + 1024)
+        Serialized::from_borrowed(rec, raw.len() + raw.len() / 4 + 1024)
             .map_err(|e| e.message().to_owned())
     });
     let size = raw.len();

@@ -30,7 +30,7 @@ const MAX_PAUSE: Duration = Duration::from_secs(60);
 pub(crate) async fn run(
     conn: &EmailConnection,
     config: &ReadConfig,
-    out: &Emitter<EmailRecord, (u16, u32), ReadState>,
+    out: &Emitter<EmailRecord<'static>, (u16, u32), ReadState>,
 ) -> Result<()> {
     let mut watcher = Watcher::new(conn.imap()?, config);
     let (mut after, mut uid_validity, mut planned) = (0u32, None::<u32>, 0u64);

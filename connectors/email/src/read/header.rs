@@ -84,9 +84,14 @@ pub(super) fn raw_value<'m>(message: &'m Message<'_>, h: &Header<'_>) -> Option<
         value.push('\n');
         value.push_str(&lossy(rest));
     }
-    Some(match value {
-        // Most fields are one line (no stray continuation, nothing to unfold once the
-        // line break that ends the field is trimmed): as written, not copied.
+    Some(unfolded(value))
+}
+
+/// [`unfold`] of a value that may be the message's own text: most fields are one line
+/// (nothing to unfold once the line break that ends the field is trimmed), and those
+/// are returned as written, not copied.
+pub(super) fn unfolded(value: Cow<'_, str>) -> Cow<'_, str> {
+    match value {
         Cow::Borrowed(one) => {
             let one = one.trim();
             match memchr::memchr2(b'\r', b'\n', one.as_bytes()) {
@@ -95,7 +100,7 @@ pub(super) fn raw_value<'m>(message: &'m Message<'_>, h: &Header<'_>) -> Option<
             }
         }
         Cow::Owned(other) => Cow::Owned(unfold(&other)),
-    })
+    }
 }
 
 /// The lines that still continue a field ending at `end` after stray lines, lines that
@@ -179,11 +184,11 @@ pub(super) fn first_fields<'m, const N: usize>(
 
 /// A top-level field's decoded text (mail-parser keeps the last of several; RFC 5322
 /// allows one, and readers take the first), if it has any.
-pub(super) fn text_value(h: &Header<'_>) -> Option<String> {
+pub(super) fn text_value<'m>(h: &'m Header<'_>) -> Option<Cow<'m, str>> {
     h.value
         .as_text()
-        .map(str::to_owned)
         .filter(|t| !t.trim().is_empty())
+        .map(Cow::Borrowed)
 }
 
 /// `bytes` as text, with replacement characters where they are not UTF-8, like

@@ -10,9 +10,9 @@ use mail_parser::{HeaderName, Message, MessageParser, MimeHeaders, PartType};
 
 use super::config::{AttachmentMode, ReadConfig};
 use super::header::{
-    HeaderStart, first_fields, header_len, header_start, lossy, raw_value, text_value, unfold,
+    HeaderStart, first_fields, header_len, header_start, lossy, raw_value, text_value, unfolded,
 };
-use super::record::{AttachmentRecord, BodyPart, EmailRecord, HeaderRecord};
+use super::record::{AddressRecord, AttachmentRecord, BodyPart, EmailRecord, HeaderRecord};
 use super::tree::{Flat, digest_children, nesting, part_numbers};
 
 /// The MIME parser, told to parse only the fields the record takes from its parsed
@@ -27,20 +27,23 @@ static PARSER: std::sync::LazyLock<MessageParser> = std::sync::LazyLock::new(|| 
         .default_header_raw()
 });
 
-/// Turns one fetched message into a record, or says why it cannot be one. A panic in
-/// the MIME parser (mail-parser 0.11 has a `debug_assert!` that malformed nesting
-/// reaches, found by the property tests) is caught here: that message is reported and
-/// left untouched, and the run goes on, instead of one stranger's message aborting
-/// every run.
-pub(crate) fn record(
+/// Turns one fetched message into a record and hands it to `then` (which writes it,
+/// say), or says why it cannot be one. The record borrows its text from the parsed
+/// message, which lives only as long as this call: what is kept of it is what `then`
+/// makes of it. A panic in the MIME parser (mail-parser 0.11 has a `debug_assert!`
+/// that malformed nesting reaches, found by the property tests) is caught here: that
+/// message is reported and left untouched, and the run goes on, instead of one
+/// stranger's message aborting every run.
+pub(crate) fn record<T>(
     config: &ReadConfig,
     uid: u32,
     uid_validity: u32,
     flags: Vec<String>,
     raw: &[u8],
-) -> Result<EmailRecord, String> {
+    then: impl FnOnce(&EmailRecord<'_>) -> Result<T, String>,
+) -> Result<T, String> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        build(config, uid, uid_validity, flags, raw)
+        build(config, uid, uid_validity, flags, raw, then)
     }))
     .unwrap_or_else(|panic| {
         let why = panic
@@ -52,13 +55,14 @@ pub(crate) fn record(
     })
 }
 
-fn build(
+fn build<T>(
     config: &ReadConfig,
     uid: u32,
     uid_validity: u32,
     flags: Vec<String>,
     raw: &[u8],
-) -> Result<EmailRecord, String> {
+    then: impl FnOnce(&EmailRecord<'_>) -> Result<T, String>,
+) -> Result<T, String> {
     let header = header_len(raw);
     if header as u64 > config.max_header_bytes {
         return Err(format!(
@@ -120,21 +124,29 @@ fn build(
         ],
     );
     let header = |h: Option<&mail_parser::Header<'_>>| raw_value(&message, h?);
-    let addresses = |h| {
-        header(h)
-            .map(|v| super::fields::addresses(&v))
-            .unwrap_or_default()
+    // What a field's reader takes from the value is the message's own text when the
+    // value is, and a copy when the value had to be made (unfolded, say).
+    let addresses = |h| match header(h) {
+        None => Vec::new(),
+        Some(Cow::Borrowed(v)) => super::fields::addresses(v),
+        Some(Cow::Owned(v)) => super::fields::addresses(&v)
+            .into_iter()
+            .map(AddressRecord::into_owned)
+            .collect(),
     };
-    let ids = |h| {
-        header(h)
-            .map(|v| super::fields::ids(&v))
-            .unwrap_or_default()
+    let ids = |h| match header(h) {
+        None => Vec::new(),
+        Some(Cow::Borrowed(v)) => super::fields::ids(v),
+        Some(Cow::Owned(v)) => super::fields::ids(&v)
+            .into_iter()
+            .map(|id| Cow::Owned(id.into_owned()))
+            .collect(),
     };
     // Part numbers only matter when a record lists several body parts of a kind.
     let numbers = std::cell::OnceCell::new();
     // The body parts of each kind (mail-parser lists text parts converted from HTML,
     // and the reverse, among the bodies; only a part of the kind itself counts).
-    let bodies = |ids: &[u32], html: bool| -> Vec<BodyPart> {
+    let bodies = |ids: &[u32], html: bool| -> Vec<BodyPart<'_>> {
         ids.iter()
             .filter_map(|id| Some((*id as usize, message.part(*id)?)))
             .filter(|(_, p)| match p.body {
@@ -154,13 +166,13 @@ fn build(
                     } else {
                         String::new()
                     },
-                    content: normalize_body(&text_of(&message, p)?),
+                    content: normalize_body(text_of(&message, p)?),
                 })
             })
             .collect()
     };
     let mut uu_files = Vec::new();
-    let mut text_parts: Vec<BodyPart> = bodies(&message.text_body, false)
+    let mut text_parts: Vec<BodyPart<'_>> = bodies(&message.text_body, false)
         .into_iter()
         .map(|mut part| {
             let (text, files) = super::uu::extract(std::mem::take(&mut part.content));
@@ -175,20 +187,20 @@ fn build(
     let text = match text_parts.as_mut_slice() {
         [] => None,
         [one] => Some(std::mem::take(&mut one.content)),
-        several => Some(
+        several => Some(Cow::Owned(
             several
                 .iter()
-                .map(|p| p.content.as_str())
+                .map(|p| p.content.as_ref())
                 .collect::<Vec<_>>()
                 .join("\n\n"),
-        ),
+        )),
     };
     let html = match html_parts.as_mut_slice() {
         [] => None,
         [one] => Some(std::mem::take(&mut one.content)),
         [first, ..] => Some(first.content.clone()),
     };
-    let several = |parts: Vec<BodyPart>| if parts.len() > 1 { parts } else { Vec::new() };
+    let several = |parts: Vec<_>| if parts.len() > 1 { parts } else { Vec::new() };
     // Not `headers_raw()`: it drops every header that is not UTF-8 (mail from older
     // systems), and a header a user does not get is silently lost. Each is kept,
     // decoded with replacement characters and flagged.
@@ -208,10 +220,10 @@ fn build(
             HeaderRecord {
                 name: match &h.name {
                     // A name mail-parser knows is its canonical spelling, a static str.
-                    mail_parser::HeaderName::Other(name) => Cow::Owned(name.to_string()),
+                    mail_parser::HeaderName::Other(name) => Cow::Borrowed(name.as_ref()),
                     known => Cow::Borrowed(known.as_static_str()),
                 },
-                value: unfold(&value),
+                value: unfolded(value),
                 not_utf8,
             }
         })
@@ -236,7 +248,7 @@ fn build(
                 if save_files {
                     files.push(contents.to_vec());
                 }
-                let content_type = part
+                let content_type: String = part
                     .content_type()
                     .map(|ct| match ct.subtype() {
                         Some(sub) => format!("{}/{}", ct.ctype(), sub),
@@ -258,11 +270,11 @@ fn build(
                 let (content_base64, skipped) = content(config, &contents);
                 AttachmentRecord {
                     filename: part.attachment_name().map(crate::filename::safe),
-                    content_type,
+                    content_type: Cow::Owned(content_type),
                     size,
                     content_id: part
                         .content_id()
-                        .map(|c| c.trim_matches(['<', '>']).to_owned()),
+                        .map(|c| Cow::Borrowed(c.trim_matches(['<', '>']))),
                     inline,
                     content_base64,
                     skipped,
@@ -276,11 +288,12 @@ fn build(
             let size = file.bytes.len() as u64;
             let (content_base64, skipped) = content(config, &file.bytes);
             attachments.push(AttachmentRecord {
-                filename: Some(crate::filename::safe(&file.name)),
-                content_type: mime_guess::from_path(&file.name)
-                    .first_raw()
-                    .unwrap_or("application/octet-stream")
-                    .to_owned(),
+                filename: Some(Cow::Owned(crate::filename::safe(&file.name).into_owned())),
+                content_type: Cow::Borrowed(
+                    mime_guess::from_path(&file.name)
+                        .first_raw()
+                        .unwrap_or("application/octet-stream"),
+                ),
                 size,
                 content_id: None,
                 inline: false,
@@ -296,7 +309,7 @@ fn build(
     let mut record = EmailRecord {
         uid,
         uid_validity,
-        folder: config.folder.clone(),
+        folder: Cow::Borrowed(&config.folder),
         message_id: ids(message_id).into_iter().next(),
         date: header(date).and_then(|d| super::fields::date(&d)).map(utc),
         from: addresses(from),
@@ -323,7 +336,7 @@ fn build(
     if let Some(save) = &config.save_to {
         super::save::store(save, &mut record, raw, &files)?;
     }
-    Ok(record)
+    then(&record)
 }
 
 /// What an attachment's record carries of its bytes: the content in base64 (with
@@ -433,11 +446,23 @@ fn original_bytes<'a>(
 }
 
 /// A body as records carry it: MIME's CRLF line endings become `\n`, and the line
-/// breaks transports add at the end are dropped.
-fn normalize_body(text: &str) -> String {
+/// breaks transports add at the end are dropped. A body with neither is returned as
+/// it is (the message's own text, not copied).
+fn normalize_body(text: Cow<'_, str>) -> Cow<'_, str> {
+    let bytes = text.as_bytes();
+    let crlf = memchr::memchr_iter(b'\r', bytes).any(|cr| bytes.get(cr + 1) == Some(&b'\n'));
+    if !crlf {
+        return match text {
+            Cow::Borrowed(t) => Cow::Borrowed(t.trim_end_matches(['\n', '\r'])),
+            Cow::Owned(mut t) => {
+                let end = t.trim_end_matches(['\n', '\r']).len();
+                t.truncate(end);
+                Cow::Owned(t)
+            }
+        };
+    }
     // One pass and one allocation (`str::replace` searches for the pair with a general
     // substring search, and the trim copied again: a tenth of a read's parsing time).
-    let bytes = text.as_bytes();
     let mut out = String::with_capacity(text.len());
     let mut start = 0;
     for cr in memchr::memchr_iter(b'\r', bytes) {
@@ -449,7 +474,7 @@ fn normalize_body(text: &str) -> String {
     out.push_str(&text[start..]);
     let end = out.trim_end_matches(['\n', '\r']).len();
     out.truncate(end);
-    out
+    Cow::Owned(out)
 }
 
 /// Seconds since the epoch as `YYYY-MM-DDTHH:MM:SSZ`: what mail-parser's

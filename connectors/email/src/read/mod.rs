@@ -50,7 +50,7 @@ pub struct ReadEmail;
 impl Source for ReadEmail {
     type Connection = EmailConnection;
     type Config = ReadConfig;
-    type Record = EmailRecord;
+    type Record = EmailRecord<'static>;
     /// The folder's place in the run (0 is `folder`, then `folders`) and the UID.
     type Ack = (u16, u32);
     type State = ReadState;
@@ -64,7 +64,7 @@ impl Source for ReadEmail {
         &self,
         conn: &EmailConnection,
         config: &ReadConfig,
-        out: &Emitter<EmailRecord, (u16, u32), ReadState>,
+        out: &Emitter<EmailRecord<'static>, (u16, u32), ReadState>,
     ) -> Result<()> {
         if config.follow {
             return follow::run(conn, config, out).await;

@@ -46,7 +46,7 @@ pub(crate) struct Pass {
 pub(crate) async fn pass(
     conn: &EmailConnection,
     config: &ReadConfig,
-    out: &Emitter<EmailRecord, (u16, u32), ReadState>,
+    out: &Emitter<EmailRecord<'static>, (u16, u32), ReadState>,
     scope: Scope,
 ) -> Result<Pass> {
     let Scope {
@@ -192,7 +192,7 @@ pub(crate) async fn pass(
                 let changes = changed_flags(conn, &what, (lo, hi), since, qresync).await?;
                 found += changes.flags.len();
                 gone += changes.vanished.len();
-                let mut records: Vec<EmailRecord> = changes
+                let mut records: Vec<EmailRecord<'static>> = changes
                     .flags
                     .into_iter()
                     .map(|(uid, now)| {

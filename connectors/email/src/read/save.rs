@@ -16,7 +16,7 @@ use super::record::EmailRecord;
 /// paths in the record. Returns why it could not.
 pub(crate) fn store(
     save: &SaveTo,
-    record: &mut EmailRecord,
+    record: &mut EmailRecord<'_>,
     raw: &[u8],
     attachments: &[Vec<u8>],
 ) -> Result<(), String> {

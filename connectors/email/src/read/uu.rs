@@ -3,6 +3,8 @@
 //! lost to anyone who does not decode it by hand. Each complete block becomes an
 //! attachment and leaves the text; a block that does not decode stays text.
 
+use std::borrow::Cow;
+
 /// A file found in a text body.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct UuFile {
@@ -12,7 +14,7 @@ pub(crate) struct UuFile {
 
 /// Takes the uuencoded blocks out of `text` (lines separated by `\n`); returns the text
 /// without them and the files, in order (the text itself, not a copy, when it has none).
-pub(crate) fn extract(text: String) -> (String, Vec<UuFile>) {
+pub(crate) fn extract(text: Cow<'_, str>) -> (Cow<'_, str>, Vec<UuFile>) {
     // Nearly every body has no `begin ` line at all: no need to split it up. The
     // searcher is made once (made for each body, it cost a third as much again as the
     // search of a 3 KB body).
@@ -43,7 +45,7 @@ pub(crate) fn extract(text: String) -> (String, Vec<UuFile>) {
         return (text, files);
     }
     let rest = kept.join("\n").trim_end().to_owned();
-    (rest, files)
+    (Cow::Owned(rest), files)
 }
 
 /// The file name of a `begin <mode> <name>` line (mode in octal).
@@ -101,7 +103,7 @@ mod tests {
     fn a_uuencoded_file_leaves_the_text_and_becomes_a_file() {
         // `uuencode hello.txt` of "hello world\n".
         let text = "see the file\n\nbegin 644 hello.txt\n,:&5L;&\\@=V]R;&0*\n`\nend\n\nbye";
-        let (rest, files) = extract(text.to_owned());
+        let (rest, files) = extract(Cow::Borrowed(text));
         assert_eq!(rest, "see the file\n\n\nbye");
         assert_eq!(
             files,
@@ -120,12 +122,12 @@ mod tests {
             "begin the meeting at 9\nend",
             "begin 9999 x\n`\nend",
         ] {
-            let (rest, files) = extract(text.to_owned());
+            let (rest, files) = extract(Cow::Borrowed(text));
             assert!(files.is_empty(), "{text:?}");
             assert_eq!(rest, text);
         }
         // An empty file.
-        let (_, files) = extract("begin 600 empty\n`\nend".to_owned());
+        let (_, files) = extract(Cow::Borrowed("begin 600 empty\n`\nend"));
         assert_eq!(files[0].bytes, b"");
     }
 }

@@ -105,7 +105,9 @@ pub(crate) fn build(
     for (i, a) in req.attachments.iter().enumerate() {
         let (content, name) = attachment_content(config, i, a)?;
         // The name recipients see and may save under: no directory parts or controls.
-        let name = name.as_deref().map(crate::filename::safe);
+        let name = name
+            .as_deref()
+            .map(|n| crate::filename::safe(n).into_owned());
         // Base64 always: a text attachment in 7bit or quoted-printable would have its
         // line endings rewritten in transit, and attachments must arrive byte for byte.
         let content = MimeBody::new_with_encoding(content, ContentTransferEncoding::Base64)
