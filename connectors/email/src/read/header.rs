@@ -157,11 +157,19 @@ pub(super) fn first_fields<'m, const N: usize>(
     let Some(top) = message.parts.first() else {
         return found;
     };
+    // Each name's number once, not once per field it is compared with.
+    let ids = names.each_ref().map(HeaderName::id);
     for h in &top.headers {
-        let Some(i) = names.iter().position(|want| match &h.name {
-            HeaderName::Other(name) => name.eq_ignore_ascii_case(want.as_static_str()),
-            known => known.id() == want.id(),
-        }) else {
+        let i = match &h.name {
+            HeaderName::Other(name) => names
+                .iter()
+                .position(|want| name.eq_ignore_ascii_case(want.as_static_str())),
+            known => {
+                let id = known.id();
+                ids.iter().position(|want| *want == id)
+            }
+        };
+        let Some(i) = i else {
             continue;
         };
         if found[i].is_some() {
