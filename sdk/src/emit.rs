@@ -101,7 +101,24 @@ impl<R> Serialized<R> {
 ///
 /// Implement it for the borrowed form of your record type (the same type at another
 /// lifetime), whose JSON is the same by construction:
-/// `impl<'a> SerializeAs<Row<'static>> for Row<'a> {}`.
+///
+/// ```
+/// use std::borrow::Cow;
+///
+/// use connector_sdk::SerializeAs;
+///
+/// #[derive(serde::Serialize)]
+/// struct Row<'a> {
+///     text: Cow<'a, str>,
+/// }
+///
+/// // Every `Row` is written as a `Row<'static>`, the type the source emits.
+/// impl<'a> SerializeAs<Row<'static>> for Row<'a> {}
+///
+/// fn writes_as<R, T: SerializeAs<R>>(_: &T) {}
+/// let input = String::from("borrowed");
+/// writes_as::<Row<'static>, _>(&Row { text: Cow::Borrowed(&input) });
+/// ```
 pub trait SerializeAs<R>: Serialize {}
 
 impl<R> Serialized<R> {
