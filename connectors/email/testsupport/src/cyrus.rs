@@ -18,7 +18,7 @@
 
 use std::os::unix::process::CommandExt as _;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::imap_client::{Client, free_port, quoted};
@@ -36,11 +36,10 @@ pub const PASSWORD: &str = "interop-secret";
 #[derive(Debug)]
 pub struct Cyrus {
     port: u16,
+    /// Stopped first when dropped (before its directory goes): master and the
+    /// services it started share its process group.
+    _server: crate::Watched,
     _dir: tempfile::TempDir,
-    child: Child,
-    /// Stops it and removes its directory if this process ends first
-    /// ([`crate::watch_exit`]).
-    watcher: Child,
 }
 
 impl Cyrus {
@@ -118,7 +117,7 @@ EVENTS {{
             root.join("usr/lib/x86_64-linux-gnu").display(),
             root.join("lib/x86_64-linux-gnu").display()
         );
-        let mut child = Command::new(bin.join("master"))
+        let child = Command::new(bin.join("master"))
             .arg("-C")
             .arg(&imapd_conf)
             .arg("-M")
@@ -134,12 +133,11 @@ EVENTS {{
             .stderr(Stdio::null())
             .spawn()?;
         // master and the services it started share its process group.
-        let watcher = crate::watch_server(&mut child, dir.path(), true)?;
+        let watched = crate::Watched::start(child, dir.path(), true)?;
         let server = Self {
             port,
+            _server: watched,
             _dir: dir,
-            child,
-            watcher,
         };
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
@@ -163,17 +161,6 @@ EVENTS {{
     /// Its port on 127.0.0.1.
     pub fn port(&self) -> u16 {
         self.port
-    }
-}
-
-impl Drop for Cyrus {
-    fn drop(&mut self) {
-        crate::end_watch(&mut self.watcher);
-        // master and the services it started share its process group.
-        let _ = Command::new("kill")
-            .args(["-TERM", "--", &format!("-{}", self.child.id())])
-            .status();
-        let _ = self.child.wait();
     }
 }
 

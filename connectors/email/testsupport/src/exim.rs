@@ -17,7 +17,7 @@
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::mail::HarnessError;
@@ -29,11 +29,9 @@ pub const EXIM_ROOT: &str = "/opt/connector-interop/exim";
 #[derive(Debug)]
 pub struct Exim {
     port: u16,
+    /// Stopped first when dropped (before its directory goes).
+    _server: crate::Watched,
     dir: tempfile::TempDir,
-    child: Child,
-    /// Stops it and removes its directory if this process ends first
-    /// ([`crate::watch_exit`]).
-    watcher: Child,
 }
 
 impl Exim {
@@ -114,7 +112,7 @@ begin retry
                 maildir = maildir.display(),
             ),
         )?;
-        let mut child = Command::new(&binary)
+        let child = Command::new(&binary)
             .arg("-C")
             .arg(&config)
             .arg("-bdf")
@@ -122,12 +120,11 @@ begin retry
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()?;
-        let watcher = crate::watch_server(&mut child, dir.path(), false)?;
+        let server = crate::Watched::start(child, dir.path(), false)?;
         let exim = Self {
             port,
+            _server: server,
             dir,
-            child,
-            watcher,
         };
         let deadline = Instant::now() + Duration::from_secs(10);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -162,13 +159,5 @@ begin retry
     /// SMTP settings for the connector: this server, no TLS, no login.
     pub fn smtp(&self) -> serde_json::Value {
         serde_json::json!({"host": "127.0.0.1", "port": self.port, "security": "none", "auth": {"type": "none"}})
-    }
-}
-
-impl Drop for Exim {
-    fn drop(&mut self) {
-        crate::end_watch(&mut self.watcher);
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }

@@ -15,7 +15,7 @@
 //! ```
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::imap_client::{Client, free_port};
@@ -33,11 +33,9 @@ pub const PASSWORD: &str = "interop-secret";
 #[derive(Debug)]
 pub struct Imap4d {
     port: u16,
+    /// Stopped first when dropped (before its directory goes).
+    _server: crate::Watched,
     dir: tempfile::TempDir,
-    child: Child,
-    /// Stops it and removes its directory if this process ends first
-    /// ([`crate::watch_exit`]).
-    watcher: Child,
 }
 
 impl Imap4d {
@@ -100,19 +98,18 @@ logging {{ syslog no; }};
             ),
         )?;
         let log = std::fs::File::create(root.join("imap4d.log"))?;
-        let mut child = Command::new(IMAP4D)
+        let child = Command::new(IMAP4D)
             .arg(format!("--config-file={}", config.display()))
             .arg("--no-site-config")
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
             .spawn()?;
-        let watcher = crate::watch_server(&mut child, dir.path(), false)?;
+        let watched = crate::Watched::start(child, dir.path(), false)?;
         let server = Self {
             port,
+            _server: watched,
             dir,
-            child,
-            watcher,
         };
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
@@ -146,14 +143,6 @@ logging {{ syslog no; }};
     /// Where its files are (its log, the Maildirs).
     pub fn dir(&self) -> PathBuf {
         self.dir.path().to_path_buf()
-    }
-}
-
-impl Drop for Imap4d {
-    fn drop(&mut self) {
-        crate::end_watch(&mut self.watcher);
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -53,25 +53,60 @@ pub(crate) fn watch_exit(stop: &str) -> std::io::Result<std::process::Child> {
         .spawn()
 }
 
-/// A watcher ([`watch_exit`]) for a server just started as `child` with its files in
-/// `dir`: once this process has ended, the server (with `group`, its whole process
-/// group, then a second for it to go) is stopped and `dir` removed. When the watcher
-/// cannot be started, `child` is stopped (and reaped) before the error is returned,
-/// so a failed start leaves nothing running.
-pub(crate) fn watch_server(
-    child: &mut std::process::Child,
-    dir: &std::path::Path,
+/// A server process the harness started (Cyrus's master, `imap4d`, Exim): stopped
+/// when dropped, and watched ([`watch_exit`]) so that it is stopped and its directory
+/// removed if this process ends without dropping it. Declare it before the directory
+/// it uses, so the server is gone before the directory is removed.
+#[derive(Debug)]
+pub(crate) struct Watched {
+    child: std::process::Child,
+    watcher: std::process::Child,
+    /// Whether the server's whole process group is stopped (Cyrus's master and the
+    /// services it started), not only its process.
     group: bool,
-) -> std::io::Result<std::process::Child> {
-    let kill = if group {
-        format!("kill -TERM -- -{} 2>/dev/null; sleep 1", child.id())
-    } else {
-        format!("kill {} 2>/dev/null", child.id())
-    };
-    watch_exit(&format!("{kill}; rm -rf '{}'", dir.display())).inspect_err(|_| {
-        let _ = child.kill();
-        let _ = child.wait();
-    })
+}
+
+impl Watched {
+    /// Watches `child`, a server just started with its files in `dir`. When the
+    /// watcher cannot be started, `child` is stopped (and reaped) before the error is
+    /// returned, so a failed start leaves nothing running.
+    pub(crate) fn start(
+        mut child: std::process::Child,
+        dir: &std::path::Path,
+        group: bool,
+    ) -> std::io::Result<Self> {
+        let kill = if group {
+            format!("kill -TERM -- -{} 2>/dev/null; sleep 1", child.id())
+        } else {
+            format!("kill {} 2>/dev/null", child.id())
+        };
+        match watch_exit(&format!("{kill}; rm -rf '{}'", dir.display())) {
+            Ok(watcher) => Ok(Self {
+                child,
+                watcher,
+                group,
+            }),
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                Err(e)
+            }
+        }
+    }
+}
+
+impl Drop for Watched {
+    fn drop(&mut self) {
+        end_watch(&mut self.watcher);
+        if self.group {
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", "--", &format!("-{}", self.child.id())])
+                .status();
+        } else {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
 }
 
 /// Ends a watcher started by [`watch_exit`] without running its command, and reaps it.
