@@ -179,40 +179,16 @@ fn main() {
     );
     let empty = fixed_cost(&servers, w, runs);
     let (empty_connector, empty_socket) = empty;
-    let Contest {
-        ours: mut ours_read,
-        raw: mut raw_read,
-        own: mut own_read,
-        peer: mut python_read,
-        ..
-    } = read_contest(&servers, w, "read-conn.json", &reader, READ, runs, true);
+    let mut small = read_contest(&servers, w, "read-conn.json", &reader, READ, runs, true);
     // ---- memory
-    let rss_5k = peak_rss_median(
-        Command::new(BIN)
-            .args(["--log-level", "warn", "run", "read", "--connection"])
-            .arg(w.join("read-conn.json"))
-            .arg("--config")
-            .arg(w.join("read.json")),
-    );
+    let rss_5k = peak_rss_median(&mut read_command(w, "read-conn.json"));
     let big = servers.new_user();
     servers
         .fill_inbox(&big, (0..BIG_READ).map(stored_message))
         .expect("fill");
     write(w, "big-conn.json", &plain_imap(&servers, &big));
-    let Contest {
-        ours: mut ours_big,
-        raw: mut raw_big,
-        own: mut own_big,
-        cpu: mut big_cpu,
-        ..
-    } = read_contest(&servers, w, "big-conn.json", &big, BIG_READ, runs, false);
-    let rss_20k = peak_rss_median(
-        Command::new(BIN)
-            .args(["--log-level", "warn", "run", "read", "--connection"])
-            .arg(w.join("big-conn.json"))
-            .arg("--config")
-            .arg(w.join("read.json")),
-    );
+    let mut large = read_contest(&servers, w, "big-conn.json", &big, BIG_READ, runs, false);
+    let rss_20k = peak_rss_median(&mut read_command(w, "big-conn.json"));
     // Sending: the host hands requests out and prints results as they come, so a
     // batch ten times larger must not take more memory.
     let rss_send = peak_rss(&mut send_command(
@@ -271,18 +247,25 @@ fn main() {
         rate(SEND, &mut ours_plain),
         rate(SEND, &mut source),
     );
-    let (r_ours, r_python, r_raw) = (
-        rate(READ, &mut ours_read),
-        rate(READ, &mut python_read),
-        rate(READ, &mut raw_read),
+    let per_second = |n: usize, t: Duration| n as f64 / t.as_secs_f64();
+    let r_python = rate(READ, &mut small.peer);
+    let (ours, raw, own) = small.medians();
+    let (r_ours, r_raw, r_own) = (
+        per_second(READ, ours),
+        per_second(READ, raw),
+        per_second(READ, own),
     );
-    let (r_ours_big, r_raw_big) = (rate(BIG_READ, &mut ours_big), rate(BIG_READ, &mut raw_big));
+    let (ours_big, raw_big, own_big) = large.medians();
+    let (r_ours_big, r_raw_big, r_own_big) = (
+        per_second(BIG_READ, ours_big),
+        per_second(BIG_READ, raw_big),
+        per_second(BIG_READ, own_big),
+    );
     let (bound, bound_big) = (
-        fixed_cost_bound(median(&mut raw_read), median(&mut own_read), empty),
-        fixed_cost_bound(median(&mut raw_big), median(&mut own_big), empty),
+        fixed_cost_bound(raw, own, empty),
+        fixed_cost_bound(raw_big, own_big, empty),
     );
-    let (r_own, r_own_big) = (rate(READ, &mut own_read), rate(BIG_READ, &mut own_big));
-    let (c_reader, c_server, c_ceiling) = big_cpu.medians();
+    let (c_reader, c_server, c_ceiling) = large.cpu.medians();
     let verdict = |ok: bool| if ok { "met" } else { "NOT met" };
     let table = format!(
         "| measurement | email-connector | peer | ratio | target |\n\
@@ -368,11 +351,7 @@ fn read_only(servers: &MailServers, w: &Path, runs: usize) {
         let conn = format!("conn-{count}.json");
         write(w, &conn, &plain_imap(servers, &user));
         let mut contest = read_contest(servers, w, &conn, &user, count, runs, false);
-        let (ours, raw, own) = (
-            median(&mut contest.ours),
-            median(&mut contest.raw),
-            median(&mut contest.own),
-        );
+        let (ours, raw, own) = contest.medians();
         let (reader, server, ceiling_server) = contest.cpu.medians();
         println!(
             "read {count}: email-connector {:.0} msg/s ({ours:.3?}), ceiling {:.0} msg/s ({raw:.3?}): {:.2}x",
@@ -514,6 +493,17 @@ struct Contest {
     /// Python's `imaplib` + `email` (empty unless asked for).
     peer: Vec<Duration>,
     cpu: ReadCpu,
+}
+
+impl Contest {
+    /// The medians of the connector's, the ceiling's and the reader's commands' times.
+    fn medians(&mut self) -> (Duration, Duration, Duration) {
+        (
+            median(&mut self.ours),
+            median(&mut self.raw),
+            median(&mut self.own),
+        )
+    }
 }
 
 /// What a socket read asks Dovecot for.
@@ -764,6 +754,16 @@ fn send_command(w: &Path, conn: &str, config: &str, input: &str) -> Command {
         .arg(w.join(config))
         .arg("--input")
         .arg(w.join(input));
+    cmd
+}
+
+/// `run read` of the connection file `conn` with `read.json`, as the memory rows run it.
+fn read_command(w: &Path, conn: &str) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.args(["--log-level", "warn", "run", "read", "--connection"])
+        .arg(w.join(conn))
+        .arg("--config")
+        .arg(w.join("read.json"));
     cmd
 }
 
